@@ -1,0 +1,59 @@
+# assay — set-up and test entry points. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := gnupg softhsm2 opensc
+
+.PHONY: run test install test-install system-deps lint typecheck unit conformance bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test-install: $(VENV)/.test-installed system-deps
+
+# System components the tests use. Installed with apt-get when running as root;
+# otherwise the tests that need a missing one skip (and fail under CI=true).
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	  else echo "not root: cannot install$$missing; tests needing them will skip"; fi; \
+	fi
+
+run: install
+	@bash scripts/demo.sh $(BIN)/assay
+
+lint: test-install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: test-install
+	$(BIN)/mypy
+
+unit: test-install
+	$(BIN)/pytest -q
+
+test: test-install lint typecheck unit
+
+conformance: install
+	../shared/conformance/run-bundle-verify -- $(BIN)/assay conformance
+
+bench: test-install
+	$(BIN)/python benchmarks/hash_throughput.py
+	$(BIN)/python benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

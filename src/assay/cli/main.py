@@ -1,0 +1,303 @@
+"""The ``assay`` command."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from assay import __version__
+from assay.cli import output
+from assay.errors import EXIT_ENVIRONMENT, EXIT_INPUT, AssayError, InputError
+
+app = typer.Typer(
+    name="assay",
+    help="Sign, attest, log and verify software artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+checksums_app = typer.Typer(help="Create and verify sha256sum checksum files.", no_args_is_help=True)
+pgp_app = typer.Typer(help="OpenPGP detached signatures.", no_args_is_help=True)
+app.add_typer(checksums_app, name="checksums")
+app.add_typer(pgp_app, name="pgp")
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")]
+PasswordFileOpt = Annotated[
+    Optional[str], typer.Option("--password-file", help="file holding the key password (else ASSAY_PASSWORD)")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.say(f"assay {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show details and tracebacks")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    output.state["verbose"] = verbose
+
+
+def _verify_output(fmt: OutputFormat, run: Callable[[], Any], render: Callable[[Any], None]) -> None:
+    """Run a verification, rendering success or failure in the chosen format."""
+    try:
+        result = run()
+    except AssayError as exc:
+        if fmt is OutputFormat.json:
+            output.emit_json(output.error_json(exc))
+        raise
+    if fmt is OutputFormat.json:
+        output.emit_json(result.to_json())
+    else:
+        render(result)
+
+
+def _render_verified(result: Any) -> None:
+    for step in result.steps:
+        mark = "ok  " if step.status == "pass" else "skip"
+        output.warn(f"  {mark} {step.step}: {step.detail}")
+    for note in result.notes:
+        output.warn(f"note: {note}")
+    output.say("Verified OK")
+
+
+@app.command()
+def keygen(
+    type: Annotated[str, typer.Option("--type", help="ecdsa-p256, ed25519 or rsa-3072")] = "ecdsa-p256",
+    output_prefix: Annotated[str, typer.Option("--output-prefix", help="writes PREFIX.key and PREFIX.pub")] = "assay",
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Generate a key pair: PKCS#8 private key (mode 0600) and SPKI public key."""
+    from pathlib import Path
+
+    from assay.crypto import keys
+    from assay.service.io import password, write_atomic
+
+    key = keys.generate(type)
+    pw = password(password_file)
+    priv, pub = Path(output_prefix + ".key"), Path(output_prefix + ".pub")
+    if pub.exists():
+        raise InputError("file-exists", f"{pub}: already exists; refusing to overwrite")
+    keys.write_private(priv, keys.private_pem(key, pw))
+    write_atomic(str(pub), keys.public_pem(key.public_key()))
+    if pw is None:
+        output.warn("warning: the private key is not encrypted (set ASSAY_PASSWORD or --password-file to encrypt it)")
+    output.say(f"Private key written to {priv}")
+    output.say(f"Public key written to {pub}")
+
+
+@app.command("sign-blob")
+def sign_blob(
+    file: Annotated[str, typer.Argument(help="file to sign, or - for stdin")],
+    key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")] = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Sign a blob and write a Sigstore bundle."""
+    from assay.service import blob
+
+    _, out = blob.sign_file(file, key, bundle, password_file)
+    output.warn("note: no transparency log configured; the bundle has no tlog entry")
+    output.say(f"Wrote bundle to {out}")
+
+
+@app.command("verify-blob")
+def verify_blob(
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify a blob against a Sigstore bundle."""
+    from assay.service import blob
+
+    _verify_output(output_fmt, lambda: blob.verify_file(file, bundle, key), _render_verified)
+
+
+@app.command("attest-blob")
+def attest_blob(
+    file: Annotated[str, typer.Argument(help="the subject file, or - for stdin")],
+    predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
+    type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand (slsaprovenance1, ...)")],
+    key: Annotated[str, typer.Option("--key", help="private key file or signer URI")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")] = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle)."""
+    from assay.service import blob
+
+    _, out = blob.attest_file(file, predicate, type, key, bundle, password_file)
+    output.warn("note: no transparency log configured; the bundle has no tlog entry")
+    output.say(f"Wrote attestation bundle to {out}")
+
+
+@app.command("verify-blob-attestation")
+def verify_blob_attestation(
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    type: Annotated[Optional[str], typer.Option("--type", help="required predicate type")] = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify an in-toto attestation bundle about a blob."""
+    from assay.service import blob
+
+    _verify_output(
+        output_fmt,
+        lambda: blob.verify_file(file, bundle, key, predicate_type=type, expect_statement=True),
+        _render_verified,
+    )
+
+
+@checksums_app.command("create")
+def checksums_create(
+    files: Annotated[list[str], typer.Argument(help="files to list")],
+    tag: Annotated[bool, typer.Option("--tag", help="BSD-style lines")] = False,
+    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="also sign the checksums file")] = None,
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle for the signature")] = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Write sha256sum-format checksums for FILES."""
+    from assay import checksums
+    from assay.service import blob
+    from assay.service.io import write_atomic
+
+    text = checksums.create(files, tag=tag)
+    if key and not out:
+        raise InputError("output-required", "signing needs --out so the signed file exists")
+    if out:
+        write_atomic(out, text.encode())
+    else:
+        sys.stdout.write(text)
+    if key and out:
+        _, bpath = blob.sign_file(out, key, bundle, password_file)
+        output.warn(f"Signed {out}; bundle written to {bpath}")
+
+
+@checksums_app.command("verify")
+def checksums_verify(
+    sums: Annotated[str, typer.Argument(help="checksums file")],
+    ignore_missing: Annotated[bool, typer.Option("--ignore-missing", help="skip files that do not exist")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="an improperly formatted line is an error")] = False,
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle signing the checksums file")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="public key for --bundle")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="do not print OK lines")] = False,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check files against a checksums file, as ``sha256sum -c``."""
+    from assay import checksums
+    from assay.service import blob
+    from assay.service.io import read_file
+
+    if bool(bundle) != bool(key):
+        raise InputError("usage", "--bundle and --key go together")
+    signature = None
+    if bundle and key:
+        if sums == "-":
+            raise InputError("usage", "a signed checksums file must be a file, not stdin")
+        signature = blob.verify_file(sums, bundle, key).to_json()
+    data = read_file(sums, "checksums file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    report = checksums.verify(text, source=sums, ignore_missing=ignore_missing, strict=strict)
+    if output_fmt is OutputFormat.json:
+        output.emit_json(
+            {
+                "verified": report.ok,
+                "signature": signature,
+                "files": [r.__dict__ for r in report.results],
+                "improperlyFormattedLines": list(report.bad_lines),
+                "ignoredMissing": report.ignored_missing,
+            }
+        )
+    else:
+        for r in report.results:
+            if r.status == "missing":
+                output.warn(f"assay: {r.name}: No such file or directory")
+            if not (quiet and r.status == "ok"):
+                output.say(r.line())
+        for w in report.warnings():
+            output.warn(f"assay: {w}")
+    if report.verified == 0 and report.missing == 0:
+        output.warn(f"assay: {sums}: no file was verified")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@pgp_app.command("verify")
+def pgp_verify(
+    file: Annotated[str, typer.Argument(help="the signed file")],
+    signature: Annotated[str, typer.Option("--signature", help="detached signature (.asc or .sig)")],
+    key: Annotated[str, typer.Option("--key", help="armored or binary public key file")],
+    fingerprint: Annotated[Optional[str], typer.Option("--fingerprint", help="required primary key fingerprint")] = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify an OpenPGP detached signature against a given key."""
+    from pathlib import Path
+
+    from assay import pgp
+
+    class _R:
+        def __init__(self, r: pgp.PgpResult):
+            self.r = r
+
+        def to_json(self) -> dict[str, Any]:
+            return {"verified": True, **self.r.__dict__}
+
+    def render(res: _R) -> None:
+        output.warn(f"  signed by {res.r.primary_fingerprint} {res.r.user_id}")
+        output.say("Verified OK")
+
+    _verify_output(output_fmt, lambda: _R(pgp.verify(Path(file), Path(signature), Path(key), fingerprint)), render)
+
+
+def main() -> None:
+    """Entry point: run the app, map errors to exit codes."""
+    try:
+        rc = app(standalone_mode=False)
+    except AssayError as exc:
+        output.report_error(exc)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        output.warn("error[aborted]: aborted")
+        sys.exit(EXIT_INPUT)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            output.warn(f"error[usage]: {exc.format_message()}")
+            sys.exit(EXIT_INPUT)
+        if isinstance(exc, click.exceptions.ClickException):
+            output.warn(f"error[usage]: {exc.format_message()}")
+            sys.exit(EXIT_INPUT)
+        if isinstance(exc, KeyboardInterrupt):
+            sys.exit(130)
+        output.warn(f"error[internal]: {type(exc).__name__}: {exc}")
+        if output.state["verbose"]:
+            import traceback
+
+            traceback.print_exc()
+        sys.exit(EXIT_ENVIRONMENT)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,102 @@
+"""Blob use cases: sign, attest, verify — files in, bundles out (and back)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay.crypto import keys
+from assay.crypto import signer as signers
+from assay.crypto.digest import parse_digest_ref, sha256_file
+from assay.errors import InputError
+from assay.formats import intoto
+from assay.formats.bundle import Bundle, parse_bundle
+from assay.formats.encoding import load_json
+from assay.service.io import map_message, password, read_file, write_atomic
+from assay.sign import blob as sign_blob_mod
+from assay.verify import pipeline
+from assay.verify.model import Artifact, Result
+from assay.verify.policy import Policy
+
+
+@dataclass(frozen=True)
+class LoadedArtifact:
+    """An artifact argument resolved to its digest (and message, when loaded)."""
+
+    sha256: bytes
+    message: Any = None
+    name: str | None = None
+
+    def as_artifact(self) -> Artifact:
+        return Artifact(self.sha256, self.message, self.name)
+
+
+def load_artifact(target: str, *, need_message: bool) -> LoadedArtifact:
+    """Resolve ``FILE``, ``-`` or ``sha256:HEX``; loads the bytes only when needed."""
+    digest = parse_digest_ref(target)
+    if digest is not None:
+        return LoadedArtifact(digest, None, None)
+    if need_message:
+        if target != "-":
+            sha256_file(target)  # for clear errors on missing files and directories
+        message = map_message(target)
+        return LoadedArtifact(hashlib.sha256(message).digest(), message, Path(target).name if target != "-" else None)
+    return LoadedArtifact(sha256_file(target), None, Path(target).name if target != "-" else None)
+
+
+def default_bundle_path(target: str) -> str:
+    """``FILE.sigstore.json``, the conventional bundle name next to an artifact."""
+    if target == "-" or target.startswith("sha256:"):
+        raise InputError("bundle-path-required", "pass --bundle when the artifact is stdin or a digest")
+    return target + ".sigstore.json"
+
+
+def sign_file(target: str, key: str, bundle_out: str | None, password_file: str | None) -> tuple[Bundle, str]:
+    """Sign a file (or stdin) with a key file or signer URI; write the bundle."""
+    signer = signers.load(key, password(password_file))
+    art = load_artifact(target, need_message=not signer.signs_digests)
+    bundle = sign_blob_mod.sign_blob(signer, art.sha256, art.message)
+    out = bundle_out or default_bundle_path(target)
+    write_atomic(out, bundle.to_bytes())
+    return bundle, out
+
+
+def attest_file(
+    target: str, predicate_path: str, predicate_type: str, key: str, bundle_out: str | None, password_file: str | None
+) -> tuple[Bundle, str]:
+    """Wrap a predicate about a file in an in-toto statement, sign it as DSSE, write the bundle."""
+    ptype = intoto.predicate_type(predicate_type)
+    predicate = load_json(read_file(predicate_path, "predicate file"), predicate_path)
+    signer = signers.load(key, password(password_file))
+    art = load_artifact(target, need_message=False)
+    name = art.name or ("-" if target == "-" else target)
+    statement = sign_blob_mod.make_statement(name, art.sha256, ptype, predicate)
+    bundle = sign_blob_mod.sign_statement(signer, statement)
+    out = bundle_out or default_bundle_path(target)
+    write_atomic(out, bundle.to_bytes())
+    return bundle, out
+
+
+def read_bundle(path: str) -> Bundle:
+    """Read and parse a bundle file."""
+    return parse_bundle(read_file(path, "bundle"))
+
+
+def verify_file(
+    target: str,
+    bundle_path: str | None,
+    key_path: str | None,
+    *,
+    predicate_type: str | None = None,
+    expect_statement: bool = False,
+) -> Result:
+    """Verify a file, stdin or digest against a bundle and a managed key."""
+    bundle = read_bundle(bundle_path or default_bundle_path(target))
+    key = keys.load_public(Path(key_path)) if key_path else None
+    ptype = intoto.predicate_type(predicate_type) if predicate_type else None
+    need_message = bundle.message_signature is not None and key is not None and keys.needs_message(key)
+    art = load_artifact(target, need_message=need_message)
+    policy = Policy(key=key, predicate_type=ptype, expect_statement=expect_statement)
+    return pipeline.verify(bundle, art.as_artifact(), policy)

@@ -1,0 +1,71 @@
+"""Inputs and outputs of the verification pipeline (plain data, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.crypto.keys import PublicKey
+from assay.errors import VerificationError
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What was signed: its SHA-256 digest, and the bytes when the caller has them.
+
+    The bytes are needed only for Ed25519 message signatures, which cover the
+    message itself; everything else is checked against the digest.
+    """
+
+    sha256: bytes
+    message: bytes | memoryview | None = None
+    name: str | None = None
+
+
+@dataclass
+class StepRecord:
+    """One pipeline step's outcome, for human and JSON output."""
+
+    step: str
+    status: str  # "pass" | "skip"
+    detail: str = ""
+
+
+@dataclass
+class Result:
+    """A successful verification: what was checked and what was learned."""
+
+    steps: list[StepRecord] = field(default_factory=list)
+    signer: dict[str, Any] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)
+    tlog: list[dict[str, Any]] = field(default_factory=list)
+    verified_times: list[dict[str, Any]] = field(default_factory=list)
+    statement: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def record(self, step: str, detail: str = "", status: str = "pass") -> None:
+        """Append a step outcome."""
+        self.steps.append(StepRecord(step, status, detail))
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        out: dict[str, Any] = {
+            "verified": True,
+            "steps": [{"step": s.step, "status": s.status, **({"detail": s.detail} if s.detail else {})} for s in self.steps],
+            "signer": self.signer,
+            "tlog": self.tlog,
+        }
+        if self.claims:
+            out["claims"] = self.claims
+        if self.verified_times:
+            out["verifiedTimes"] = self.verified_times
+        if self.statement is not None:
+            out["statement"] = self.statement
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+def fail(step: str, reason: str, message: str) -> VerificationError:
+    """A verification failure attributed to a pipeline step."""
+    return VerificationError(reason, message, step=step)
