@@ -34,8 +34,10 @@ class FileResult:
 
     def line(self) -> str:
         """The line ``sha256sum -c`` prints for this file."""
-        shown = fmt.escape(self.name)
-        prefix = "\\" if shown != self.name else ""
+        # sha256sum -c escapes a status line only when the name holds a newline.
+        escaped = "\n" in self.name
+        shown = fmt.escape(self.name) if escaped else self.name
+        prefix = "\\" if escaped else ""
         word = {"ok": "OK", "failed": "FAILED", "missing": "FAILED open or read"}[self.status]
         return f"{prefix}{shown}: {word}"
 

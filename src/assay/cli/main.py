@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.exceptions import TyperException
 
 from assay import __version__
 from assay.cli import output
@@ -26,7 +28,7 @@ app.add_typer(checksums_app, name="checksums")
 app.add_typer(pgp_app, name="pgp")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -101,11 +103,28 @@ def keygen(
     output.say(f"Public key written to {pub}")
 
 
+@app.command("public-key")
+def public_key(
+    key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
+    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Print the public key (SPKI PEM) of a private key file or signer URI."""
+    from assay.crypto import keys
+    from assay.crypto import signer as signers
+    from assay.service.io import password, write_atomic
+
+    pem = keys.public_pem(signers.load(key, password(password_file)).public_key)
+    write_atomic(out or "-", pem)
+
+
 @app.command("sign-blob")
 def sign_blob(
     file: Annotated[str, typer.Argument(help="file to sign, or - for stdin")],
     key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
-    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")] = None,
+    bundle: Annotated[
+        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
+    ] = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
     """Sign a blob and write a Sigstore bundle."""
@@ -135,7 +154,9 @@ def attest_blob(
     predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
     type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand (slsaprovenance1, ...)")],
     key: Annotated[str, typer.Option("--key", help="private key file or signer URI")],
-    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")] = None,
+    bundle: Annotated[
+        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
+    ] = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
     """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle)."""
@@ -247,7 +268,9 @@ def pgp_verify(
     file: Annotated[str, typer.Argument(help="the signed file")],
     signature: Annotated[str, typer.Option("--signature", help="detached signature (.asc or .sig)")],
     key: Annotated[str, typer.Option("--key", help="armored or binary public key file")],
-    fingerprint: Annotated[Optional[str], typer.Option("--fingerprint", help="required primary key fingerprint")] = None,
+    fingerprint: Annotated[
+        Optional[str], typer.Option("--fingerprint", help="required primary key fingerprint")
+    ] = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an OpenPGP detached signature against a given key."""
@@ -281,17 +304,13 @@ def main() -> None:
     except typer.Abort:
         output.warn("error[aborted]: aborted")
         sys.exit(EXIT_INPUT)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
+    except TyperException as exc:  # usage errors: unknown flag, missing argument, bad value
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            output.warn(exc.format_message())
+        else:
             output.warn(f"error[usage]: {exc.format_message()}")
-            sys.exit(EXIT_INPUT)
-        if isinstance(exc, click.exceptions.ClickException):
-            output.warn(f"error[usage]: {exc.format_message()}")
-            sys.exit(EXIT_INPUT)
-        if isinstance(exc, KeyboardInterrupt):
-            sys.exit(130)
+        sys.exit(EXIT_INPUT)
+    except Exception as exc:  # a bug: still one line, traceback only with -v
         output.warn(f"error[internal]: {type(exc).__name__}: {exc}")
         if output.state["verbose"]:
             import traceback

@@ -72,8 +72,10 @@ def sha256_file(path: str, *, show_progress: bool | None = None) -> bytes:
         from rich.progress import (  # imported lazily: only big files on a terminal need it
             BarColumn,
             DownloadColumn,
-            Progress as RichProgress,
             TransferSpeedColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
         )
 
         with RichProgress(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -35,7 +34,9 @@ def generate(key_type: str) -> PrivateKey:
         return ed25519.Ed25519PrivateKey.generate()
     if key_type == "rsa-3072":
         return rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    raise InputError("unsupported-key-type", f"unknown key type {key_type!r}", hint=f"use one of {', '.join(KEY_TYPES)}")
+    raise InputError(
+        "unsupported-key-type", f"unknown key type {key_type!r}", hint=f"use one of {', '.join(KEY_TYPES)}"
+    )
 
 
 def private_pem(key: PrivateKey, password: bytes | None) -> bytes:
@@ -118,11 +119,15 @@ def supported_public(key: object, where: str) -> PublicKey:
 def load_private(path: Path, password: bytes | None) -> PrivateKey:
     """Load a PEM/DER private key after checking the file's permissions."""
     data = _read(path)
-    check_key_permissions(path)
     if b"PUBLIC KEY" in data and b"PRIVATE KEY" not in data:
         raise InputError("public-key-given", f"{path}: is a public key; signing needs the private key")
+    check_key_permissions(path)
     try:
-        loader = serialization.load_pem_private_key if data.lstrip().startswith(b"-----") else serialization.load_der_private_key
+        loader = (
+            serialization.load_pem_private_key
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_der_private_key
+        )
         key = loader(data, password=password)
     except TypeError as exc:
         if "encrypted" in str(exc) and password is None:
@@ -185,11 +190,11 @@ def hash_for(key: PublicKey) -> hashes.HashAlgorithm:
     return hashes.SHA256()
 
 
-def verify_message(key: PublicKey, signature: bytes, message: bytes | memoryview) -> bool:
-    """Verify a signature over a whole message with the key's fixed algorithm."""
+def verify_message(key: PublicKey, signature: bytes, message: bytes) -> bool:
+    """Verify a signature over a whole message (any buffer, e.g. an mmap) with the key's fixed algorithm."""
     try:
         if isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(signature, bytes(message) if isinstance(message, memoryview) else message)
+            key.verify(signature, message)
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(hash_for(key)))
         else:

@@ -55,7 +55,9 @@ class KeyFileSigner:
     @property
     def signs_digests(self) -> bool:
         k = self.private_key
-        return isinstance(k, rsa.RSAPrivateKey) or (isinstance(k, ec.EllipticCurvePrivateKey) and k.curve.name == "secp256r1")
+        return isinstance(k, rsa.RSAPrivateKey) or (
+            isinstance(k, ec.EllipticCurvePrivateKey) and k.curve.name == "secp256r1"
+        )
 
     def sign_message(self, message: bytes) -> bytes:
         k = self.private_key
@@ -111,27 +113,27 @@ def _import_uri(uri: str) -> tuple[str, Any]:
     scheme, _, rest = uri.partition(":")
     try:
         if scheme == "hsm":
-            from securesystemslib.signer import HSMSigner
+            from securesystemslib.signer import HSMSigner  # type: ignore[attr-defined]
 
             parsed = urlparse(uri)
             keyid = int(parsed.path) if parsed.path else None
             label = dict(parse_qsl(parsed.query)).get("label")
             return HSMSigner.import_(keyid, label, _secrets_handler)
         if scheme == "awskms":
-            from securesystemslib.signer import AWSSigner
+            from securesystemslib.signer import AWSSigner  # type: ignore[attr-defined]
 
             return AWSSigner.import_(rest)
         if scheme == "gcpkms":
-            from securesystemslib.signer import GCPSigner
+            from securesystemslib.signer import GCPSigner  # type: ignore[attr-defined]
 
             return GCPSigner.import_(rest)
         if scheme == "azurekms":
-            from securesystemslib.signer import AzureSigner
+            from securesystemslib.signer import AzureSigner  # type: ignore[attr-defined]
 
             vault, _, name = rest.strip("/").partition("/")
             return AzureSigner.import_(vault, name)
         if scheme == "hashivault":
-            from securesystemslib.signer import VaultSigner
+            from securesystemslib.signer import VaultSigner  # type: ignore[attr-defined]
 
             return VaultSigner.import_(rest.strip("/"))
     except InputError:
@@ -140,7 +142,11 @@ def _import_uri(uri: str) -> tuple[str, Any]:
         raise
     except Exception as exc:  # backend SDK errors: missing library, device, credentials, network
         raise EnvironmentFailure("signer-unavailable", f"{scheme}: {exc}") from None
-    raise InputError("unknown-signer-uri", f"{uri}: unknown signer URI scheme", hint=f"use a key file or one of {', '.join(s + ':' for s in URI_SCHEMES)}")
+    raise InputError(
+        "unknown-signer-uri",
+        f"{uri}: unknown signer URI scheme",
+        hint=f"use a key file or one of {', '.join(s + ':' for s in URI_SCHEMES)}",
+    )
 
 
 def _sslib_to_crypto(sslib_key: Any) -> keys.PublicKey:
@@ -152,7 +158,7 @@ def _sslib_to_crypto(sslib_key: Any) -> keys.PublicKey:
 
 def from_uri(uri: str) -> URISigner:
     """Build a signer for a ``hsm:``/``awskms:``/``gcpkms:``/``azurekms:``/``hashivault:`` URI."""
-    from securesystemslib.signer import Signer as SslibSigner
+    from securesystemslib.signer import Signer as SslibSigner  # type: ignore[attr-defined]
 
     ssl_uri, pub = _import_uri(uri)
     try:

@@ -119,7 +119,10 @@ class Bundle:
             ms = self.message_signature
             content: dict[str, Any] = {}
             if ms.digest is not None:
-                content["messageDigest"] = {"algorithm": ms.digest_algorithm or "SHA2_256", "digest": b64encode(ms.digest)}
+                content["messageDigest"] = {
+                    "algorithm": ms.digest_algorithm or "SHA2_256",
+                    "digest": b64encode(ms.digest),
+                }
             content["signature"] = b64encode(ms.signature)
             out["messageSignature"] = content
         elif self.dsse_envelope is not None:
@@ -162,18 +165,26 @@ def _parse_entry(d: object, i: int) -> TlogEntry:
         integrated_time=as_int(e.get("integratedTime", 0), f"{where}.integratedTime"),
         canonicalized_body=b64decode(e.get("canonicalizedBody"), f"{where}.canonicalizedBody"),
         inclusion_promise=(
-            b64decode(obj(promise, f"{where}.inclusionPromise").get("signedEntryTimestamp"), f"{where}.inclusionPromise.signedEntryTimestamp")
+            b64decode(
+                obj(promise, f"{where}.inclusionPromise").get("signedEntryTimestamp"),
+                f"{where}.inclusionPromise.signedEntryTimestamp",
+            )
             if promise is not None
             else None
         ),
-        inclusion_proof=_parse_proof(obj(proof, f"{where}.inclusionProof"), f"{where}.inclusionProof") if proof is not None else None,
+        inclusion_proof=_parse_proof(obj(proof, f"{where}.inclusionProof"), f"{where}.inclusionProof")
+        if proof is not None
+        else None,
     )
 
 
 def _parse_material(vm: dict[str, Any]) -> tuple[tuple[bytes, ...], str | None, bool]:
     kinds = [k for k in ("publicKey", "x509CertificateChain", "certificate") if k in vm]
     if len(kinds) != 1:
-        raise InputError("bundle-missing-material", "verificationMaterial must hold exactly one of publicKey, x509CertificateChain, certificate")
+        raise InputError(
+            "bundle-missing-material",
+            "verificationMaterial must hold exactly one of publicKey, x509CertificateChain, certificate",
+        )
     kind = kinds[0]
     if kind == "publicKey":
         hint = obj(vm["publicKey"], "publicKey").get("hint")
@@ -215,7 +226,9 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
         if not isinstance(raw, list):
             raise InputError("malformed-field", "rfc3161Timestamps: expected a list")
         stamps = tuple(
-            b64decode(obj(t, f"rfc3161Timestamps[{i}]").get("signedTimestamp"), f"rfc3161Timestamps[{i}].signedTimestamp")
+            b64decode(
+                obj(t, f"rfc3161Timestamps[{i}]").get("signedTimestamp"), f"rfc3161Timestamps[{i}].signedTimestamp"
+            )
             for i, t in enumerate(raw)
         )
     has_ms, has_dsse = "messageSignature" in doc, "dsseEnvelope" in doc
@@ -254,4 +267,6 @@ def _check_version_rules(b: Bundle) -> None:
         elif b.version >= (0, 2):
             for e in b.tlog_entries:
                 if e.inclusion_proof is None:
-                    raise InputError("bundle-missing-inclusion-proof", f"v0.{b.version[1]} bundles require an inclusion proof")
+                    raise InputError(
+                        "bundle-missing-inclusion-proof", f"v0.{b.version[1]} bundles require an inclusion proof"
+                    )

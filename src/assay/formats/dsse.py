@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.formats.encoding import b64decode, b64encode, obj, string
 from assay.errors import InputError
+from assay.formats.encoding import b64decode, b64encode, obj, string
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -40,7 +40,9 @@ class Envelope:
         return {
             "payload": b64encode(self.payload),
             "payloadType": self.payload_type,
-            "signatures": [{"sig": b64encode(s.sig), **({"keyid": s.keyid} if s.keyid else {})} for s in self.signatures],
+            "signatures": [
+                {"sig": b64encode(s.sig), **({"keyid": s.keyid} if s.keyid else {})} for s in self.signatures
+            ],
         }
 
     @classmethod

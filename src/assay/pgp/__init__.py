@@ -66,7 +66,7 @@ def verify(file: Path, signature: Path, key_file: Path, fingerprint: str | None 
         primaries = {f.upper() for f in imported.fingerprints if f}
         if not primaries:
             raise InputError("pgp-malformed-key", f"{key_file}: no OpenPGP public key found")
-        if any("secret" in str(r.get("text", "")).lower() or r.get("status", "").startswith("secret") for r in imported.results):
+        if int(getattr(imported, "sec_read", 0) or 0) > 0:
             raise InputError("private-key-given", f"{key_file}: holds a secret key; give the public key")
         if pinned and pinned not in primaries:
             raise VerificationError(
@@ -99,13 +99,19 @@ def _interpret(v: object, pinned: str | None) -> PgpResult:
             int(getattr(v, "sig_timestamp", 0) or 0),
         )
     if status == "no public key" or "no public key" in problems:
-        raise VerificationError("pgp-unknown-key", f"the signature was made by key {getattr(v, 'key_id', '?')}, which is not in the key file", step="key")
+        raise VerificationError(
+            "pgp-unknown-key",
+            f"the signature was made by key {getattr(v, 'key_id', '?')}, which is not in the key file",
+            step="key",
+        )
     if "expired" in status or any("expired" in p for p in problems):
         raise VerificationError("pgp-key-expired", f"the signing key or signature has expired ({status})", step="key")
     if "revoked" in status or any("revoked" in p for p in problems):
         raise VerificationError("pgp-key-revoked", f"the signing key has been revoked ({status})", step="key")
     if status == "signature bad" or "signature bad" in problems:
         raise VerificationError("pgp-signature-mismatch", "the signature does not match the file", step="signature")
-    if status in ("", "no signature", "no data") or "no data" in str(getattr(v, "stderr", "")).lower():
+    if status in ("", "no signature", "no data", "signature expected but not found") or "NODATA" in str(
+        getattr(v, "stderr", "")
+    ):
         raise InputError("pgp-malformed-signature", "not a readable OpenPGP detached signature")
     raise VerificationError("pgp-verification-failed", f"gpg rejected the signature: {status}", step="signature")

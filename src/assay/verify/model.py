@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.crypto.keys import PublicKey
 from assay.errors import VerificationError
 
 
@@ -18,7 +17,7 @@ class Artifact:
     """
 
     sha256: bytes
-    message: bytes | memoryview | None = None
+    message: bytes | None = None  # any buffer (bytes, mmap) at run time
     name: str | None = None
 
 
@@ -51,7 +50,9 @@ class Result:
         """JSON-ready summary."""
         out: dict[str, Any] = {
             "verified": True,
-            "steps": [{"step": s.step, "status": s.status, **({"detail": s.detail} if s.detail else {})} for s in self.steps],
+            "steps": [
+                {"step": s.step, "status": s.status, **({"detail": s.detail} if s.detail else {})} for s in self.steps
+            ],
             "signer": self.signer,
             "tlog": self.tlog,
         }

@@ -12,7 +12,11 @@ from assay.formats import intoto
 from assay.formats.bundle import HASH_ALGORITHMS, Bundle
 from assay.verify.model import Artifact, fail
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 def check_message_signature(bundle: Bundle, artifact: Artifact, key: keys.PublicKey) -> str:
@@ -22,7 +26,9 @@ def check_message_signature(bundle: Bundle, artifact: Artifact, key: keys.Public
     if ms.digest is not None:
         alg = HASH_ALGORITHMS[ms.digest_algorithm or "SHA2_256"]
         if alg == "sha256" and ms.digest != artifact.sha256:
-            raise fail("signature", "artifact-digest-mismatch", "the bundle's message digest does not match the artifact")
+            raise fail(
+                "signature", "artifact-digest-mismatch", "the bundle's message digest does not match the artifact"
+            )
     if keys.needs_message(key):
         if artifact.message is None:
             raise InputError(
@@ -34,7 +40,9 @@ def check_message_signature(bundle: Bundle, artifact: Artifact, key: keys.Public
     else:
         ok = keys.verify_prehashed(key, ms.signature, artifact.sha256, hashes.SHA256())
     if not ok:
-        raise fail("signature", "signature-mismatch", "the signature does not verify over the artifact with the signing key")
+        raise fail(
+            "signature", "signature-mismatch", "the signature does not verify over the artifact with the signing key"
+        )
     return f"{keys.key_type_name(key)} signature over sha256:{artifact.sha256.hex()}"
 
 
@@ -52,7 +60,9 @@ def check_dsse_signature(bundle: Bundle, key: keys.PublicKey) -> str:
         elif keys.verify_prehashed(key, s.sig, digest, digest_alg):
             break
     else:
-        raise fail("signature", "signature-mismatch", "no DSSE signature verifies over the envelope with the signing key")
+        raise fail(
+            "signature", "signature-mismatch", "no DSSE signature verifies over the envelope with the signing key"
+        )
     return f"{keys.key_type_name(key)} DSSE signature over {env.payload_type}"
 
 
@@ -61,7 +71,9 @@ def check_statement(bundle: Bundle, artifact: Artifact | None, predicate_type: s
     env = bundle.dsse_envelope
     assert env is not None
     if env.payload_type != intoto.PAYLOAD_TYPE:
-        raise fail("subject", "unsupported-payload-type", f"DSSE payloadType {env.payload_type!r} is not an in-toto statement")
+        raise fail(
+            "subject", "unsupported-payload-type", f"DSSE payloadType {env.payload_type!r} is not an in-toto statement"
+        )
     try:
         statement = intoto.parse_statement(env.payload)
     except Exception as exc:  # an InputError from the parser is a trust failure here: the signer signed garbage

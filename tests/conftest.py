@@ -1,0 +1,55 @@
+"""Shared test helpers: running the CLI, requiring system components, shared data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CONFORMANCE = SHARED / "conformance"
+ASSAY = Path(sys.executable).parent / "assay"
+
+
+def require(condition: bool, component: str) -> None:
+    """Skip with a visible reason when a component is missing; under CI=true, fail instead."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"required component missing under CI: {component}")
+    pytest.skip(f"missing component: {component}")
+
+
+def require_tool(name: str) -> str:
+    """Path of an executable, or skip/fail as :func:`require` does."""
+    path = shutil.which(name)
+    require(path is not None, name)
+    assert path is not None
+    return path
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+def run_assay(
+    *args: str, cwd: Path | None = None, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> Run:
+    """Run the installed ``assay`` console script."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([str(ASSAY), *args], cwd=cwd, input=stdin, capture_output=True, env=full_env, timeout=120)
+    return Run(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+@pytest.fixture
+def assay():
+    return run_assay
