@@ -39,6 +39,53 @@ PasswordFileOpt = Annotated[
 ]
 
 
+IdentityOpt = Annotated[Optional[str], typer.Option("--certificate-identity", help="expected SAN (email or URI)")]
+IdentityRegexpOpt = Annotated[Optional[str], typer.Option("--certificate-identity-regexp", help="SAN must fully match")]
+IssuerOpt = Annotated[Optional[str], typer.Option("--certificate-oidc-issuer", help="expected OIDC issuer")]
+IssuerRegexpOpt = Annotated[
+    Optional[str], typer.Option("--certificate-oidc-issuer-regexp", help="issuer must fully match")
+]
+ExtensionOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--certificate-extension", help="NAME=VALUE claim (name or OID, e.g. sourceRepositoryRef=refs/heads/main)"
+    ),
+]
+GhTriggerOpt = Annotated[Optional[str], typer.Option("--certificate-github-workflow-trigger")]
+GhShaOpt = Annotated[Optional[str], typer.Option("--certificate-github-workflow-sha")]
+GhNameOpt = Annotated[Optional[str], typer.Option("--certificate-github-workflow-name")]
+GhRepoOpt = Annotated[Optional[str], typer.Option("--certificate-github-workflow-repository")]
+GhRefOpt = Annotated[Optional[str], typer.Option("--certificate-github-workflow-ref")]
+TrustedRootOpt = Annotated[
+    Optional[str],
+    typer.Option("--trusted-root", help="TrustedRoot or ClientTrustConfig JSON (default: Sigstore public good)"),
+]
+RequireTlogOpt = Annotated[bool, typer.Option("--require-tlog", help="reject bundles without a verified log entry")]
+
+
+def _identity(
+    identity: str | None,
+    identity_regexp: str | None,
+    issuer: str | None,
+    issuer_regexp: str | None,
+    extensions: list[str] | None,
+    github: dict[str, str | None],
+) -> Any:
+    """Build an identity policy from cosign-style flags; None when no identity flag was given."""
+    from assay.verify.identity import IdentityPolicy, claim_name
+
+    pairs: list[tuple[str, str]] = []
+    for item in extensions or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError("usage", f"--certificate-extension {item!r}: expected NAME=VALUE")
+        pairs.append((claim_name(name), value))
+    pairs.extend((name, value) for name, value in github.items() if value is not None)
+    if not any((identity, identity_regexp, issuer, issuer_regexp, pairs)):
+        return None
+    return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, tuple(pairs))
+
+
 def _version(value: bool) -> None:
     if value:
         output.say(f"assay {__version__}")
@@ -140,12 +187,43 @@ def verify_blob(
     file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    certificate_github_workflow_trigger: GhTriggerOpt = None,
+    certificate_github_workflow_sha: GhShaOpt = None,
+    certificate_github_workflow_name: GhNameOpt = None,
+    certificate_github_workflow_repository: GhRepoOpt = None,
+    certificate_github_workflow_ref: GhRefOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    require_tlog: RequireTlogOpt = False,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify a blob against a Sigstore bundle."""
+    """Verify a blob against a Sigstore bundle (managed key or keyless identity)."""
     from assay.service import blob
 
-    _verify_output(output_fmt, lambda: blob.verify_file(file, bundle, key), _render_verified)
+    def run() -> Any:
+        policy = _identity(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {
+                "githubWorkflowTrigger": certificate_github_workflow_trigger,
+                "githubWorkflowSha": certificate_github_workflow_sha,
+                "githubWorkflowName": certificate_github_workflow_name,
+                "githubWorkflowRepository": certificate_github_workflow_repository,
+                "githubWorkflowRef": certificate_github_workflow_ref,
+            },
+        )
+        return blob.verify_file(
+            file, bundle, key, identity=policy, trusted_root=trusted_root, require_tlog=require_tlog
+        )
+
+    _verify_output(output_fmt, run, _render_verified)
 
 
 @app.command("attest-blob")
@@ -173,16 +251,39 @@ def verify_blob_attestation(
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
     type: Annotated[Optional[str], typer.Option("--type", help="required predicate type")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    require_tlog: RequireTlogOpt = False,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an in-toto attestation bundle about a blob."""
     from assay.service import blob
 
-    _verify_output(
-        output_fmt,
-        lambda: blob.verify_file(file, bundle, key, predicate_type=type, expect_statement=True),
-        _render_verified,
-    )
+    def run() -> Any:
+        policy = _identity(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {},
+        )
+        return blob.verify_file(
+            file,
+            bundle,
+            key,
+            identity=policy,
+            trusted_root=trusted_root,
+            require_tlog=require_tlog,
+            predicate_type=type,
+            expect_statement=True,
+        )
+
+    _verify_output(output_fmt, run, _render_verified)
 
 
 @checksums_app.command("create")
@@ -290,6 +391,32 @@ def pgp_verify(
         output.say("Verified OK")
 
     _verify_output(output_fmt, lambda: _R(pgp.verify(Path(file), Path(signature), Path(key), fingerprint)), render)
+
+
+conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)
+app.add_typer(conformance_app, name="conformance")
+
+
+@conformance_app.command("verify-bundle")
+def conformance_verify_bundle(
+    target: Annotated[str, typer.Argument(help="artifact file or sha256:HEX")],
+    bundle: Annotated[str, typer.Option("--bundle")],
+    certificate_identity: IdentityOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    key: Annotated[Optional[str], typer.Option("--key")] = None,
+    trusted_root: TrustedRootOpt = None,
+    staging: Annotated[bool, typer.Option("--staging", hidden=True)] = False,
+) -> None:
+    """Verify a bundle as the conformance suite asks (exit 0 = accepted)."""
+    from assay.service import blob
+
+    if staging:
+        raise InputError("usage", "--staging is not supported offline; pass --trusted-root")
+    policy = None
+    if key is None:
+        policy = _identity(certificate_identity, None, certificate_oidc_issuer, None, None, {})
+    blob.verify_file(target, bundle, key, identity=policy, trusted_root=trusted_root)
+    output.say("OK")
 
 
 def main() -> None:

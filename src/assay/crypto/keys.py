@@ -219,3 +219,12 @@ def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, algorithm:
     except InvalidSignature:
         return False
     return True
+
+
+def verify_message_with(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes, algorithm: ec.ECDSA) -> bool:
+    """Verify an ECDSA signature whose hash is fixed by the protocol rather than the curve."""
+    try:
+        key.verify(signature, message, algorithm)
+    except InvalidSignature:
+        return False
+    return True

@@ -14,9 +14,11 @@ from assay.errors import InputError
 from assay.formats import intoto
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.encoding import load_json
+from assay.formats.trustroot import TrustedRoot, parse_trusted_root
 from assay.service.io import map_message, password, read_file, write_atomic
 from assay.sign import blob as sign_blob_mod
 from assay.verify import pipeline
+from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Artifact, Result
 from assay.verify.policy import Policy
 
@@ -89,14 +91,48 @@ def verify_file(
     bundle_path: str | None,
     key_path: str | None,
     *,
+    identity: IdentityPolicy | None = None,
+    trusted_root: str | None = None,
+    require_tlog: bool = False,
     predicate_type: str | None = None,
     expect_statement: bool = False,
 ) -> Result:
-    """Verify a file, stdin or digest against a bundle and a managed key."""
+    """Verify a file, stdin or digest against a bundle, with a managed key or an identity policy."""
     bundle = read_bundle(bundle_path or default_bundle_path(target))
     key = keys.load_public(Path(key_path)) if key_path else None
     ptype = intoto.predicate_type(predicate_type) if predicate_type else None
-    need_message = bundle.message_signature is not None and key is not None and keys.needs_message(key)
+    trust = trust_for(bundle, trusted_root, require_tlog=require_tlog)
+    signing_key = key
+    if signing_key is None and bundle.certificates:
+        signing_key = _certificate_key(bundle.certificates[0])
+    need_message = bundle.message_signature is not None and signing_key is not None and keys.needs_message(signing_key)
     art = load_artifact(target, need_message=need_message)
-    policy = Policy(key=key, predicate_type=ptype, expect_statement=expect_statement)
-    return pipeline.verify(bundle, art.as_artifact(), policy)
+    policy = Policy(
+        key=key, identity=identity, require_tlog=require_tlog, predicate_type=ptype, expect_statement=expect_statement
+    )
+    return pipeline.verify(bundle, art.as_artifact(), policy, trust)
+
+
+def _certificate_key(der: bytes) -> keys.PublicKey | None:
+    from cryptography import x509
+
+    try:
+        return keys.supported_public(x509.load_der_x509_certificate(der).public_key(), "certificate")
+    except (ValueError, InputError):
+        return None  # the pipeline reports a malformed certificate with its own reason
+
+
+def trust_for(bundle: Bundle, trusted_root: str | None, *, require_tlog: bool = False) -> TrustedRoot | None:
+    """The trusted root to use: the given file, else the shipped public-good root when the bundle needs one."""
+    if trusted_root:
+        return parse_trusted_root(read_file(trusted_root, "trusted root"))
+    if bundle.certificates or bundle.tlog_entries or bundle.rfc3161_timestamps or require_tlog:
+        return public_good_root()
+    return None
+
+
+def public_good_root() -> TrustedRoot:
+    """The Sigstore public-good trusted root shipped with assay (offline)."""
+    from importlib.resources import files
+
+    return parse_trusted_root(files("assay").joinpath("data/public-good/trusted_root.json").read_bytes())

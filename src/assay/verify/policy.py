@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assay.crypto.keys import PublicKey
+from assay.verify.identity import IdentityPolicy
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Policy:
     """
 
     key: PublicKey | None = None
-    identity: object | None = None
+    identity: IdentityPolicy | None = None
     require_tlog: bool = False
     predicate_type: str | None = None
     expect_statement: bool = False

@@ -41,8 +41,8 @@ def _reason(fn) -> str:
 def test_blob_signature_verifies_and_reports_no_tlog(key):
     bundle = parse_bundle(sign_blob(KeyFileSigner(key), DIGEST, DATA).to_bytes())
     result = verify(bundle, _artifact(), Policy(key=key.public_key()))
-    assert [s.step for s in result.steps] == ["material", "tlog", "signature"]
-    assert result.steps[1].detail == "no tlog entry"
+    assert [s.step for s in result.steps] == ["material", "time", "tlog", "signature"]
+    assert result.steps[2].detail == "no tlog entry"
     assert result.to_json()["verified"] is True
 
 

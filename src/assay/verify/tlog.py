@@ -1,0 +1,131 @@
+"""Step 6: transparency-log entries — inclusion proof, checkpoint, promise, key validity, body consistency."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from assay.errors import InputError
+from assay.formats.bundle import Bundle, TlogEntry
+from assay.formats.checkpoint import parse_checkpoint
+from assay.formats.rekor import EntryBody, SignedBy, Verifier, parse_body
+from assay.formats.trustroot import LogAuthority, TrustedRoot
+from assay.verify import merkle
+from assay.verify.model import fail
+from assay.verify.timestamps import VerifiedTime, log_for, verify_log_signature, verify_promise
+
+
+def verify_checkpoint(entry: TlogEntry, log: LogAuthority) -> None:
+    """The checkpoint is signed by the log and commits to the proof's tree size and root."""
+    proof = entry.inclusion_proof
+    assert proof is not None
+    if proof.checkpoint is None:
+        raise fail("tlog", "checkpoint-missing", "the inclusion proof carries no checkpoint")
+    try:
+        cp = parse_checkpoint(proof.checkpoint)
+    except InputError as exc:
+        raise fail("tlog", "checkpoint-malformed", exc.message) from None
+    hint = log.log_id[:4]
+    candidates = [s for s in cp.signatures if s.key_hint == hint]
+    if not candidates:
+        raise fail("tlog", "checkpoint-signature-missing", "the checkpoint has no signature from the trusted log key")
+    if not any(verify_log_signature(log, s.signature, cp.signed_text) for s in candidates):
+        raise fail("tlog", "checkpoint-signature-invalid", "the checkpoint's log signature does not verify")
+    if cp.size != proof.tree_size or cp.root_hash != proof.root_hash:
+        raise fail(
+            "tlog", "checkpoint-mismatch", "the checkpoint does not commit to the inclusion proof's tree size and root"
+        )
+
+
+def verify_inclusion(entry: TlogEntry) -> None:
+    """The entry's leaf hashes up to the proof's root."""
+    proof = entry.inclusion_proof
+    assert proof is not None
+    try:
+        root = merkle.root_from_inclusion_proof(
+            proof.log_index, proof.tree_size, merkle.leaf_hash(entry.canonicalized_body), proof.hashes
+        )
+    except merkle.ProofError as exc:
+        raise fail("tlog", "inclusion-proof-invalid", str(exc)) from None
+    if root != proof.root_hash:
+        raise fail("tlog", "inclusion-proof-invalid", "the inclusion proof does not lead to the claimed root hash")
+
+
+def _key_valid(entry: TlogEntry, log: LogAuthority, times: list[VerifiedTime]) -> None:
+    if entry.integrated_time > 0:
+        when = [datetime.fromtimestamp(entry.integrated_time, tz=UTC)]
+    else:
+        when = [t.time for t in times]
+    for t in when:
+        if not log.valid_for.contains(t):
+            raise fail("tlog", "tlog-key-not-valid", f"the log key was not valid at {t.isoformat()}")
+
+
+def check_body(body: EntryBody, bundle: Bundle, artifact_sha256: bytes | None, verifier: Verifier) -> None:
+    """The logged body commits to exactly this bundle's signature, verifier and content."""
+
+    def mismatch(what: str) -> None:
+        raise fail("tlog", "tlog-body-mismatch", f"the log entry does not match the bundle: {what}")
+
+    if bundle.message_signature is not None:
+        if body.kind != "hashedrekord":
+            mismatch(f"a message signature must be logged as hashedrekord, not {body.kind}")
+        if body.digest_algorithm != "sha256" or (artifact_sha256 is not None and body.digest != artifact_sha256):
+            mismatch("artifact digest")
+        if bundle.message_signature.digest is not None and body.digest != bundle.message_signature.digest:
+            mismatch("message digest")
+        if body.signatures != (SignedBy(bundle.message_signature.signature, verifier),):
+            mismatch("signature or verifier")
+        return
+    env = bundle.dsse_envelope
+    assert env is not None
+    expected = {SignedBy(s.sig, verifier) for s in env.signatures}
+    if body.kind == "hashedrekord":
+        if len(env.signatures) != 1:
+            mismatch("a hashedrekord DSSE entry needs exactly one envelope signature")
+        if body.digest_algorithm is None or body.digest != hashlib.new(body.digest_algorithm, env.pae()).digest():
+            mismatch("PAE digest")
+        if set(body.signatures) != expected:
+            mismatch("signature or verifier")
+        return
+    if body.payload_hash != hashlib.sha256(env.payload).digest():
+        mismatch("payload hash")
+    if body.kind == "intoto" and body.payload_type != env.payload_type:
+        mismatch("payload type")
+    if set(body.signatures) != expected or len(body.signatures) != len(env.signatures):
+        mismatch("signatures")
+
+
+def verify_entries(
+    bundle: Bundle, trust: TrustedRoot, times: list[VerifiedTime], artifact_sha256: bytes | None, verifier: Verifier
+) -> list[dict[str, object]]:
+    """Verify every log entry; returns a summary of each."""
+    out: list[dict[str, object]] = []
+    for entry in bundle.tlog_entries:
+        log = log_for(entry, trust)
+        _key_valid(entry, log, times)
+        if entry.inclusion_proof is None and entry.inclusion_promise is None:
+            raise fail("tlog", "tlog-no-proof", "the log entry has neither an inclusion proof nor a promise")
+        if entry.inclusion_promise is not None and entry.integrated_time <= 0:
+            verify_promise(entry, log)  # promises with an integrated time were verified when establishing time
+        if entry.inclusion_proof is not None:
+            verify_inclusion(entry)
+            verify_checkpoint(entry, log)
+        elif (entry.kind, entry.version) == ("hashedrekord", "0.0.2"):
+            raise fail("tlog", "inclusion-proof-missing", "Rekor v2 entries must carry an inclusion proof")
+        try:
+            body = parse_body(entry.canonicalized_body, entry.kind, entry.version)
+        except InputError as exc:
+            raise fail("tlog", exc.reason, exc.message) from None
+        check_body(body, bundle, artifact_sha256, verifier)
+        out.append(
+            {
+                "logIndex": entry.log_index,
+                "logID": entry.log_id.hex(),
+                "kind": f"{entry.kind}/{entry.version}",
+                "integratedTime": entry.integrated_time or None,
+                "inclusionProof": entry.inclusion_proof is not None,
+                "inclusionPromise": entry.inclusion_promise is not None,
+            }
+        )
+    return out
