@@ -32,7 +32,7 @@ from assay.errors import InputError
 from assay.formats.bundle import Bundle
 from assay.formats.rekor import Verifier
 from assay.formats.trustroot import TrustedRoot
-from assay.verify import certs, fulcio
+from assay.verify import certs
 from assay.verify import timestamps as ts
 from assay.verify.model import Artifact, Result, fail
 from assay.verify.policy import Policy
@@ -95,11 +95,11 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
             )
         if not times:
             raise fail("time", "no-verified-time", "the bundle has no verified timestamp or log integration time")
-        chain = certs.verify_chain(leaf, [t.time for t in times], trust)
-        result.record("certificate-chain", f"chains to {chain[-1].subject.rfc4514_string()}")
-        result.record("sct", certs.verify_scts(leaf, chain, trust))
-        result.record("key-usage", certs.check_key_usage(leaf))
-        claims = fulcio.claims(leaf)
+        verdict = certs.verify_certificate(leaf, bundle.certificates[0], [t.time for t in times], trust)
+        result.record("certificate-chain", verdict.chain_detail)
+        result.record("sct", verdict.sct_detail)
+        result.record("key-usage", verdict.key_usage_detail)
+        claims = dict(verdict.claims)
         result.claims = claims
         identity = policy.identity
         if identity is None:

@@ -1,0 +1,278 @@
+"""Differential test: assay and sigstore-python must agree on accept/reject.
+
+Seeds are the valid shared conformance bundles; each mutation tampers with one
+part (signature, certificate, proof, checkpoint, body, promise, timestamp,
+trust root, identity, artifact). Known, justified disagreements are listed in
+``EXPECTED_DIFFERENCES`` with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assay.errors import AssayError
+from assay.formats.bundle import parse_bundle
+from assay.formats.trustroot import parse_trusted_root
+from assay.verify.identity import IdentityPolicy
+from assay.verify.model import Artifact
+from assay.verify.pipeline import verify
+from assay.verify.policy import Policy
+from tests.conftest import CONFORMANCE
+
+sigstore_models = pytest.importorskip("sigstore.models")
+sigstore_verify = pytest.importorskip("sigstore.verify")
+sigstore_hashes = pytest.importorskip("sigstore.hashes")
+
+CASES = CONFORMANCE / "bundle-verify"
+PUBLIC_GOOD = CONFORMANCE / "public-good" / "trusted_root.json"
+IDENTITY = (
+    "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
+    ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
+)
+ISSUER = "https://token.actions.githubusercontent.com"
+SEEDS = [
+    "happy-path-v0.2",
+    "happy-path-v0.3",
+    "rekor2-happy-path",
+    "rekor2-dsse-happy-path",
+    "rekor2-timestamp-without-embedded-cert",
+    "rekor2-checkpoint-cosigned",
+    "trust-root-tlog-validity-end-inclusive",
+]
+
+# (seed, mutation) -> why assay and sigstore-python legitimately differ.
+EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {}
+
+# Tampering both clients accept, because the field is not covered by any signature.
+BENIGN: dict[tuple[str, str], str] = {
+    (
+        "trust-root-tlog-validity-end-inclusive",
+        "other-trust-root",
+    ): "its own root is public good with a shortened log window, so public good trusts it too",
+}
+
+Doc = dict[str, Any]
+
+
+def _flip_b64(value: str, where: float) -> str:
+    raw = bytearray(base64.b64decode(value))
+    i = min(len(raw) - 1, int(len(raw) * where))
+    raw[i] ^= 0x01
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def _entry(d: Doc) -> Doc:
+    return d["verificationMaterial"]["tlogEntries"][0]
+
+
+def _cert(d: Doc) -> Doc:
+    vm = d["verificationMaterial"]
+    return vm["certificate"] if "certificate" in vm else vm["x509CertificateChain"]["certificates"][0]
+
+
+def _sig_holder(d: Doc) -> tuple[Doc, str]:
+    if "messageSignature" in d:
+        return d["messageSignature"], "signature"
+    return d["dsseEnvelope"]["signatures"][0], "sig"
+
+
+def _set_sig(d: Doc) -> None:
+    holder, key = _sig_holder(d)
+    holder[key] = _flip_b64(holder[key], 0.5)
+
+
+def _body(d: Doc, edit: Callable[[Doc], None]) -> None:
+    e = _entry(d)
+    body = json.loads(base64.b64decode(e["canonicalizedBody"]))
+    edit(body)
+    e["canonicalizedBody"] = base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def _body_digest(body: Doc) -> None:
+    spec = body["spec"]
+    if "hashedRekordV002" in spec:
+        spec["hashedRekordV002"]["data"]["digest"] = _flip_b64(spec["hashedRekordV002"]["data"]["digest"], 0.3)
+    elif "data" in spec:
+        v = spec["data"]["hash"]["value"]
+        spec["data"]["hash"]["value"] = ("0" if v[0] != "0" else "1") + v[1:]
+    else:
+        v = spec["payloadHash"]["value"]
+        spec["payloadHash"]["value"] = ("0" if v[0] != "0" else "1") + v[1:]
+
+
+def _checkpoint(d: Doc, edit: Callable[[str], str]) -> None:
+    cp = _entry(d)["inclusionProof"]["checkpoint"]
+    cp["envelope"] = edit(cp["envelope"])
+
+
+def _cp_sig_flip(text: str) -> str:
+    body, _, sigs = text.partition("\n\n")
+    first, *rest = sigs.split("\n")
+    name_part, sig = first.rsplit(" ", 1)
+    return body + "\n\n" + "\n".join([f"{name_part} {_flip_b64(sig, 0.7)}", *rest])
+
+
+def _cp_size(text: str) -> str:
+    lines = text.split("\n")
+    lines[1] = str(int(lines[1]) + 1)
+    return "\n".join(lines)
+
+
+def _ts(d: Doc) -> list[Doc] | None:
+    tvd = d["verificationMaterial"].get("timestampVerificationData")
+    return tvd.get("rfc3161Timestamps") if tvd else None
+
+
+def _flip_ts(d: Doc) -> None:
+    stamps = _ts(d)
+    assert stamps
+    stamps[0]["signedTimestamp"] = _flip_b64(stamps[0]["signedTimestamp"], 0.9)
+
+
+MUTATIONS: dict[str, tuple[Callable[[Doc], bool], Callable[[Doc], None]]] = {
+    "none": (lambda d: True, lambda d: None),
+    "signature-flip": (lambda d: True, _set_sig),
+    "certificate-signature-flip": (
+        lambda d: True,
+        lambda d: _cert(d).update(rawBytes=_flip_b64(_cert(d)["rawBytes"], 0.98)),
+    ),
+    "certificate-tbs-flip": (lambda d: True, lambda d: _cert(d).update(rawBytes=_flip_b64(_cert(d)["rawBytes"], 0.4))),
+    "proof-hash-flip": (
+        lambda d: bool(_entry(d).get("inclusionProof", {}).get("hashes")),
+        lambda d: _entry(d)["inclusionProof"]["hashes"].__setitem__(
+            0, _flip_b64(_entry(d)["inclusionProof"]["hashes"][0], 0.5)
+        ),
+    ),
+    "proof-root-flip": (
+        lambda d: "inclusionProof" in _entry(d),
+        lambda d: _entry(d)["inclusionProof"].update(rootHash=_flip_b64(_entry(d)["inclusionProof"]["rootHash"], 0.5)),
+    ),
+    "proof-index-plus-one": (
+        lambda d: "inclusionProof" in _entry(d),
+        lambda d: _entry(d)["inclusionProof"].update(logIndex=str(int(_entry(d)["inclusionProof"]["logIndex"]) + 1)),
+    ),
+    "proof-size-plus-one": (
+        lambda d: "inclusionProof" in _entry(d),
+        lambda d: _entry(d)["inclusionProof"].update(treeSize=str(int(_entry(d)["inclusionProof"]["treeSize"]) + 1)),
+    ),
+    "checkpoint-signature-flip": (
+        lambda d: "checkpoint" in _entry(d).get("inclusionProof", {}),
+        lambda d: _checkpoint(d, _cp_sig_flip),
+    ),
+    "checkpoint-size-change": (
+        lambda d: "checkpoint" in _entry(d).get("inclusionProof", {}),
+        lambda d: _checkpoint(d, _cp_size),
+    ),
+    "body-digest-change": (lambda d: True, lambda d: _body(d, _body_digest)),
+    "promise-flip": (
+        lambda d: "inclusionPromise" in _entry(d),
+        lambda d: _entry(d)["inclusionPromise"].update(
+            signedEntryTimestamp=_flip_b64(_entry(d)["inclusionPromise"]["signedEntryTimestamp"], 0.5)
+        ),
+    ),
+    "integrated-time-plus-one": (
+        lambda d: "inclusionPromise" in _entry(d),
+        lambda d: _entry(d).update(integratedTime=str(int(_entry(d)["integratedTime"]) + 1)),
+    ),
+    "log-index-plus-one": (
+        lambda d: "inclusionPromise" in _entry(d),
+        lambda d: _entry(d).update(logIndex=str(int(_entry(d)["logIndex"]) + 1)),
+    ),
+    "log-id-flip": (
+        lambda d: True,
+        lambda d: _entry(d)["logId"].update(keyId=_flip_b64(_entry(d)["logId"]["keyId"], 0.1)),
+    ),
+    "timestamp-flip": (lambda d: bool(_ts(d)), _flip_ts),
+    "timestamps-dropped": (
+        lambda d: bool(_ts(d)),
+        lambda d: d["verificationMaterial"].pop("timestampVerificationData"),
+    ),
+    "tlog-dropped": (lambda d: True, lambda d: d["verificationMaterial"].update(tlogEntries=[])),
+    "dsse-payload-change": (
+        lambda d: "dsseEnvelope" in d,
+        lambda d: d["dsseEnvelope"].update(payload=_flip_b64(d["dsseEnvelope"]["payload"], 0.95)),
+    ),
+}
+CONTEXT_MUTATIONS = ["artifact-change", "wrong-identity", "wrong-issuer", "other-trust-root"]
+
+
+def _trust_path(seed: str) -> Path:
+    own = CASES / seed / "trusted_root.json"
+    return own if own.exists() else PUBLIC_GOOD
+
+
+def _other_trust_path(seed: str) -> Path:
+    return PUBLIC_GOOD if _trust_path(seed) != PUBLIC_GOOD else CASES / "rekor2-happy-path" / "trusted_root.json"
+
+
+def _assay(doc: Doc, artifact: bytes, trust: Path, identity: str, issuer: str) -> bool:
+    try:
+        bundle = parse_bundle(json.dumps(doc))
+        art = None if bundle.dsse_envelope is not None else Artifact(hashlib.sha256(artifact).digest(), artifact)
+        verify(
+            bundle, art, Policy(identity=IdentityPolicy(identity, None, issuer)), parse_trusted_root(trust.read_bytes())
+        )
+    except AssayError:
+        return False
+    return True
+
+
+def _sigstore(doc: Doc, artifact: bytes, trust: Path, identity: str, issuer: str) -> bool:
+    try:
+        verifier = sigstore_verify.Verifier(trusted_root=sigstore_models.TrustedRoot.from_file(str(trust)))
+        bundle = sigstore_models.Bundle.from_json(json.dumps(doc))
+        policy = sigstore_verify.policy.Identity(identity=identity, issuer=issuer)
+        if "dsseEnvelope" in doc:
+            verifier.verify_dsse(bundle, policy)
+        else:
+            verifier.verify_artifact(artifact, bundle, policy)
+    except Exception:  # any failure is a rejection for this comparison
+        return False
+    return True
+
+
+def _cases() -> list[tuple[str, str]]:
+    out = []
+    for seed in SEEDS:
+        doc = json.loads((CASES / seed / "bundle.sigstore.json").read_text())
+        out += [(seed, name) for name, (applies, _) in MUTATIONS.items() if applies(doc)]
+        out += [(seed, name) for name in CONTEXT_MUTATIONS if not (name == "artifact-change" and "dsseEnvelope" in doc)]
+    return out
+
+
+@pytest.mark.parametrize(("seed", "mutation"), _cases())
+def test_assay_agrees_with_sigstore_python(seed, mutation):
+    doc = json.loads((CASES / seed / "bundle.sigstore.json").read_text())
+    artifact = (CASES / "a.txt").read_bytes()
+    trust, identity, issuer = _trust_path(seed), IDENTITY, ISSUER
+    if mutation in MUTATIONS:
+        doc = copy.deepcopy(doc)
+        MUTATIONS[mutation][1](doc)
+    elif mutation == "artifact-change":
+        artifact += b"!"
+    elif mutation == "wrong-identity":
+        identity = IDENTITY.replace("refs/heads/main", "refs/heads/evil")
+    elif mutation == "wrong-issuer":
+        issuer = "https://accounts.google.com"
+    elif mutation == "other-trust-root":
+        trust = _other_trust_path(seed)
+    ours = _assay(doc, artifact, trust, identity, issuer)
+    theirs = _sigstore(doc, artifact, trust, identity, issuer)
+    if (seed, mutation) in EXPECTED_DIFFERENCES:
+        assert ours != theirs, f"expected difference no longer occurs: {EXPECTED_DIFFERENCES[(seed, mutation)]}"
+        return
+    assert ours == theirs, (
+        f"assay {'accepts' if ours else 'rejects'}, sigstore-python {'accepts' if theirs else 'rejects'}"
+    )
+    if mutation == "none":
+        assert ours, "seed bundles are valid"
+    elif (seed, mutation) not in BENIGN:
+        assert not ours, "a tampered bundle must be rejected"
