@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,6 +25,7 @@ from cryptography.x509.verification import (
 from assay.crypto import keys
 from assay.formats.trustroot import CertificateAuthority, TrustedRoot
 from assay.verify import fulcio
+from assay.verify.memo import Memo, memo
 from assay.verify.model import fail
 
 _CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
@@ -173,40 +173,7 @@ class CertificateVerdict:
     claims: tuple[tuple[str, str], ...]
 
 
-_Key = tuple[bytes, tuple[datetime, ...], int]
-
-
-class _VerdictCache:
-    """Bounded memo of successful certificate verdicts.
-
-    The chain, SCT, key-usage and claim checks are pure functions of (leaf DER,
-    verified times, trusted root), so a repeat verification of the same
-    certificate — an admission controller seeing the same image again — skips
-    the CA and CT signature checks. Only successes are kept; the trusted root
-    object is held so its ``id`` stays unique while cached.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self.entries: OrderedDict[_Key, tuple[TrustedRoot, CertificateVerdict]] = OrderedDict()
-        self.enabled = True
-
-    def get(self, key: _Key) -> CertificateVerdict | None:
-        hit = self.entries.get(key) if self.enabled else None
-        if hit is None:
-            return None
-        self.entries.move_to_end(key)
-        return hit[1]
-
-    def put(self, key: _Key, trust: TrustedRoot, verdict: CertificateVerdict) -> None:
-        if not self.enabled:
-            return
-        self.entries[key] = (trust, verdict)
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-
-VERDICTS = _VerdictCache()
+_VERDICTS: Memo[tuple[bytes, tuple[datetime, ...], int], CertificateVerdict] = memo()
 
 
 def verify_certificate(
@@ -214,7 +181,7 @@ def verify_certificate(
 ) -> CertificateVerdict:
     """Steps 3-5 on the certificate: chain at every verified time, SCT, key usage; claims read (memoised)."""
     key = (leaf_der, tuple(times), id(trust))
-    hit = VERDICTS.get(key)
+    hit = _VERDICTS.get(key)
     if hit is not None:
         return hit
     chain = verify_chain(leaf, times, trust)
@@ -225,5 +192,5 @@ def verify_certificate(
         key_usage_detail=check_key_usage(leaf),
         claims=tuple(fulcio.claims(leaf).items()),
     )
-    VERDICTS.put(key, trust, verdict)
+    _VERDICTS.put(key, trust, verdict)
     return verdict

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from assay.crypto import keys
 from assay.formats.bundle import Bundle, TlogEntry
 from assay.formats.trustroot import CertificateAuthority, LogAuthority, TrustedRoot
+from assay.verify.memo import Memo, memo
 from assay.verify.model import fail
 
 MAX_TIMESTAMPS = 32
@@ -68,7 +69,20 @@ def verify_promise(entry: TlogEntry, log: LogAuthority) -> None:
         raise fail("time", "inclusion-promise-invalid", "the log's signed entry timestamp does not verify")
 
 
+_STAMPS: Memo[tuple[bytes, bytes, int], VerifiedTime] = memo()
+
+
 def _verify_tsr(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTime:
+    """Verify one RFC 3161 timestamp over ``message`` against the trusted TSAs (memoised on success)."""
+    key = (stamp, message, id(trust))
+    hit = _STAMPS.get(key)
+    if hit is None:
+        hit = _verify_tsr_uncached(stamp, message, trust)
+        _STAMPS.put(key, trust, hit)
+    return hit
+
+
+def _verify_tsr_uncached(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTime:
     from cryptography import x509
     from rfc3161_client import VerificationError as TSAError
     from rfc3161_client import VerifierBuilder, decode_timestamp_response
