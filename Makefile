@@ -49,7 +49,7 @@ unit: test-install
 test: test-install lint typecheck unit
 
 conformance: install
-	../shared/conformance/run-bundle-verify -- $(BIN)/assay conformance
+	$$( [ -d ../shared ] && echo ../shared || echo /work/shared )/conformance/run-bundle-verify -- $(BIN)/assay conformance
 
 bench: test-install
 	$(BIN)/python benchmarks/hash_throughput.py

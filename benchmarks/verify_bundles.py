@@ -32,7 +32,10 @@ from assay.verify.model import Artifact
 from assay.verify.pipeline import verify
 from assay.verify.policy import Policy
 
-CONF = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+CONF = next(
+    (p for p in (Path(__file__).resolve().parents[2] / "shared" / "conformance", Path("/work/shared/conformance")) if p.is_dir()),
+    Path("/work/shared/conformance"),
+)
 CASES = CONF / "bundle-verify"
 IDENTITY = (
     "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"

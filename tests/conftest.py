@@ -12,7 +12,19 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+
+
+
+def _find_shared() -> Path:
+    """``../shared`` beside the checkout; ASSAY_SHARED or /work/shared when the checkout lives elsewhere."""
+    candidates = [os.environ.get("ASSAY_SHARED"), REPO.parent / "shared", "/work/shared"]
+    for c in candidates:
+        if c and (Path(c) / "conformance").is_dir():
+            return Path(c)
+    return REPO.parent / "shared"
+
+
+SHARED = _find_shared()
 CONFORMANCE = SHARED / "conformance"
 ASSAY = Path(sys.executable).parent / "assay"
 
