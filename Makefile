@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := gnupg softhsm2 opensc
 
-.PHONY: run test install test-install system-deps lint typecheck unit conformance bench clean
+
+.PHONY: run demo test install test-install system-deps lint typecheck unit conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ system-deps:
 	fi
 
 run: install
+	@bash scripts/run.sh $(BIN)/assay
+
+demo: install
 	@bash scripts/demo.sh $(BIN)/assay
 
 lint: test-install

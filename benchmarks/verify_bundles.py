@@ -33,7 +33,11 @@ from assay.verify.pipeline import verify
 from assay.verify.policy import Policy
 
 CONF = next(
-    (p for p in (Path(__file__).resolve().parents[2] / "shared" / "conformance", Path("/work/shared/conformance")) if p.is_dir()),
+    (
+        p
+        for p in (Path(__file__).resolve().parents[2] / "shared" / "conformance", Path("/work/shared/conformance"))
+        if p.is_dir()
+    ),
     Path("/work/shared/conformance"),
 )
 CASES = CONF / "bundle-verify"

@@ -14,7 +14,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-
 def _find_shared() -> Path:
     """``../shared`` beside the checkout; ASSAY_SHARED or /work/shared when the checkout lives elsewhere."""
     candidates = [os.environ.get("ASSAY_SHARED"), REPO.parent / "shared", "/work/shared"]

@@ -60,6 +60,7 @@ TrustedRootOpt = Annotated[
     Optional[str],
     typer.Option("--trusted-root", help="TrustedRoot or ClientTrustConfig JSON (default: Sigstore public good)"),
 ]
+ServerOpt = Annotated[Optional[str], typer.Option("--server", help="assay server URL (transparency log)")]
 RequireTlogOpt = Annotated[bool, typer.Option("--require-tlog", help="reject bundles without a verified log entry")]
 
 
@@ -172,14 +173,22 @@ def sign_blob(
     bundle: Annotated[
         Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
     ] = None,
+    server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
-    """Sign a blob and write a Sigstore bundle."""
+    """Sign a blob and write a Sigstore bundle (logged when --server is given)."""
     from assay.service import blob
 
-    _, out = blob.sign_file(file, key, bundle, password_file)
-    output.warn("note: no transparency log configured; the bundle has no tlog entry")
+    b, out = blob.sign_file(file, key, bundle, password_file, server)
+    _say_logged(b)
     output.say(f"Wrote bundle to {out}")
+
+
+def _say_logged(b: Any) -> None:
+    if b.tlog_entries:
+        output.warn(f"tlog entry created with index {b.tlog_entries[0].log_index}")
+    else:
+        output.warn("note: no transparency log configured; the bundle has no tlog entry")
 
 
 @app.command("verify-blob")
@@ -198,6 +207,7 @@ def verify_blob(
     certificate_github_workflow_repository: GhRepoOpt = None,
     certificate_github_workflow_ref: GhRefOpt = None,
     trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
     require_tlog: RequireTlogOpt = False,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
@@ -220,7 +230,7 @@ def verify_blob(
             },
         )
         return blob.verify_file(
-            file, bundle, key, identity=policy, trusted_root=trusted_root, require_tlog=require_tlog
+            file, bundle, key, identity=policy, trusted_root=trusted_root, server=server, require_tlog=require_tlog
         )
 
     _verify_output(output_fmt, run, _render_verified)
@@ -235,13 +245,14 @@ def attest_blob(
     bundle: Annotated[
         Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
     ] = None,
+    server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
     """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle)."""
     from assay.service import blob
 
-    _, out = blob.attest_file(file, predicate, type, key, bundle, password_file)
-    output.warn("note: no transparency log configured; the bundle has no tlog entry")
+    b, out = blob.attest_file(file, predicate, type, key, bundle, password_file, server)
+    _say_logged(b)
     output.say(f"Wrote attestation bundle to {out}")
 
 
@@ -257,6 +268,7 @@ def verify_blob_attestation(
     certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
     certificate_extension: ExtensionOpt = None,
     trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
     require_tlog: RequireTlogOpt = False,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
@@ -278,6 +290,7 @@ def verify_blob_attestation(
             key,
             identity=policy,
             trusted_root=trusted_root,
+            server=server,
             require_tlog=require_tlog,
             predicate_type=type,
             expect_statement=True,
@@ -391,6 +404,139 @@ def pgp_verify(
         output.say("Verified OK")
 
     _verify_output(output_fmt, lambda: _R(pgp.verify(Path(file), Path(signature), Path(key), fingerprint)), render)
+
+
+@app.command()
+def server(
+    dev: Annotated[bool, typer.Option("--dev", help="development mode (loud warning)")] = False,
+    data_dir: Annotated[str, typer.Option("--data-dir", help="keys and the SQLite database")] = ".assay",
+    database: Annotated[
+        Optional[str], typer.Option("--database", help="postgresql://... (default: SQLite in the data directory)")
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    public_url: Annotated[
+        Optional[str], typer.Option("--public-url", help="URL clients use (default http://HOST:PORT)")
+    ] = None,
+    log_key: Annotated[
+        Optional[str], typer.Option("--log-key", help="signer URI or key file for the log (default: generated)")
+    ] = None,
+) -> None:
+    """Run the assay server (transparency log, Rekor v1 API)."""
+    from pathlib import Path
+
+    from assay.server.config import Settings
+    from assay.server.main import serve
+
+    serve(Settings(Path(data_dir), database, host, port, dev, public_url, log_key=log_key))
+
+
+log_app = typer.Typer(help="Inspect, verify and monitor a transparency log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+ServerReq = Annotated[str, typer.Option("--server", help="log server URL")]
+
+
+@log_app.command("info")
+def log_info(server: ServerReq, output_fmt: OutputOpt = OutputFormat.text) -> None:
+    """The log's current size, root hash and checkpoint."""
+    from assay.clients.rekor import RekorClient
+
+    info = RekorClient(server).log_info()
+    if output_fmt is OutputFormat.json:
+        output.emit_json(info)
+    else:
+        output.say(f"tree size: {info['treeSize']}\nroot hash: {info['rootHash']}\n\n{info['signedTreeHead']}")
+
+
+@log_app.command("get")
+def log_get(
+    server: ServerReq,
+    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
+    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+) -> None:
+    """Print an entry (by UUID or index) with its proof, as JSON."""
+    from assay.clients.http import reject, request
+
+    if (uuid is None) == (index is None):
+        raise InputError("usage", "give exactly one of --uuid and --index")
+    base = server.rstrip("/")
+    resp = (
+        request("GET", f"{base}/api/v1/log/entries/{uuid}")
+        if uuid
+        else request("GET", f"{base}/api/v1/log/entries", params={"logIndex": index})
+    )
+    if resp.status_code != 200:
+        raise reject(resp, "log entry")
+    output.emit_json(resp.json())
+
+
+@log_app.command("proof")
+def log_proof(
+    server: ServerReq,
+    first: Annotated[int, typer.Option("--first", min=0)],
+    last: Annotated[int, typer.Option("--last", min=0)],
+) -> None:
+    """Print the consistency proof between two tree sizes, as JSON."""
+    from assay.clients.rekor import RekorClient
+
+    output.emit_json(RekorClient(server).consistency(first, last))
+
+
+@log_app.command("verify-entry")
+def log_verify_entry(
+    server: ServerReq,
+    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
+    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+    trusted_root: TrustedRootOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check an entry's signed entry timestamp, inclusion proof and checkpoint."""
+    from assay.service import logops
+
+    if (uuid is None) == (index is None):
+        raise InputError("usage", "give exactly one of --uuid and --index")
+
+    class _R(dict):  # type: ignore[type-arg]
+        def to_json(self) -> dict[str, Any]:
+            return dict(self)
+
+    def render(r: Any) -> None:
+        output.say(f"entry {r['logIndex']} ({r['kind']}) is included in the log at size {r['treeSize']}")
+
+    _verify_output(
+        output_fmt, lambda: _R(logops.verify_entry(server, uuid=uuid, index=index, trusted_root=trusted_root)), render
+    )
+
+
+@log_app.command("monitor")
+def log_monitor(
+    server: ServerReq,
+    state: Annotated[
+        str, typer.Option("--state", help="file remembering the last verified checkpoint")
+    ] = ".assay-monitor.json",
+    trusted_root: TrustedRootOpt = None,
+    interval: Annotated[float, typer.Option("--interval", help="seconds between checks; 0 checks once")] = 0,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify each new checkpoint is signed and consistent with the last one; exit 1 on fork or shrink."""
+    import time
+    from pathlib import Path
+
+    from assay.service import logops
+
+    class _R(dict):  # type: ignore[type-arg]
+        def to_json(self) -> dict[str, Any]:
+            return dict(self)
+
+    def render(r: Any) -> None:
+        prev = f" (consistent with size {r['previousSize']})" if "previousSize" in r else " (first checkpoint pinned)"
+        output.say(f"checkpoint verified at size {r['size']}{prev}")
+
+    while True:
+        _verify_output(output_fmt, lambda: _R(logops.monitor_once(server, Path(state), trusted_root)), render)
+        if interval <= 0:
+            return
+        time.sleep(interval)
 
 
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)

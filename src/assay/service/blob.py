@@ -55,18 +55,46 @@ def default_bundle_path(target: str) -> str:
     return target + ".sigstore.json"
 
 
-def sign_file(target: str, key: str, bundle_out: str | None, password_file: str | None) -> tuple[Bundle, str]:
-    """Sign a file (or stdin) with a key file or signer URI; write the bundle."""
+def _log(bundle: Bundle, signer: signers.Signer, server: str | None) -> Bundle:
+    """Record the bundle's signature in the server's transparency log and carry the entry."""
+    if not server:
+        return bundle
+    from dataclasses import replace
+
+    from assay.clients.rekor import RekorClient
+    from assay.log.entries import dsse_proposal, hashedrekord_proposal
+
+    pem = keys.public_pem(signer.public_key)
+    if bundle.message_signature is not None:
+        assert bundle.message_signature.digest is not None
+        proposal = hashedrekord_proposal(bundle.message_signature.signature, bundle.message_signature.digest, pem)
+    else:
+        assert bundle.dsse_envelope is not None
+        proposal = dsse_proposal(bundle.dsse_envelope, pem)
+    entry = RekorClient(server).create_entry(proposal)
+    return replace(bundle, tlog_entries=(entry,))
+
+
+def sign_file(
+    target: str, key: str, bundle_out: str | None, password_file: str | None, server: str | None = None
+) -> tuple[Bundle, str]:
+    """Sign a file (or stdin) with a key file or signer URI; log it when a server is given; write the bundle."""
     signer = signers.load(key, password(password_file))
     art = load_artifact(target, need_message=not signer.signs_digests)
-    bundle = sign_blob_mod.sign_blob(signer, art.sha256, art.message)
+    bundle = _log(sign_blob_mod.sign_blob(signer, art.sha256, art.message), signer, server)
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out
 
 
 def attest_file(
-    target: str, predicate_path: str, predicate_type: str, key: str, bundle_out: str | None, password_file: str | None
+    target: str,
+    predicate_path: str,
+    predicate_type: str,
+    key: str,
+    bundle_out: str | None,
+    password_file: str | None,
+    server: str | None = None,
 ) -> tuple[Bundle, str]:
     """Wrap a predicate about a file in an in-toto statement, sign it as DSSE, write the bundle."""
     ptype = intoto.predicate_type(predicate_type)
@@ -75,7 +103,7 @@ def attest_file(
     art = load_artifact(target, need_message=False)
     name = art.name or ("-" if target == "-" else target)
     statement = sign_blob_mod.make_statement(name, art.sha256, ptype, predicate)
-    bundle = sign_blob_mod.sign_statement(signer, statement)
+    bundle = _log(sign_blob_mod.sign_statement(signer, statement), signer, server)
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out
@@ -93,15 +121,27 @@ def verify_file(
     *,
     identity: IdentityPolicy | None = None,
     trusted_root: str | None = None,
+    server: str | None = None,
     require_tlog: bool = False,
     predicate_type: str | None = None,
     expect_statement: bool = False,
 ) -> Result:
-    """Verify a file, stdin or digest against a bundle, with a managed key or an identity policy."""
+    """Verify a file, stdin or digest against a bundle, with a managed key or an identity policy.
+
+    With ``server``, the server's trusted root is used and a log entry is required.
+    """
     bundle = read_bundle(bundle_path or default_bundle_path(target))
     key = keys.load_public(Path(key_path)) if key_path else None
     ptype = intoto.predicate_type(predicate_type) if predicate_type else None
-    trust = trust_for(bundle, trusted_root, require_tlog=require_tlog)
+    if server:
+        from assay.clients.rekor import RekorClient
+
+        if trusted_root:
+            raise InputError("usage", "give --server or --trusted-root, not both")
+        trust: TrustedRoot | None = parse_trusted_root(RekorClient(server).trusted_root())
+        require_tlog = True
+    else:
+        trust = trust_for(bundle, trusted_root, require_tlog=require_tlog)
     signing_key = key
     if signing_key is None and bundle.certificates:
         signing_key = _certificate_key(bundle.certificates[0])

@@ -1,0 +1,64 @@
+"""Shared httpx plumbing: timeouts, retries on 429/5xx, error mapping."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from assay.errors import EnvironmentFailure, InputError
+
+RETRY_STATUS = {429, 502, 503, 504}
+
+
+def request(
+    method: str, url: str, *, retries: int = 3, timeout: float = 30.0, client: httpx.Client | None = None, **kwargs: Any
+) -> httpx.Response:
+    """One HTTP request with backoff on transient failures; raises on transport errors and 5xx."""
+    delay = 0.2
+    last: Exception | None = None
+    for attempt in range(retries + 1):
+        try:
+            if client is not None:
+                resp = client.request(method, url, timeout=timeout, **kwargs)
+            else:
+                resp = httpx.request(method, url, timeout=timeout, **kwargs)
+        except httpx.HTTPError as exc:
+            last = exc
+        else:
+            if resp.status_code not in RETRY_STATUS or attempt == retries:
+                if resp.status_code >= 500:
+                    raise EnvironmentFailure(
+                        "server-error", f"{method} {url}: HTTP {resp.status_code}: {_message(resp)}"
+                    )
+                return resp
+            last = None
+        if attempt < retries:
+            time.sleep(delay)
+            delay *= 2
+    raise EnvironmentFailure("network-error", f"{method} {url}: {last or 'service unavailable'}")
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        doc = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(doc, dict):
+        return str(doc.get("message") or doc)[:300]
+    return str(doc)[:300]
+
+
+def reject(resp: httpx.Response, what: str) -> InputError:
+    """A 4xx answer as an error carrying the server's reason code."""
+    try:
+        doc = resp.json()
+        reason = (
+            str(doc.get("reason") or f"http-{resp.status_code}")
+            if isinstance(doc, dict)
+            else f"http-{resp.status_code}"
+        )
+    except ValueError:
+        reason = f"http-{resp.status_code}"
+    return InputError(reason, f"{what}: the server refused it (HTTP {resp.status_code}): {_message(resp)}")

@@ -1,0 +1,341 @@
+"""The log service: a group-commit sequencer over durable storage, plus reads and proofs.
+
+Appends are queued; one sequencer thread takes every waiting request, and in
+one transaction (holding the database write lock, or a PostgreSQL advisory
+lock so several processes never fork the tree) assigns indexes, stores
+entries, new tree nodes and a signed checkpoint, then commits. Only then are
+clients answered, each with an inclusion proof against that checkpoint.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
+
+from assay.log import tree
+from assay.log.entries import CanonicalEntry
+from assay.log.note import LogIdentity
+from assay.store.schema import log_checkpoints, log_entries, log_nodes
+
+BATCH_MAX = 1024
+ADVISORY_LOCK = 7234002
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored, with what a client needs to prove it."""
+
+    index: int
+    leaf_hash: bytes
+    kind: str
+    integrated_time: int
+    body: bytes
+    artifact_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to an append: the entry, a proof against a checkpoint, and the SET."""
+
+    entry: StoredEntry
+    created: bool
+    tree_size: int
+    root_hash: bytes
+    proof: list[bytes]
+    checkpoint: str
+    set: bytes
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """A signed tree head."""
+
+    size: int
+    root_hash: bytes
+    checkpoint: str
+
+
+class LogService:
+    """Sequencing and reads for one log in one database."""
+
+    def __init__(self, engine: Engine, identity: LogIdentity) -> None:
+        self.engine = engine
+        self.identity = identity
+        self._queue: queue.Queue[tuple[CanonicalEntry, Future[Receipt]] | None] = queue.Queue()
+        self._size = -1
+        self._compact: list[tuple[int, int, bytes]] = []
+        self._thread = threading.Thread(target=self._run, name="log-sequencer", daemon=True)
+        self._stopping = False
+        self._ensure_head()
+        self._thread.start()
+
+    # ---- writes -------------------------------------------------------------------------
+
+    def submit(self, entry: CanonicalEntry, timeout: float = 30.0) -> Receipt:
+        """Append (or find) an entry; returns once it is durably stored."""
+        fut: Future[Receipt] = Future()
+        self._queue.put((entry, fut))
+        return fut.result(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop the sequencer after the queued work."""
+        self._stopping = True
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < BATCH_MAX:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                self._sequence(batch)
+            except BaseException as exc:  # answer every waiter; the sequencer keeps running
+                self._size = -1  # reload the right edge from storage next time
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+
+    def _lock(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _begin(self, conn: Connection) -> None:
+        if conn.dialect.name != "postgresql":
+            self._lock(conn)
+        else:
+            conn.begin()
+            self._lock(conn)
+
+    def _sequence(self, batch: list[tuple[CanonicalEntry, Future[Receipt]]]) -> None:
+        with self.engine.connect() as conn:
+            self._begin(conn)
+            try:
+                size = self._stored_size(conn)
+                if size != self._size:
+                    self._load_compact(conn, size)
+                hashes = list({e.leaf_hash for e, _ in batch})
+                existing = {
+                    row.leaf_hash: _row(row)
+                    for row in conn.execute(select(log_entries).where(log_entries.c.leaf_hash.in_(hashes)))
+                }
+                fresh: list[CanonicalEntry] = []
+                seen: set[bytes] = set()
+                for e, _ in batch:
+                    if e.leaf_hash not in existing and e.leaf_hash not in seen:
+                        seen.add(e.leaf_hash)
+                        fresh.append(e)
+                now = int(time.time())
+                stored = [
+                    StoredEntry(size + i, e.leaf_hash, e.kind, now, e.body, e.artifact_hash)
+                    for i, e in enumerate(fresh)
+                ]
+                compact_before = list(self._compact)
+                new_nodes, compact_after = tree.append(self._compact, [s.leaf_hash for s in stored], size)
+                new_size = size + len(stored)
+                memory = {(lvl, idx): h for lvl, idx, h in compact_before + new_nodes}
+                if stored:
+                    conn.execute(
+                        insert(log_entries),
+                        [
+                            {
+                                "idx": s.index,
+                                "leaf_hash": s.leaf_hash,
+                                "kind": s.kind,
+                                "artifact_hash": s.artifact_hash,
+                                "integrated_time": s.integrated_time,
+                                "body": s.body,
+                            }
+                            for s in stored
+                        ],
+                    )
+                    conn.execute(
+                        insert(log_nodes), [{"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in new_nodes]
+                    )
+                    root = tree.fold([h for _, _, h in compact_after])
+                    note = self.identity.checkpoint(new_size, root)
+                    conn.execute(insert(log_checkpoints).values(size=new_size, root_hash=root, note=note, created=now))
+                    conn.commit()
+                    self._compact, self._size = compact_after, new_size
+                    head = TreeHead(new_size, root, note)
+                else:
+                    conn.rollback()
+                    head = self._head(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+        fetch_memory = _memory_fetch(memory)
+        for e, fut in batch:
+            old = existing.get(e.leaf_hash)
+            entry = old or next(s for s in stored if s.leaf_hash == e.leaf_hash)
+            try:
+                if old is None:
+                    proof = tree.inclusion_proof(entry.index, head.size, fetch_memory)
+                else:
+                    proof = self.inclusion_proof(entry.index, head.size)
+                receipt = Receipt(
+                    entry,
+                    old is None,
+                    head.size,
+                    head.root_hash,
+                    proof,
+                    head.checkpoint,
+                    self.identity.signed_entry_timestamp(entry.body, entry.integrated_time, entry.index),
+                )
+            except BaseException as exc:
+                fut.set_exception(exc)
+                continue
+            fut.set_result(receipt)
+
+    def _stored_size(self, conn: Connection) -> int:
+        return int(conn.execute(select(func.coalesce(func.max(log_checkpoints.c.size), 0))).scalar_one())
+
+    def _load_compact(self, conn: Connection, size: int) -> None:
+        keys = tree.perfect_subtrees(0, size)
+        nodes = _fetch(conn, keys)
+        self._compact = [(lvl, idx, nodes[(lvl, idx)]) for lvl, idx in keys]
+        self._size = size
+
+    def _ensure_head(self) -> None:
+        with self.engine.connect() as conn:
+            self._begin(conn)
+            if (
+                self._stored_size(conn) == 0
+                and conn.execute(select(func.count()).select_from(log_checkpoints)).scalar_one() == 0
+            ):
+                empty = tree.root(0, lambda keys: {})
+                conn.execute(
+                    insert(log_checkpoints).values(
+                        size=0, root_hash=empty, note=self.identity.checkpoint(0, empty), created=int(time.time())
+                    )
+                )
+                conn.commit()
+            else:
+                conn.rollback()
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def _head(self, conn: Connection) -> TreeHead:
+        row = conn.execute(select(log_checkpoints).order_by(log_checkpoints.c.size.desc()).limit(1)).one()
+        return TreeHead(row.size, row.root_hash, row.note)
+
+    def head(self) -> TreeHead:
+        """The latest signed tree head."""
+        with self.engine.connect() as conn:
+            return self._head(conn)
+
+    def checkpoint_at(self, size: int) -> TreeHead | None:
+        """The signed tree head published for ``size``, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(log_checkpoints).where(log_checkpoints.c.size == size)).first()
+        return TreeHead(row.size, row.root_hash, row.note) if row else None
+
+    def _fetcher(self) -> tree.Fetch:
+        def fetch(keys: Iterable[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
+            with self.engine.connect() as conn:
+                return _fetch(conn, list(keys))
+
+        return fetch
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Audit path for ``index`` at tree ``size``."""
+        return tree.inclusion_proof(index, size, self._fetcher())
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """Consistency proof between two tree sizes."""
+        return tree.consistency_proof(first, second, self._fetcher())
+
+    def entry_by_index(self, index: int) -> StoredEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(log_entries).where(log_entries.c.idx == index)).first()
+        return _row(row) if row else None
+
+    def entry_by_leaf_hash(self, leaf_hash: bytes) -> StoredEntry | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(log_entries).where(log_entries.c.leaf_hash == leaf_hash)).first()
+        return _row(row) if row else None
+
+    def receipt_for(self, entry: StoredEntry) -> Receipt:
+        """Proof material for a stored entry against the latest head."""
+        head = self.head()
+        return Receipt(
+            entry,
+            False,
+            head.size,
+            head.root_hash,
+            self.inclusion_proof(entry.index, head.size),
+            head.checkpoint,
+            self.identity.signed_entry_timestamp(entry.body, entry.integrated_time, entry.index),
+        )
+
+    def nodes_at(self, level: int, start: int, count: int) -> list[bytes]:
+        """Hashes of ``count`` consecutive nodes at ``level`` (for tiles)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(log_nodes.c.idx, log_nodes.c.hash)
+                .where(log_nodes.c.level == level, log_nodes.c.idx >= start, log_nodes.c.idx < start + count)
+                .order_by(log_nodes.c.idx)
+            ).all()
+        return [r.hash for r in rows]
+
+    def entries_by_artifact_hash(self, artifact_hash: str) -> list[StoredEntry]:
+        """Entries whose artifact (or DSSE payload) has this ``sha256:<hex>`` digest."""
+        value = artifact_hash.lower() if artifact_hash.startswith("sha256:") else "sha256:" + artifact_hash.lower()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(log_entries).where(log_entries.c.artifact_hash == value).order_by(log_entries.c.idx).limit(100)
+            ).all()
+        return [_row(r) for r in rows]
+
+    def bodies(self, start: int, count: int) -> list[bytes]:
+        """Bodies of ``count`` consecutive entries (for entry bundles)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(log_entries.c.body)
+                .where(log_entries.c.idx >= start, log_entries.c.idx < start + count)
+                .order_by(log_entries.c.idx)
+            ).all()
+        return [r.body for r in rows]
+
+
+def _row(row: Any) -> StoredEntry:
+    return StoredEntry(row.idx, row.leaf_hash, row.kind, row.integrated_time, row.body, row.artifact_hash)
+
+
+def _fetch(conn: Connection, keys: list[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
+    out: dict[tree.NodeKey, bytes] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        rows = conn.execute(
+            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
+                tuple_(log_nodes.c.level, log_nodes.c.idx).in_(chunk)
+            )
+        )
+        out.update({(r.level, r.idx): r.hash for r in rows})
+    return out
+
+
+def _memory_fetch(memory: dict[tree.NodeKey, bytes]) -> tree.Fetch:
+    def fetch(keys: Iterable[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
+        return {k: memory[k] for k in keys if k in memory}
+
+    return fetch

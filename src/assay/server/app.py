@@ -1,0 +1,124 @@
+"""Building the ASGI application from settings."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from assay import __version__
+from assay.crypto import keys
+from assay.errors import AssayError, EnvironmentFailure
+from assay.log.note import LogIdentity
+from assay.log.service import LogService
+from assay.server import routes_log
+from assay.server.config import MAX_BODY_BYTES, Settings, signer_for, tree_id
+from assay.server.limits import BodyLimit
+from assay.store.db import database_url, migrate, open_engine
+from assay.store.schema import log_checkpoints
+
+TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "reason": reason, "message": message}, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(AssayError)
+    async def assay_error(_: Request, exc: AssayError) -> JSONResponse:
+        status = 503 if isinstance(exc, EnvironmentFailure) else 400
+        return _error(status, exc.reason, exc.message)
+
+    @app.exception_handler(LookupError)
+    async def not_found(_: Request, exc: LookupError) -> JSONResponse:
+        return _error(404, "not-found", str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The server: storage opened and migrated, keys loaded or generated, services started."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = open_engine(database_url(settings.database, settings.data_dir))
+    migrate(engine)
+    signer = signer_for(settings.log_key, settings.data_dir, "log")
+    spki = keys.spki_der(signer.public_key)
+    log_id = hashlib.sha256(spki).digest()
+    tid = tree_id(settings.data_dir) if not settings.database else str(int.from_bytes(log_id[:7], "big"))
+    identity = LogIdentity(origin=f"{settings.log_name} - {tid}", name=settings.log_name, log_id=log_id, signer=signer)
+    log = LogService(engine, identity)
+
+    app = FastAPI(
+        title="assay",
+        version=__version__,
+        description="Self-hostable software supply-chain security: transparency log (Rekor v1 API).",
+    )
+    app.state.settings = settings
+    app.state.log = log
+    app.state.tree_id = tid
+    app.state.log_public_pem = keys.public_pem(signer.public_key)
+    with engine.connect() as conn:
+        started = conn.execute(select(func.min(log_checkpoints.c.created))).scalar_one()
+    log_start = datetime.fromtimestamp(int(started or 0), tz=UTC)
+
+    def trusted_root() -> dict[str, Any]:
+        return {
+            "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
+            "tlogs": [
+                {
+                    "baseUrl": settings.url,
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {
+                        "rawBytes": base64.b64encode(spki).decode(),
+                        "keyDetails": _key_details(signer.public_key),
+                        "validFor": {"start": log_start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                    },
+                    "logId": {"keyId": base64.b64encode(log_id).decode()},
+                }
+            ],
+            "certificateAuthorities": [],
+            "ctlogs": [],
+            "timestampAuthorities": [],
+        }
+
+    app.state.trusted_root = trusted_root
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and the log's size")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "treeSize": log.head().size}
+
+    app.include_router(routes_log.router)
+    _install_errors(app)
+
+    @app.on_event("shutdown")
+    def _close() -> None:
+        log.close()
+        engine.dispose()
+
+    return app
+
+
+def _key_details(key: keys.PublicKey) -> str:
+    name = keys.key_type_name(key)
+    return {
+        "ecdsa-p256": "PKIX_ECDSA_P256_SHA_256",
+        "ecdsa-p384": "PKIX_ECDSA_P384_SHA_384",
+        "ecdsa-p521": "PKIX_ECDSA_P521_SHA_512",
+        "ed25519": "PKIX_ED25519",
+    }.get(name, "PKIX_RSA_PKCS1V15_3072_SHA256")
+
+
+def asgi(settings: Settings) -> Any:
+    """The app wrapped in the body-size limit."""
+    return BodyLimit(create_app(settings), MAX_BODY_BYTES)

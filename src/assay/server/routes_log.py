@@ -1,0 +1,215 @@
+"""Rekor v1 API subset, tlog-tiles reads, and the trusted root naming this log."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from assay.errors import InputError
+from assay.formats.encoding import load_json
+from assay.log import tiles
+from assay.log.entries import canonicalize
+from assay.log.service import LogService, Receipt
+
+router = APIRouter()
+
+
+def _svc(request: Request) -> LogService:
+    return request.app.state.log  # type: ignore[no-any-return]
+
+
+def entry_json(r: Receipt, log_id: bytes) -> dict[str, Any]:
+    """One entry in Rekor's response shape, keyed by its UUID."""
+    e = r.entry
+    return {
+        e.leaf_hash.hex(): {
+            "body": base64.b64encode(e.body).decode(),
+            "integratedTime": e.integrated_time,
+            "logID": log_id.hex(),
+            "logIndex": e.index,
+            "verification": {
+                "inclusionProof": {
+                    "checkpoint": r.checkpoint,
+                    "hashes": [h.hex() for h in r.proof],
+                    "logIndex": e.index,
+                    "rootHash": r.root_hash.hex(),
+                    "treeSize": r.tree_size,
+                },
+                "signedEntryTimestamp": base64.b64encode(r.set).decode(),
+            },
+        }
+    }
+
+
+_ENTRY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "a proposed hashedrekord or dsse 0.0.1 entry, as Rekor accepts",
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/api/v1/log/entries",
+    status_code=201,
+    tags=["log"],
+    summary="Add an entry (hashedrekord or dsse 0.0.1)",
+    openapi_extra=_ENTRY_BODY,
+)
+async def create_entry(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    entry = canonicalize(load_json(await request.body(), "entry"))
+    svc = _svc(request)
+    receipt = await run_in_threadpool(svc.submit, entry)
+    uuid = receipt.entry.leaf_hash.hex()
+    location = f"/api/v1/log/entries/{uuid}"
+    if not receipt.created:
+        return JSONResponse(
+            {
+                "code": 409,
+                "reason": "entry-exists",
+                "message": f"an equivalent entry already exists in the log with UUID {uuid}",
+            },
+            status_code=409,
+            headers={"Location": location, "ETag": uuid},
+        )
+    return Response(
+        json.dumps(entry_json(receipt, svc.identity.log_id)),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": location, "ETag": uuid},
+    )
+
+
+@router.get("/api/v1/log/entries/{uuid}", tags=["log"], summary="Get an entry by UUID")
+def get_entry(request: Request, uuid: str) -> JSONResponse:
+    svc = _svc(request)
+    key = uuid[-64:]
+    try:
+        leaf = bytes.fromhex(key)
+    except ValueError:
+        raise InputError("bad-uuid", f"{uuid!r} is not an entry UUID") from None
+    entry = svc.entry_by_leaf_hash(leaf) if len(leaf) == 32 else None
+    if entry is None:
+        raise LookupError(f"no entry with UUID {uuid}")
+    return JSONResponse(entry_json(svc.receipt_for(entry), svc.identity.log_id))
+
+
+@router.get("/api/v1/log/entries", tags=["log"], summary="Get an entry by log index")
+def get_entry_by_index(request: Request, logIndex: int = Query(..., ge=0)) -> JSONResponse:
+    svc = _svc(request)
+    entry = svc.entry_by_index(logIndex)
+    if entry is None:
+        raise LookupError(f"no entry at index {logIndex}")
+    return JSONResponse(entry_json(svc.receipt_for(entry), svc.identity.log_id))
+
+
+@router.post("/api/v1/log/entries/retrieve", tags=["log"], summary="Search entries by UUID, index or artifact hash")
+async def retrieve(request: Request) -> JSONResponse:
+    doc = load_json(await request.body(), "request")
+    if not isinstance(doc, dict):
+        raise InputError("malformed-json", "expected a JSON object")
+    svc = _svc(request)
+    found = []
+    for uuid in doc.get("entryUUIDs") or []:
+        try:
+            e = svc.entry_by_leaf_hash(bytes.fromhex(str(uuid)[-64:]))
+        except ValueError:
+            raise InputError("bad-uuid", f"{uuid!r} is not an entry UUID") from None
+        if e:
+            found.append(e)
+    for idx in doc.get("logIndexes") or []:
+        if not isinstance(idx, int) or idx < 0:
+            raise InputError("bad-index", f"{idx!r} is not a log index")
+        e = svc.entry_by_index(idx)
+        if e:
+            found.append(e)
+    if doc.get("hash"):
+        found.extend(svc.entries_by_artifact_hash(str(doc["hash"])))
+    return JSONResponse([entry_json(svc.receipt_for(e), svc.identity.log_id) for e in found])
+
+
+@router.get("/api/v1/log", tags=["log"], summary="Current tree head")
+def log_info(request: Request) -> JSONResponse:
+    svc = _svc(request)
+    head = svc.head()
+    return JSONResponse(
+        {
+            "rootHash": head.root_hash.hex(),
+            "treeSize": head.size,
+            "signedTreeHead": head.checkpoint,
+            "treeID": request.app.state.tree_id,
+            "inactiveShards": [],
+        }
+    )
+
+
+@router.get("/api/v1/log/publicKey", tags=["log"], summary="The log's public key (PEM)")
+def public_key(request: Request) -> Response:
+    return Response(request.app.state.log_public_pem, media_type="application/x-pem-file")
+
+
+@router.get("/api/v1/log/proof", tags=["log"], summary="Consistency proof between two tree sizes")
+def consistency(request: Request, firstSize: int = Query(0, ge=0), lastSize: int = Query(..., ge=0)) -> JSONResponse:
+    svc = _svc(request)
+    head = svc.head()
+    if lastSize > head.size or firstSize > lastSize:
+        raise InputError("bad-tree-size", f"no proof from {firstSize} to {lastSize} (tree size is {head.size})")
+    last = svc.checkpoint_at(lastSize)
+    root = last.root_hash if last else _root_at(svc, lastSize)
+    return JSONResponse(
+        {"rootHash": root.hex(), "hashes": [h.hex() for h in svc.consistency_proof(firstSize, lastSize)]}
+    )
+
+
+def _root_at(svc: LogService, size: int) -> bytes:
+    from assay.log import tree
+
+    return tree.root(size, svc._fetcher())
+
+
+@router.get("/checkpoint", tags=["tiles"], summary="Latest checkpoint (signed note)")
+def checkpoint(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(_svc(request).head().checkpoint, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/tile/{path:path}", tags=["tiles"], summary="Hash tiles and entry bundles")
+def tile(request: Request, path: str) -> Response:
+    svc = _svc(request)
+    t = tiles.parse_tile_path(path)
+    size = svc.head().size
+    if t.level is None:
+        start = t.index * tiles.TILE_WIDTH
+        if start + t.width > size:
+            raise LookupError("entry bundle beyond the tree")
+        data = tiles.entry_bundle(svc.bodies(start, t.width))
+        immutable = True
+    else:
+        level = t.level * tiles.TILE_HEIGHT
+        start = t.index * tiles.TILE_WIDTH
+        if (start + t.width) << level > size:
+            raise LookupError("tile beyond the tree")
+        hashes = svc.nodes_at(level, start, t.width)
+        if len(hashes) != t.width:
+            raise LookupError("tile not available")
+        data = b"".join(hashes)
+        immutable = True
+    headers = {"Cache-Control": "public, max-age=31536000, immutable"} if immutable else {}
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/api/v1/trustedRoot", tags=["trust"], summary="A Sigstore TrustedRoot naming this server's services")
+def trusted_root(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.state.trusted_root())
