@@ -35,6 +35,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -44,6 +45,8 @@ class ServerProcess:
         args = [str(ASSAY), "server", "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
         if self.database:
             args += ["--database", self.database]
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.proc = subprocess.Popen(args, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -421,6 +421,7 @@ def server(
     log_key: Annotated[
         Optional[str], typer.Option("--log-key", help="signer URI or key file for the log (default: generated)")
     ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="server processes (they share the database)")] = 1,
 ) -> None:
     """Run the assay server (transparency log, Rekor v1 API)."""
     from pathlib import Path
@@ -428,7 +429,7 @@ def server(
     from assay.server.config import Settings
     from assay.server.main import serve
 
-    serve(Settings(Path(data_dir), database, host, port, dev, public_url, log_key=log_key))
+    serve(Settings(Path(data_dir), database, host, port, dev, public_url, log_key=log_key, workers=workers))
 
 
 log_app = typer.Typer(help="Inspect, verify and monitor a transparency log.", no_args_is_help=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
@@ -34,10 +34,10 @@ class CanonicalEntry:
     kind: str
     body: bytes
     artifact_hash: str | None = None  # "sha256:<hex>" of the artifact or DSSE payload, for search
+    leaf_hash: bytes = field(init=False)
 
-    @property
-    def leaf_hash(self) -> bytes:
-        return hashlib.sha256(b"\x00" + self.body).digest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "leaf_hash", hashlib.sha256(b"\x00" + self.body).digest())
 
 
 def _bad(reason: str, message: str) -> InputError:

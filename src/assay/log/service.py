@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from assay.log import tree
 from assay.log.entries import CanonicalEntry
@@ -80,9 +80,13 @@ class LogService:
 
     def submit(self, entry: CanonicalEntry, timeout: float = 30.0) -> Receipt:
         """Append (or find) an entry; returns once it is durably stored."""
+        return self.enqueue(entry).result(timeout=timeout)
+
+    def enqueue(self, entry: CanonicalEntry) -> Future[Receipt]:
+        """Queue an append; the future resolves once the entry is durably stored."""
         fut: Future[Receipt] = Future()
         self._queue.put((entry, fut))
-        return fut.result(timeout=timeout)
+        return fut
 
     def close(self) -> None:
         """Stop the sequencer after the queued work."""
@@ -184,9 +188,10 @@ class LogService:
                 conn.rollback()
                 raise
         fetch_memory = _memory_fetch(memory)
+        by_hash = {s.leaf_hash: s for s in stored}
         for e, fut in batch:
             old = existing.get(e.leaf_hash)
-            entry = old or next(s for s in stored if s.leaf_hash == e.leaf_hash)
+            entry = old or by_hash[e.leaf_hash]
             try:
                 if old is None:
                     proof = tree.inclusion_proof(entry.index, head.size, fetch_memory)
@@ -322,16 +327,21 @@ def _row(row: Any) -> StoredEntry:
 
 
 def _fetch(conn: Connection, keys: list[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
-    out: dict[tree.NodeKey, bytes] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        rows = conn.execute(
-            select(log_nodes.c.level, log_nodes.c.idx, log_nodes.c.hash).where(
-                tuple_(log_nodes.c.level, log_nodes.c.idx).in_(chunk)
-            )
-        )
-        out.update({(r.level, r.idx): r.hash for r in rows})
-    return out
+    """Fetch node hashes in one statement, one ``level = L AND idx IN (...)`` term per level (primary-key lookups).
+
+    The SQL is built from integers only (formatted with ``:d``), which keeps the
+    hot path free of expression-building overhead without any injection risk.
+    """
+    by_level: dict[int, list[int]] = {}
+    for level, idx in keys:
+        by_level.setdefault(int(level), []).append(int(idx))
+    if not by_level:
+        return {}
+    terms = " OR ".join(
+        f"(level = {lvl:d} AND idx IN ({','.join(f'{i:d}' for i in idxs)}))" for lvl, idxs in by_level.items()
+    )
+    rows = conn.exec_driver_sql("SELECT level, idx, hash FROM log_nodes WHERE " + terms).fetchall()
+    return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
 def _memory_fetch(memory: dict[tree.NodeKey, bytes]) -> tree.Fetch:

@@ -26,6 +26,7 @@ class Settings:
     public_url: str | None = None
     log_name: str = "assay"
     log_key: str | None = None  # signer URI or key file; default: generated in the data directory
+    workers: int = 1
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -68,11 +68,11 @@ _ENTRY_BODY = {
     openapi_extra=_ENTRY_BODY,
 )
 async def create_entry(request: Request) -> Response:
-    from starlette.concurrency import run_in_threadpool
+    import asyncio
 
     entry = canonicalize(load_json(await request.body(), "entry"))
     svc = _svc(request)
-    receipt = await run_in_threadpool(svc.submit, entry)
+    receipt = await asyncio.wait_for(asyncio.wrap_future(svc.enqueue(entry)), timeout=30)
     uuid = receipt.entry.leaf_hash.hex()
     location = f"/api/v1/log/entries/{uuid}"
     if not receipt.created:
