@@ -87,6 +87,29 @@ def _identity(
     return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, tuple(pairs))
 
 
+KeyOpt = Annotated[Optional[str], typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")]
+TokenOpt = Annotated[
+    Optional[str], typer.Option("--identity-token", help="OIDC ID token (or @FILE, or - for stdin) for keyless signing")
+]
+
+
+def _token(value: str | None) -> str | None:
+    """An identity token given inline, as @FILE, or - (stdin); ASSAY_IDENTITY_TOKEN is the default."""
+    import os
+
+    if value is None:
+        value = os.environ.get("ASSAY_IDENTITY_TOKEN") or None
+        if value is None:
+            return None
+    if value == "-":
+        return sys.stdin.read().strip()
+    if value.startswith("@"):
+        from assay.service.io import read_file
+
+        return read_file(value[1:], "identity token file").decode().strip()
+    return value.strip()
+
+
 def _version(value: bool) -> None:
     if value:
         output.say(f"assay {__version__}")
@@ -169,17 +192,18 @@ def public_key(
 @app.command("sign-blob")
 def sign_blob(
     file: Annotated[str, typer.Argument(help="file to sign, or - for stdin")],
-    key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
     bundle: Annotated[
         Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
     ] = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
-    """Sign a blob and write a Sigstore bundle (logged when --server is given)."""
+    """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token)."""
     from assay.service import blob
 
-    b, out = blob.sign_file(file, key, bundle, password_file, server)
+    b, out = blob.sign_file(file, key, bundle, password_file, server, _token(identity_token))
     _say_logged(b)
     output.say(f"Wrote bundle to {out}")
 
@@ -241,17 +265,18 @@ def attest_blob(
     file: Annotated[str, typer.Argument(help="the subject file, or - for stdin")],
     predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
     type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand (slsaprovenance1, ...)")],
-    key: Annotated[str, typer.Option("--key", help="private key file or signer URI")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
     bundle: Annotated[
         Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
     ] = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
-    """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle)."""
+    """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle), with a key or keyless."""
     from assay.service import blob
 
-    b, out = blob.attest_file(file, predicate, type, key, bundle, password_file, server)
+    b, out = blob.attest_file(file, predicate, type, key, bundle, password_file, server, _token(identity_token))
     _say_logged(b)
     output.say(f"Wrote attestation bundle to {out}")
 
@@ -422,14 +447,86 @@ def server(
         Optional[str], typer.Option("--log-key", help="signer URI or key file for the log (default: generated)")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="server processes (they share the database)")] = 1,
+    oidc_issuer: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--oidc-issuer", help="accepted OIDC issuer URL[=email|github-workflow|gitlab-pipeline|uri] (repeatable)"
+        ),
+    ] = None,
+    ca_key: Annotated[
+        Optional[str], typer.Option("--ca-key", help="signer URI or key file for the issuing CA (e.g. hsm:...)")
+    ] = None,
+    audience: Annotated[str, typer.Option("--audience", help="required token audience")] = "sigstore",
 ) -> None:
-    """Run the assay server (transparency log, Rekor v1 API)."""
+    """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
     from pathlib import Path
 
     from assay.server.config import Settings
     from assay.server.main import serve
 
-    serve(Settings(Path(data_dir), database, host, port, dev, public_url, log_key=log_key, workers=workers))
+    serve(
+        Settings(
+            Path(data_dir),
+            database,
+            host,
+            port,
+            dev,
+            public_url,
+            log_key=log_key,
+            workers=workers,
+            oidc_issuers=list(oidc_issuer or []),
+            ca_key=ca_key,
+            audience=audience,
+        )
+    )
+
+
+dev_app = typer.Typer(help="Development helpers (need a server started with --dev).", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+@dev_app.command("token")
+def dev_token(
+    server: Annotated[str, typer.Option("--server", help="an assay server started with --dev")],
+    email: Annotated[Optional[str], typer.Option("--email", help="an email identity")] = None,
+    github_workflow: Annotated[
+        Optional[str],
+        typer.Option("--github-workflow", help="OWNER/REPO: a GitHub-Actions-shaped token for that repository"),
+    ] = None,
+    ref: Annotated[str, typer.Option("--ref")] = "refs/heads/main",
+    workflow: Annotated[str, typer.Option("--workflow")] = ".github/workflows/release.yml",
+    audience: Annotated[str, typer.Option("--audience")] = "sigstore",
+    expires_in: Annotated[int, typer.Option("--expires-in", help="seconds")] = 600,
+) -> None:
+    """Print an ID token minted by the server's development issuer."""
+    from assay.clients.http import reject, request
+
+    if email and github_workflow:
+        raise InputError("usage", "give --email or --github-workflow, not both")
+    base = server.rstrip("/") + "/dev/oidc"
+    body: dict[str, object]
+    if github_workflow:
+        url, body = base + "/github/token", {"repository": github_workflow, "ref": ref, "workflow": workflow}
+    else:
+        url, body = base + "/token", {"email": email or "dev@example.com"}
+    body.update({"audience": audience, "expiresIn": expires_in})
+    resp = request("POST", url, json=body)
+    if resp.status_code == 404:
+        raise InputError("dev-issuer-off", f"{server} has no development issuer (start it with --dev)")
+    if resp.status_code != 200:
+        raise reject(resp, "token")
+    output.say(resp.json()["id_token"])
+
+
+@app.command("trust-config")
+def trust_config(server: Annotated[str, typer.Option("--server", help="assay server URL")]) -> None:
+    """Print the server's ClientTrustConfig (trusted root + signing config) for Sigstore clients."""
+    from assay.clients.http import reject, request
+
+    resp = request("GET", server.rstrip("/") + "/api/v1/trustConfig")
+    if resp.status_code != 200:
+        raise reject(resp, "trust config")
+    output.emit_json(resp.json())
 
 
 log_app = typer.Typer(help="Inspect, verify and monitor a transparency log.", no_args_is_help=True)

@@ -7,21 +7,28 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from assay import __version__
+from assay.ca.authority import CertificateAuthority
+from assay.ca.ct import CTLog
+from assay.ca.oidc import IssuerConfig, TokenVerifier, jwk_of
 from assay.crypto import keys
 from assay.errors import AssayError, EnvironmentFailure
 from assay.log.note import LogIdentity
 from assay.log.service import LogService
-from assay.server import routes_log
-from assay.server.config import MAX_BODY_BYTES, Settings, signer_for, tree_id
+from assay.server import routes_ca, routes_log
+from assay.server.config import MAX_BODY_BYTES, Settings, key_in_data_dir, signer_for, tree_id
 from assay.server.limits import BodyLimit
 from assay.store.db import database_url, migrate, open_engine
 from assay.store.schema import log_checkpoints
+from assay.tsa.authority import TimestampAuthority
 
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 
@@ -92,13 +99,90 @@ def create_app(settings: Settings) -> FastAPI:
             "timestampAuthorities": [],
         }
 
-    app.state.trusted_root = trusted_root
+    ca_dir = settings.data_dir / "ca"
+    ct = CTLog(signer_for(None, settings.data_dir, "ctlog"))
+    ca = CertificateAuthority(
+        ca_dir,
+        signer_for(None, settings.data_dir, "fulcio-root"),
+        signer_for(settings.ca_key, settings.data_dir, "fulcio"),
+        ct,
+    )
+    tsa = TimestampAuthority(
+        ca_dir, signer_for(None, settings.data_dir, "tsa-root"), signer_for(None, settings.data_dir, "tsa")
+    )
+    issuers = {i.url: i for i in (IssuerConfig.parse(spec, settings.audience) for spec in settings.oidc_issuers)}
+    tokens = TokenVerifier(issuers)
+    app.state.ca, app.state.ct, app.state.tsa, app.state.tokens = ca, ct, tsa, tokens
+    if settings.dev:
+        dev_key = key_in_data_dir(settings.data_dir, "dev-oidc")
+        dev_pem = keys.public_pem(dev_key.public_key)
+        dev_kid = keys.key_id(dev_key.public_key)[:16]
+        app.state.dev_key, app.state.dev_kid = dev_key, dev_kid
+        app.state.dev_jwks = lambda: {"keys": [jwk_of(dev_pem, dev_kid)]}
+        base = settings.url.rstrip("/") + "/dev/oidc"
+        for url, kind in ((base, "email"), (base + "/github", "github-workflow")):
+            issuers[url] = IssuerConfig(url, kind, settings.audience)
+            tokens.local_jwks[url] = app.state.dev_jwks
+        app.include_router(routes_ca.dev_router)
+
+    def _cert_authority(chain: list[x509.Certificate], uri: str) -> dict[str, Any]:
+        root = chain[-1]
+        org = root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        cn = root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return {
+            "subject": {"organization": str(org[0].value) if org else "", "commonName": str(cn[0].value) if cn else ""},
+            "uri": uri,
+            "certChain": {
+                "certificates": [
+                    {"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()} for c in chain
+                ]
+            },
+            "validFor": {"start": root.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        }
+
+    def full_trusted_root() -> dict[str, Any]:
+        doc = trusted_root()
+        doc["certificateAuthorities"] = [_cert_authority(ca.chain, settings.url)]
+        doc["ctlogs"] = [
+            {
+                "baseUrl": settings.url,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": base64.b64encode(ct.spki).decode(),
+                    "keyDetails": _key_details(ct.signer.public_key),
+                    "validFor": {"start": ca.root.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                },
+                "logId": {"keyId": base64.b64encode(ct.log_id).decode()},
+            }
+        ]
+        doc["timestampAuthorities"] = [_cert_authority(tsa.chain, settings.url.rstrip("/") + "/api/v1/timestamp")]
+        return doc
+
+    def signing_config() -> dict[str, Any]:
+        start = {"start": log_start.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+        def svc(url: str) -> dict[str, Any]:
+            return {"url": url, "majorApiVersion": 1, "validFor": start, "operator": "assay"}
+
+        return {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [svc(settings.url)],
+            "oidcUrls": [svc(url) for url in issuers],
+            "rekorTlogUrls": [svc(settings.url)],
+            "tsaUrls": [svc(settings.url.rstrip("/") + "/api/v1/timestamp")],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        }
+
+    app.state.trusted_root = full_trusted_root
+    app.state.signing_config = signing_config
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's size")
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "treeSize": log.head().size}
 
     app.include_router(routes_log.router)
+    app.include_router(routes_ca.router)
     _install_errors(app)
 
     @app.on_event("shutdown")

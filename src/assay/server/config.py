@@ -27,6 +27,9 @@ class Settings:
     log_name: str = "assay"
     log_key: str | None = None  # signer URI or key file; default: generated in the data directory
     workers: int = 1
+    oidc_issuers: list[str] = field(default_factory=list)  # "URL[=type]"
+    ca_key: str | None = None  # signer URI or key file for the issuing CA (default: generated)
+    audience: str = "sigstore"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -75,13 +75,38 @@ def _log(bundle: Bundle, signer: signers.Signer, server: str | None) -> Bundle:
     return replace(bundle, tlog_entries=(entry,))
 
 
+def _keyless_server(key: str | None, token: str | None, server: str | None) -> str | None:
+    """Check the key/token flags; returns the server for keyless signing, or None for key-based."""
+    if (key is None) == (token is None):
+        raise InputError("usage", "give either --key (key-based) or --identity-token (keyless)")
+    if token is not None:
+        if not server:
+            raise InputError("usage", "keyless signing needs --server (the CA, log and TSA)")
+        return server
+    return None
+
+
 def sign_file(
-    target: str, key: str, bundle_out: str | None, password_file: str | None, server: str | None = None
+    target: str,
+    key: str | None,
+    bundle_out: str | None,
+    password_file: str | None,
+    server: str | None = None,
+    token: str | None = None,
 ) -> tuple[Bundle, str]:
-    """Sign a file (or stdin) with a key file or signer URI; log it when a server is given; write the bundle."""
-    signer = signers.load(key, password(password_file))
-    art = load_artifact(target, need_message=not signer.signs_digests)
-    bundle = _log(sign_blob_mod.sign_blob(signer, art.sha256, art.message), signer, server)
+    """Sign a file (or stdin) with a key, a signer URI or an identity token; log it when a server is given; write the bundle."""
+    keyless = _keyless_server(key, token, server)
+    if keyless is not None:
+        from assay.sign import keyless as keyless_mod
+
+        assert token is not None
+        art = load_artifact(target, need_message=False)
+        bundle = keyless_mod.sign_digest(keyless, token, art.sha256)
+    else:
+        assert key is not None
+        signer = signers.load(key, password(password_file))
+        art = load_artifact(target, need_message=not signer.signs_digests)
+        bundle = _log(sign_blob_mod.sign_blob(signer, art.sha256, art.message), signer, server)
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out
@@ -91,19 +116,28 @@ def attest_file(
     target: str,
     predicate_path: str,
     predicate_type: str,
-    key: str,
+    key: str | None,
     bundle_out: str | None,
     password_file: str | None,
     server: str | None = None,
+    token: str | None = None,
 ) -> tuple[Bundle, str]:
     """Wrap a predicate about a file in an in-toto statement, sign it as DSSE, write the bundle."""
     ptype = intoto.predicate_type(predicate_type)
     predicate = load_json(read_file(predicate_path, "predicate file"), predicate_path)
-    signer = signers.load(key, password(password_file))
+    keyless = _keyless_server(key, token, server)
     art = load_artifact(target, need_message=False)
     name = art.name or ("-" if target == "-" else target)
     statement = sign_blob_mod.make_statement(name, art.sha256, ptype, predicate)
-    bundle = _log(sign_blob_mod.sign_statement(signer, statement), signer, server)
+    if keyless is not None:
+        from assay.sign import keyless as keyless_mod
+
+        assert token is not None
+        bundle = keyless_mod.sign_statement(keyless, token, statement)
+    else:
+        assert key is not None
+        signer = signers.load(key, password(password_file))
+        bundle = _log(sign_blob_mod.sign_statement(signer, statement), signer, server)
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out

@@ -1,0 +1,220 @@
+"""Fulcio v2 API subset, RFC 3161 timestamps, signing config, and the --dev OIDC issuer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from assay.ca.claims import identity_for
+from assay.ca.oidc import TokenError
+from assay.crypto import keys
+from assay.errors import InputError
+from assay.formats.encoding import b64decode, load_json, obj
+
+router = APIRouter()
+dev_router = APIRouter()
+
+
+def _pem_chain(certs: list[x509.Certificate]) -> list[str]:
+    return [c.public_bytes(serialization.Encoding.PEM).decode() for c in certs]
+
+
+def _token(request: Request, doc: dict[str, Any]) -> str:
+    creds = doc.get("credentials")
+    if isinstance(creds, dict) and isinstance(creds.get("oidcIdentityToken"), str):
+        return str(creds["oidcIdentityToken"])
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    raise TokenError(
+        "oidc-token-missing", "no identity token: send credentials.oidcIdentityToken or Authorization: Bearer"
+    )
+
+
+def _public_key_from_request(doc: dict[str, Any], challenge: str) -> keys.PublicKey:
+    """The key to certify, after checking its proof of possession (CSR self-signature or a signature over the challenge)."""
+    if "certificateSigningRequest" in doc:
+        pem = b64decode(doc["certificateSigningRequest"], "certificateSigningRequest")
+        try:
+            csr = x509.load_pem_x509_csr(pem) if b"-----BEGIN" in pem else x509.load_der_x509_csr(pem)
+        except ValueError:
+            raise InputError("csr-malformed", "certificateSigningRequest is not a PEM or DER CSR") from None
+        if not csr.is_signature_valid:
+            raise InputError("proof-of-possession-invalid", "the CSR's signature does not verify")
+        return keys.supported_public(csr.public_key(), "CSR")
+    req = obj(doc.get("publicKeyRequest"), "publicKeyRequest")
+    content = obj(req.get("publicKey"), "publicKeyRequest.publicKey").get("content")
+    if not isinstance(content, str):
+        raise InputError("malformed-field", "publicKeyRequest.publicKey.content: expected a PEM string")
+    key = keys.parse_public(content.encode(), "publicKeyRequest.publicKey")
+    proof = b64decode(req.get("proofOfPossession"), "publicKeyRequest.proofOfPossession")
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        ok = keys.verify_message_with(key, proof, challenge.encode(), ec.ECDSA(hashes.SHA256()))
+    else:
+        ok = keys.verify_message(key, proof, challenge.encode())
+    if not ok:
+        raise InputError(
+            "proof-of-possession-invalid", "proofOfPossession is not a signature over the token's subject by this key"
+        )
+    return key
+
+
+@router.post("/api/v2/signingCert", tags=["ca"], summary="Issue a short-lived signing certificate (Fulcio v2)")
+async def signing_cert(request: Request) -> JSONResponse:
+    state = request.app.state
+    doc = obj(load_json(await request.body(), "request"), "request")
+    try:
+        issuer, claims = state.tokens.verify(_token(request, doc))
+    except TokenError as exc:
+        return JSONResponse({"code": 401, "reason": exc.reason, "message": exc.message}, status_code=401)
+    identity = identity_for(issuer, claims)
+    key = _public_key_from_request(doc, identity.challenge)
+    cert = state.ca.issue(key, identity)
+    chain = _pem_chain([cert, *state.ca.chain])
+    return JSONResponse({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}, status_code=201)
+
+
+@router.get("/api/v2/trustBundle", tags=["ca"], summary="The CA chains")
+def trust_bundle(request: Request) -> dict[str, Any]:
+    return {"chains": [{"certificates": _pem_chain(request.app.state.ca.chain)}]}
+
+
+@router.get("/api/v2/configuration", tags=["ca"], summary="Accepted OIDC issuers")
+def configuration(request: Request) -> dict[str, Any]:
+    issuers = request.app.state.tokens.issuers.values()
+    return {
+        "issuers": [
+            {
+                "issuerUrl": i.url,
+                "audience": i.audience,
+                "challengeClaim": "email" if i.type == "email" else "sub",
+                "issuerType": i.type,
+            }
+            for i in issuers
+        ]
+    }
+
+
+@router.post("/api/v1/timestamp", tags=["tsa"], summary="RFC 3161 timestamp (application/timestamp-query)")
+async def timestamp(request: Request) -> Response:
+    body = await request.body()
+    reply = request.app.state.tsa.respond(body)
+    return Response(reply, media_type="application/timestamp-reply")
+
+
+@router.get("/api/v1/timestamp/certchain", tags=["tsa"], summary="The TSA certificate chain (PEM)")
+def timestamp_chain(request: Request) -> Response:
+    return Response("".join(_pem_chain(request.app.state.tsa.chain)), media_type="application/pem-certificate-chain")
+
+
+@router.get("/api/v1/signingConfig", tags=["trust"], summary="A Sigstore SigningConfig v0.2 naming this server")
+def signing_config(request: Request) -> dict[str, Any]:
+    return request.app.state.signing_config()  # type: ignore[no-any-return]
+
+
+@router.get(
+    "/api/v1/trustConfig", tags=["trust"], summary="A Sigstore ClientTrustConfig (trusted root + signing config)"
+)
+def trust_config(request: Request) -> dict[str, Any]:
+    return {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": request.app.state.trusted_root(),
+        "signingConfig": request.app.state.signing_config(),
+    }
+
+
+# ---- the --dev OIDC issuer ---------------------------------------------------------------
+
+
+def _dev_issuer_url(request: Request, flavour: str) -> str:
+    base = request.app.state.settings.url.rstrip("/") + "/dev/oidc"
+    return base if flavour == "email" else f"{base}/{flavour}"
+
+
+@dev_router.get("/dev/oidc/.well-known/openid-configuration", include_in_schema=False)
+@dev_router.get("/dev/oidc/{flavour}/.well-known/openid-configuration", include_in_schema=False)
+def dev_discovery(request: Request, flavour: str = "email") -> dict[str, Any]:
+    iss = _dev_issuer_url(request, flavour)
+    return {
+        "issuer": iss,
+        "jwks_uri": request.app.state.settings.url.rstrip("/") + "/dev/oidc/jwks",
+        "token_endpoint": iss + "/token",
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+    }
+
+
+@dev_router.get("/dev/oidc/jwks", include_in_schema=False)
+def dev_jwks(request: Request) -> dict[str, Any]:
+    return request.app.state.dev_jwks()  # type: ignore[no-any-return]
+
+
+@dev_router.post("/dev/oidc/token", summary="(--dev only) mint an ID token for any email", tags=["dev"])
+@dev_router.post("/dev/oidc/{flavour}/token", summary="(--dev only) mint a CI-shaped ID token", tags=["dev"])
+async def dev_token(request: Request, flavour: str = "email") -> dict[str, Any]:
+    doc = obj(load_json(await request.body() or b"{}", "request"), "request")
+    now = int(time.time())
+    lifetime = int(doc.get("expiresIn", 600))
+    claims: dict[str, Any] = {
+        "iss": _dev_issuer_url(request, flavour),
+        "aud": doc.get("audience", "sigstore"),
+        "iat": int(doc.get("issuedAt", now)),
+        "nbf": int(doc.get("issuedAt", now)),
+        "exp": int(doc.get("issuedAt", now)) + lifetime,
+    }
+    extra = doc.get("claims") or {}
+    if not isinstance(extra, dict):
+        raise InputError("malformed-field", "claims: expected an object")
+    if flavour == "email":
+        email = str(doc.get("email", "dev@example.com"))
+        claims.update({"sub": email, "email": email, "email_verified": bool(doc.get("emailVerified", True))})
+    elif flavour == "github":
+        claims.update(
+            github_claims(
+                str(doc.get("repository", "example/project")),
+                str(doc.get("ref", "refs/heads/main")),
+                str(doc.get("workflow", ".github/workflows/release.yml")),
+            )
+        )
+    else:
+        raise LookupError(f"no dev issuer flavour {flavour!r}")
+    claims.update(extra)
+    key = request.app.state.dev_key
+    token = jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": request.app.state.dev_kid})
+    return {"id_token": token, "token_type": "Bearer", "expires_in": lifetime}
+
+
+def github_claims(repository: str, ref: str, workflow: str) -> dict[str, Any]:
+    """Claims shaped like a GitHub Actions ID token for a workflow run."""
+    owner = repository.split("/")[0]
+    sha = "0" * 40
+    wf_ref = f"{repository}/{workflow}@{ref}"
+    return {
+        "sub": f"repo:{repository}:ref:{ref}",
+        "repository": repository,
+        "repository_owner": owner,
+        "repository_id": "1000",
+        "repository_owner_id": "2000",
+        "repository_visibility": "public",
+        "ref": ref,
+        "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
+        "sha": sha,
+        "workflow": workflow.rsplit("/", 1)[-1],
+        "workflow_ref": wf_ref,
+        "workflow_sha": sha,
+        "job_workflow_ref": wf_ref,
+        "job_workflow_sha": sha,
+        "event_name": "push",
+        "runner_environment": "github-hosted",
+        "run_id": "42",
+        "run_attempt": "1",
+        "actor": owner,
+    }
