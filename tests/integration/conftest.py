@@ -36,6 +36,8 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     workers: int = 1
+    extra: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -47,8 +49,11 @@ class ServerProcess:
             args += ["--database", self.database]
         if self.workers > 1:
             args += ["--workers", str(self.workers)]
+        args += self.extra
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        self.proc = subprocess.Popen(args, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -122,3 +127,21 @@ def server(tmp_path: Path, database: str | None) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path, database: str | None) -> Iterator[ServerProcess]:
+    """A --dev server (built-in OIDC issuer), on SQLite and on PostgreSQL."""
+    srv = ServerProcess(tmp_path / "data", database, extra=["--dev"]).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def dev_token(srv: ServerProcess, flavour: str = "", **body: object) -> str:
+    """Mint a token from a --dev server's issuer (``flavour`` "" for email, "github" for Actions-shaped)."""
+    path = "/dev/oidc/token" if not flavour else f"/dev/oidc/{flavour}/token"
+    r = httpx.post(srv.url + path, json=body, timeout=10)
+    r.raise_for_status()
+    return str(r.json()["id_token"])

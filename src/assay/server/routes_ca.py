@@ -72,9 +72,9 @@ async def signing_cert(request: Request) -> JSONResponse:
     doc = obj(load_json(await request.body(), "request"), "request")
     try:
         issuer, claims = state.tokens.verify(_token(request, doc))
+        identity = identity_for(issuer, claims)
     except TokenError as exc:
         return JSONResponse({"code": 401, "reason": exc.reason, "message": exc.message}, status_code=401)
-    identity = identity_for(issuer, claims)
     key = _public_key_from_request(doc, identity.challenge)
     cert = state.ca.issue(key, identity)
     chain = _pem_chain([cert, *state.ca.chain])
