@@ -18,7 +18,6 @@ from assay.formats.trustroot import parse_trusted_root
 from assay.verify.fulcio import claims
 from tests.conftest import run_assay
 from tests.integration.conftest import ServerProcess, dev_token
-from tests.integration.test_hsm import hsm  # noqa: F401 - fixture
 
 
 def _issuer(srv: ServerProcess, flavour: str = "") -> str:

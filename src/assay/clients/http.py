@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -10,6 +11,17 @@ import httpx
 from assay.errors import EnvironmentFailure, InputError
 
 RETRY_STATUS = {429, 502, 503, 504}
+_shared: httpx.Client | None = None
+_lock = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """One pooled client per process (creating a client builds a TLS context, which is slow)."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        return _shared
 
 
 def request(
@@ -20,10 +32,7 @@ def request(
     last: Exception | None = None
     for attempt in range(retries + 1):
         try:
-            if client is not None:
-                resp = client.request(method, url, timeout=timeout, **kwargs)
-            else:
-                resp = httpx.request(method, url, timeout=timeout, **kwargs)
+            resp = (client or shared_client()).request(method, url, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
             last = exc
         else:
