@@ -313,3 +313,58 @@ def test_hsm_backed_ca(tmp_path: Path, hsm):
         assert inter.public_key() == pub
     finally:
         srv.stop()
+
+
+def test_conformance_sign_bundle_uses_the_signing_config(dev_server, tmp_path: Path):
+    srv = dev_server
+    cfg = httpx.get(srv.url + "/api/v1/trustConfig").json()
+    (tmp_path / "sc.json").write_text(json.dumps(cfg["signingConfig"]))
+    (tmp_path / "tr.json").write_text(json.dumps(cfg["trustedRoot"]))
+    (tmp_path / "a.txt").write_text("conformance")
+    token = dev_token(srv, email="conf@example.com")
+    r = run_assay(
+        "conformance",
+        "sign-bundle",
+        "--identity-token",
+        token,
+        "--bundle",
+        "b.json",
+        "--signing-config",
+        "sc.json",
+        "--trusted-root",
+        "tr.json",
+        "a.txt",
+        cwd=tmp_path,
+    )
+    assert r.code == 0, r.err
+    v = run_assay(
+        "conformance",
+        "verify-bundle",
+        "--bundle",
+        "b.json",
+        "--certificate-identity",
+        "conf@example.com",
+        "--certificate-oidc-issuer",
+        _issuer(srv),
+        "--trusted-root",
+        "tr.json",
+        "a.txt",
+        cwd=tmp_path,
+    )
+    assert v.code == 0, v.err
+    (tmp_path / "bad.json").write_text(
+        json.dumps({**cfg["signingConfig"], "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.9+json"})
+    )
+    bad = run_assay(
+        "conformance",
+        "sign-bundle",
+        "--identity-token",
+        token,
+        "--bundle",
+        "c.json",
+        "--signing-config",
+        "bad.json",
+        "a.txt",
+        cwd=tmp_path,
+    )
+    assert bad.code == 2 and "error[unknown-signing-config]" in bad.err

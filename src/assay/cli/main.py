@@ -663,6 +663,32 @@ def conformance_verify_bundle(
     output.say("OK")
 
 
+@conformance_app.command("sign-bundle")
+def conformance_sign_bundle(
+    target: Annotated[str, typer.Argument(help="artifact file")],
+    identity_token: Annotated[str, typer.Option("--identity-token")],
+    bundle: Annotated[str, typer.Option("--bundle")],
+    trusted_root: TrustedRootOpt = None,
+    signing_config: Annotated[
+        Optional[str], typer.Option("--signing-config", help="Sigstore SigningConfig v0.2")
+    ] = None,
+    staging: Annotated[bool, typer.Option("--staging", hidden=True)] = False,
+) -> None:
+    """Sign an artifact keylessly as the conformance suite asks, using the services in --signing-config."""
+    import json as _json
+
+    from assay.service.blob import load_artifact
+    from assay.service.io import read_file, write_atomic
+    from assay.sign.keyless import Services, sign_digest
+
+    if staging or not signing_config:
+        raise InputError("usage", "pass --signing-config (and --trusted-root); --staging needs the network")
+    del trusted_root  # the services come from the signing config; verification uses the trusted root
+    services = Services.from_signing_config(_json.loads(read_file(signing_config, "signing config")))
+    art = load_artifact(target, need_message=False)
+    write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())
+
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:

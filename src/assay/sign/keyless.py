@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -10,23 +11,64 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from assay.clients import fulcio, tsa
 from assay.clients.rekor import RekorClient
 from assay.crypto.signer import KeyFileSigner
+from assay.errors import InputError
 from assay.formats import intoto
 from assay.formats.bundle import Bundle
 from assay.log.entries import dsse_proposal, hashedrekord_proposal
 from assay.sign import blob
 
 
-def _finish(bundle: Bundle, cert_der: bytes, signature: bytes, proposal: dict[str, object], server: str) -> Bundle:
-    stamp = tsa.timestamp(server.rstrip("/") + "/api/v1/timestamp", signature)
-    entry = RekorClient(server).create_entry(proposal)
+@dataclass(frozen=True)
+class Services:
+    """Where keyless signing talks to: a CA (Fulcio v2), a log (Rekor v1) and a TSA (RFC 3161)."""
+
+    ca: str
+    tlog: str
+    tsa: str | None
+
+    @classmethod
+    def assay(cls, server: str) -> Services:
+        """All three on one assay server."""
+        base = server.rstrip("/")
+        return cls(base, base, base + "/api/v1/timestamp")
+
+    @classmethod
+    def from_signing_config(cls, doc: dict[str, Any]) -> Services:
+        """From a Sigstore SigningConfig v0.2 (or the one inside a ClientTrustConfig)."""
+        if "signingConfig" in doc:
+            doc = doc["signingConfig"]
+        if doc.get("mediaType") != "application/vnd.dev.sigstore.signingconfig.v0.2+json":
+            raise InputError("unknown-signing-config", f"unsupported signing config {doc.get('mediaType')!r}")
+
+        def first(key: str, version: int = 1) -> str | None:
+            for svc in doc.get(key) or []:
+                if (
+                    isinstance(svc, dict)
+                    and svc.get("majorApiVersion", 1) == version
+                    and isinstance(svc.get("url"), str)
+                ):
+                    return str(svc["url"])
+            return None
+
+        ca, tlog = first("caUrls"), first("rekorTlogUrls")
+        if ca is None or tlog is None:
+            raise InputError("signing-config-incomplete", "the signing config names no usable CA (v1) or Rekor v1 log")
+        return cls(ca, tlog, first("tsaUrls"))
+
+
+def _finish(
+    bundle: Bundle, cert_der: bytes, signature: bytes, proposal: dict[str, object], services: Services
+) -> Bundle:
+    stamps = (tsa.timestamp(services.tsa, signature),) if services.tsa else ()
+    entry = RekorClient(services.tlog).create_entry(proposal)
     return replace(
-        bundle, certificates=(cert_der,), public_key_hint=None, tlog_entries=(entry,), rfc3161_timestamps=(stamp,)
+        bundle, certificates=(cert_der,), public_key_hint=None, tlog_entries=(entry,), rfc3161_timestamps=stamps
     )
 
 
-def _certificate(server: str, token: str) -> tuple[KeyFileSigner, bytes, bytes]:
+def _certificate(services: Services, token: str) -> tuple[KeyFileSigner, bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    chain = fulcio.signing_certificate(server, token, key)
+    chain = fulcio.signing_certificate(services.ca, token, key)
     leaf = chain[0]
     return (
         KeyFileSigner(key),
@@ -35,18 +77,20 @@ def _certificate(server: str, token: str) -> tuple[KeyFileSigner, bytes, bytes]:
     )
 
 
-def sign_digest(server: str, token: str, digest: bytes) -> Bundle:
+def sign_digest(server: str | Services, token: str, digest: bytes) -> Bundle:
     """A v0.3 bundle for an artifact digest: certificate, tlog entry and RFC 3161 timestamp."""
-    signer, cert_der, cert_pem = _certificate(server, token)
+    services = server if isinstance(server, Services) else Services.assay(server)
+    signer, cert_der, cert_pem = _certificate(services, token)
     b = blob.sign_blob(signer, digest)
     assert b.message_signature is not None
     sig = b.message_signature.signature
-    return _finish(b, cert_der, sig, hashedrekord_proposal(sig, digest, cert_pem), server)
+    return _finish(b, cert_der, sig, hashedrekord_proposal(sig, digest, cert_pem), services)
 
 
-def sign_statement(server: str, token: str, statement: intoto.Statement) -> Bundle:
+def sign_statement(server: str | Services, token: str, statement: intoto.Statement) -> Bundle:
     """A v0.3 bundle with a DSSE envelope over an in-toto statement, keyless."""
-    signer, cert_der, cert_pem = _certificate(server, token)
+    services = server if isinstance(server, Services) else Services.assay(server)
+    signer, cert_der, cert_pem = _certificate(services, token)
     b = blob.sign_statement(signer, statement)
     assert b.dsse_envelope is not None
-    return _finish(b, cert_der, b.dsse_envelope.signatures[0].sig, dsse_proposal(b.dsse_envelope, cert_pem), server)
+    return _finish(b, cert_der, b.dsse_envelope.signatures[0].sig, dsse_proposal(b.dsse_envelope, cert_pem), services)
