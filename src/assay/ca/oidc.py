@@ -86,6 +86,7 @@ class TokenVerifier:
     fetch: JwksFetcher = http_jwks
     local_jwks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     _cache: dict[str, _Cached] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _jwks(self, issuer: str, refresh: bool = False) -> dict[str, Any]:
@@ -98,6 +99,17 @@ class TokenVerifier:
         with self._lock:
             self._cache[issuer] = _Cached(keys, time.time())
         return keys
+
+    def _key(self, iss: str, kid: str, alg: str, jwk: dict[str, Any]) -> Any:
+        """The parsed verification key (cached; a JWKS refresh brings new JWK dicts and so new entries)."""
+        cache_key = (iss, kid, alg, json.dumps(jwk, sort_keys=True))
+        with self._lock:
+            hit = self._parsed.get(cache_key)
+        if hit is None:
+            hit = jwt.PyJWK(jwk, algorithm=alg).key
+            with self._lock:
+                self._parsed[cache_key] = hit
+        return hit
 
     def verify(self, token: str) -> tuple[IssuerConfig, dict[str, Any]]:
         """Return the issuer and the verified claims, or raise :class:`TokenError`."""
@@ -123,7 +135,7 @@ class TokenVerifier:
             else:
                 raise TokenError("oidc-unknown-key", f"the issuer has no key {kid!r}")
         try:
-            key = jwt.PyJWK(keys[kid], algorithm=alg).key
+            key = self._key(iss, kid, alg, keys[kid])
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,

@@ -29,10 +29,20 @@ def _algorithm(signer: Signer) -> tuple[type[ec.EllipticCurve], type[hashes.SHA2
     return _ALGORITHMS[key.curve.name]
 
 
+_THROWAWAY: dict[str, ec.EllipticCurvePrivateKey] = {}
+
+
 def tbs_bytes(builder: x509.CertificateBuilder, signer: Signer) -> bytes:
-    """The TBSCertificate the builder describes, with the signer's signature algorithm."""
+    """The TBSCertificate the builder describes, with the signer's signature algorithm.
+
+    The throwaway key only fixes the algorithm identifier; its signature is
+    discarded, so one key per curve is reused.
+    """
     curve, hash_cls, _ = _algorithm(signer)
-    throwaway = ec.generate_private_key(curve())
+    name = curve().name
+    throwaway = _THROWAWAY.get(name)
+    if throwaway is None:
+        throwaway = _THROWAWAY.setdefault(name, ec.generate_private_key(curve()))
     return builder.sign(throwaway, hash_cls()).tbs_certificate_bytes
 
 

@@ -7,13 +7,13 @@ import hashlib
 import secrets
 from pathlib import Path
 
-from asn1crypto import algos, cms, core, tsp
+from asn1crypto import algos, cms, tsp
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from assay.ca import x509sign
+from assay.ca import der, x509sign
 from assay.ca.authority import CA_LIFETIME, make_ca_pair
 from assay.crypto.signer import Signer
 from assay.errors import InputError
@@ -70,6 +70,24 @@ class TimestampAuthority:
         path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cert
 
+    def _static_parts(self) -> None:
+        """DER pieces that are the same in every response, encoded once."""
+        sha256 = algos.DigestAlgorithm({"algorithm": "sha256"})
+        self._sha256_algid = sha256.dump()
+        self._ecdsa_algid = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+        self._sid = cms.IssuerAndSerialNumber(
+            {"issuer": self._leaf_asn1.issuer, "serial_number": self._leaf_asn1.serial_number}
+        ).dump()
+        certs = sorted([self._leaf_asn1.dump(), self._root_asn1.dump()])
+        self._certs_field = der.tlv(0xA0, b"".join(certs))  # [0] IMPLICIT SET OF Certificate, DER-sorted
+        self._attr_content_type = cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}).dump()
+        self._attr_signing_cert = cms.CMSAttribute(
+            {
+                "type": "signing_certificate_v2",
+                "values": [tsp.SigningCertificateV2({"certs": [{"cert_hash": self._leaf_hash}]})],
+            }
+        ).dump()
+
     def respond(self, request_der: bytes) -> bytes:
         """A DER TimeStampResp for a DER TimeStampReq."""
         try:
@@ -84,6 +102,8 @@ class TimestampAuthority:
             raise InputError("timestamp-request-malformed", "not a DER TimeStampReq") from None
         if alg not in HASH_LENGTHS or not isinstance(digest, bytes) or len(digest) != HASH_LENGTHS[alg]:
             raise InputError("timestamp-request-malformed", f"unsupported or inconsistent message imprint ({alg})")
+        if not hasattr(self, "_sid"):
+            self._static_parts()
         now = dt.datetime.now(dt.UTC)
         info: dict[str, object] = {
             "version": "v1",
@@ -96,50 +116,40 @@ class TimestampAuthority:
         }
         if nonce is not None:
             info["nonce"] = nonce
-        tst_info = tsp.TSTInfo(info)
-        econtent = tst_info.dump()
-        attrs = [
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(econtent).digest()]}),
-            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(now)})]}),
-            cms.CMSAttribute(
-                {
-                    "type": "signing_certificate_v2",
-                    "values": [tsp.SigningCertificateV2({"certs": [{"cert_hash": self._leaf_hash}]})],
-                }
-            ),
-        ]
-        attrs.sort(key=lambda a: a.dump())  # DER SET OF: sorted by encoding
-        signed_attrs = cms.CMSAttributes(attrs)
-        signature = self.signer.sign_message(signed_attrs.dump())
-        signer_info = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    {
-                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                            {"issuer": self._leaf_asn1.issuer, "serial_number": self._leaf_asn1.serial_number}
-                        )
-                    }
+        econtent: bytes = tsp.TSTInfo(info).dump()
+        attributes = sorted(
+            [
+                self._attr_content_type,
+                der.sequence(
+                    der.tlv(0x06, bytes.fromhex("2a864886f70d010904")),
+                    der.tlv(0x31, der.octet_string(hashlib.sha256(econtent).digest())),
                 ),
-                "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-                "signed_attrs": signed_attrs,
-                "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
-                "signature": signature,
-            }
+                der.sequence(
+                    der.tlv(0x06, bytes.fromhex("2a864886f70d010905")),
+                    der.tlv(0x31, der.tlv(0x17, now.strftime("%y%m%d%H%M%SZ").encode())),
+                ),
+                self._attr_signing_cert,
+            ]
+        )  # DER SET OF: sorted by encoding
+        attrs_content = b"".join(attributes)
+        signature = self.signer.sign_message(der.tlv(0x31, attrs_content))  # signed as an explicit SET OF
+        signer_info = der.sequence(
+            der.tlv(0x02, b"\x01"),
+            self._sid,
+            self._sha256_algid,
+            der.tlv(0xA0, attrs_content),  # [0] IMPLICIT
+            self._ecdsa_algid,
+            der.octet_string(signature),
         )
-        certs = sorted([self._leaf_asn1, self._root_asn1], key=lambda c: c.dump()) if cert_req else []
-        signed_data = cms.SignedData(
-            {
-                "version": "v3",
-                "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-                "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(econtent)},
-                "certificates": [cms.CertificateChoices({"certificate": c}) for c in certs] if certs else None,
-                "signer_infos": [signer_info],
-            }
+        encap = der.sequence(
+            der.tlv(0x06, bytes.fromhex("2a864886f70d0109100104")), der.tlv(0xA0, der.octet_string(econtent))
         )
-        if not certs:
-            del signed_data["certificates"]
-        token = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-        reply: bytes = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
-        return reply
+        signed_data = der.sequence(
+            der.tlv(0x02, b"\x03"),
+            der.tlv(0x31, self._sha256_algid),
+            encap,
+            self._certs_field if cert_req else b"",
+            der.tlv(0x31, signer_info),
+        )
+        token = der.sequence(der.tlv(0x06, bytes.fromhex("2a864886f70d010702")), der.tlv(0xA0, signed_data))
+        return der.sequence(der.sequence(der.tlv(0x02, b"\x00")), token)
