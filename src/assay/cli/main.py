@@ -126,6 +126,13 @@ def _root(
     output.state["verbose"] = verbose
 
 
+class JsonResult(dict):  # type: ignore[type-arg]
+    """A plain dict result that renders itself as JSON (for _verify_output)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self)
+
+
 def _verify_output(fmt: OutputFormat, run: Callable[[], Any], render: Callable[[Any], None]) -> None:
     """Run a verification, rendering success or failure in the chosen format."""
     try:
@@ -417,18 +424,14 @@ def pgp_verify(
 
     from assay import pgp
 
-    class _R:
-        def __init__(self, r: pgp.PgpResult):
-            self.r = r
-
-        def to_json(self) -> dict[str, Any]:
-            return {"verified": True, **self.r.__dict__}
-
-    def render(res: _R) -> None:
-        output.warn(f"  signed by {res.r.primary_fingerprint} {res.r.user_id}")
+    def render(res: JsonResult) -> None:
+        output.warn(f"  signed by {res['primary_fingerprint']} {res['user_id']}")
         output.say("Verified OK")
 
-    _verify_output(output_fmt, lambda: _R(pgp.verify(Path(file), Path(signature), Path(key), fingerprint)), render)
+    def run() -> JsonResult:
+        return JsonResult(verified=True, **pgp.verify(Path(file), Path(signature), Path(key), fingerprint).__dict__)
+
+    _verify_output(output_fmt, run, render)
 
 
 @app.command()
@@ -594,15 +597,13 @@ def log_verify_entry(
     if (uuid is None) == (index is None):
         raise InputError("usage", "give exactly one of --uuid and --index")
 
-    class _R(dict):  # type: ignore[type-arg]
-        def to_json(self) -> dict[str, Any]:
-            return dict(self)
-
     def render(r: Any) -> None:
         output.say(f"entry {r['logIndex']} ({r['kind']}) is included in the log at size {r['treeSize']}")
 
     _verify_output(
-        output_fmt, lambda: _R(logops.verify_entry(server, uuid=uuid, index=index, trusted_root=trusted_root)), render
+        output_fmt,
+        lambda: JsonResult(logops.verify_entry(server, uuid=uuid, index=index, trusted_root=trusted_root)),
+        render,
     )
 
 
@@ -622,16 +623,12 @@ def log_monitor(
 
     from assay.service import logops
 
-    class _R(dict):  # type: ignore[type-arg]
-        def to_json(self) -> dict[str, Any]:
-            return dict(self)
-
     def render(r: Any) -> None:
         prev = f" (consistent with size {r['previousSize']})" if "previousSize" in r else " (first checkpoint pinned)"
         output.say(f"checkpoint verified at size {r['size']}{prev}")
 
     while True:
-        _verify_output(output_fmt, lambda: _R(logops.monitor_once(server, Path(state), trusted_root)), render)
+        _verify_output(output_fmt, lambda: JsonResult(logops.monitor_once(server, Path(state), trusted_root)), render)
         if interval <= 0:
             return
         time.sleep(interval)
