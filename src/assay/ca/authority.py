@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,46 @@ def _name(cn: str, org: str = "assay") -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _load_or_make(path: Path, make: Callable[[], x509.Certificate]) -> x509.Certificate:
-    if path.exists():
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    cert = make()
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert
+def load_or_make(path: Path, make: Callable[[], x509.Certificate]) -> x509.Certificate:
+    """The certificate stored at ``path``, creating it first if absent.
+
+    Creation is atomic and first-writer-wins (hard link of a complete temporary
+    file), so server workers starting together all end up with the same certificate.
+    """
+    if not path.exists():
+        pem = make().public_bytes(serialization.Encoding.PEM)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pem)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its certificate
+        finally:
+            tmp.unlink(missing_ok=True)
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def root_certificate(directory: Path, signer: Signer, name: str) -> x509.Certificate:
+    """Load or create the self-signed ``<name>-root.pem`` in ``directory``."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    pub = signer.public_key
+
+    def make() -> x509.Certificate:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(_name(f"{name}-root"))
+            .issuer_name(_name(f"{name}-root"))
+            .public_key(pub)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + CA_LIFETIME)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+        )
+        return x509sign.sign(b, signer)
+
+    return load_or_make(directory / f"{name}-root.pem", make)
 
 
 def make_ca_pair(
@@ -39,25 +74,8 @@ def make_ca_pair(
 ) -> tuple[x509.Certificate, x509.Certificate]:
     """Load or create ``<name>-root.pem`` and ``<name>-intermediate.pem`` in ``directory``."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    root_pub = root_signer.public_key
+    root = root_certificate(directory, root_signer, name)
     issuing_pub = issuing_signer.public_key
-
-    def make_root() -> x509.Certificate:
-        b = (
-            x509.CertificateBuilder()
-            .subject_name(_name(f"{name}-root"))
-            .issuer_name(_name(f"{name}-root"))
-            .public_key(root_pub)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + CA_LIFETIME)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_pub), critical=False)
-        )
-        return x509sign.sign(b, root_signer)
-
-    root = _load_or_make(directory / f"{name}-root.pem", make_root)
 
     def make_intermediate() -> x509.Certificate:
         b = (
@@ -71,13 +89,13 @@ def make_ca_pair(
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(issuing_pub), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_pub), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_signer.public_key), critical=False)
         )
         if leaf_eku is not None:
             b = b.add_extension(x509.ExtendedKeyUsage([leaf_eku]), critical=False)
         return x509sign.sign(b, root_signer)
 
-    intermediate = _load_or_make(directory / f"{name}-intermediate.pem", make_intermediate)
+    intermediate = load_or_make(directory / f"{name}-intermediate.pem", make_intermediate)
     if keys.spki_der(keys.supported_public(intermediate.public_key(), "intermediate")) != keys.spki_der(issuing_pub):
         raise RuntimeError(f"{name}-intermediate.pem does not match the configured issuing key")
     return root, intermediate

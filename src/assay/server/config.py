@@ -61,5 +61,11 @@ def tree_id(data_dir: Path) -> str:
     """A stable random identifier for this log instance (part of the checkpoint origin)."""
     path = data_dir / "tree-id"
     if not path.exists():
-        path.write_text(str(secrets.randbits(62)))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            pass  # another worker created it
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(secrets.randbits(62)))
     return path.read_text().strip()

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from assay.ca import der, x509sign
-from assay.ca.authority import CA_LIFETIME, make_ca_pair
+from assay.ca.authority import CA_LIFETIME, load_or_make, root_certificate
 from assay.crypto.signer import Signer
 from assay.errors import InputError
 
@@ -28,8 +28,7 @@ class TimestampAuthority:
     def __init__(self, directory: Path, root_signer: Signer, signer: Signer) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.signer = signer
-        self.root, intermediate = make_ca_pair(directory, root_signer, root_signer, "tsa", None)
-        del intermediate  # the TSA chain is leaf -> root; the "intermediate" slot is unused
+        self.root = root_certificate(directory, root_signer, "tsa")  # the TSA chain is leaf -> root
         self.leaf = self._leaf(directory / "tsa-leaf.pem", root_signer)
         self._leaf_asn1 = ax509.Certificate.load(self.leaf.public_bytes(serialization.Encoding.DER))
         self._root_asn1 = ax509.Certificate.load(self.root.public_bytes(serialization.Encoding.DER))
@@ -41,8 +40,9 @@ class TimestampAuthority:
         return [self.leaf, self.root]
 
     def _leaf(self, path: Path, root_signer: Signer) -> x509.Certificate:
-        if path.exists():
-            return x509.load_pem_x509_certificate(path.read_bytes())
+        return load_or_make(path, lambda: self._make_leaf(root_signer))
+
+    def _make_leaf(self, root_signer: Signer) -> x509.Certificate:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         pub = self.signer.public_key
         b = (
@@ -66,9 +66,7 @@ class TimestampAuthority:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_signer.public_key), critical=False)
         )
-        cert = x509sign.sign(b, root_signer)
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cert
+        return x509sign.sign(b, root_signer)
 
     def _static_parts(self) -> None:
         """DER pieces that are the same in every response, encoded once."""
