@@ -145,3 +145,22 @@ def test_monitor_detects_fork_shrink_and_bad_signature(tmp_path: Path):
     finally:
         other.stop()
     assert parse_checkpoint(json.loads(saved)["checkpoint"]).size == 8
+
+
+def test_workers_on_one_sqlite_agree_and_never_fork(tmp_path: Path):
+    """--workers 2 on SQLite: the processes share keys, certificates and one serialised log."""
+    srv = ServerProcess(tmp_path / "data", None, workers=2, extra=["--dev"]).start()
+    try:
+        roots = {httpx.get(srv.url + "/api/v1/trustedRoot").text for _ in range(8)}
+        assert len(roots) == 1, "every worker must serve the same trusted root"
+        with ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(lambda i: post(srv, proposal(f"w2-{i}".encode())), range(120)))
+        assert all(r.status_code == 201 for r in responses)
+        assert sorted(next(iter(r.json().values()))["logIndex"] for r in responses) == list(range(120))
+        info = httpx.get(srv.url + "/api/v1/log").json()
+        final = bytes.fromhex(info["rootHash"])
+        for r in responses:
+            p = next(iter(r.json().values()))["verification"]["inclusionProof"]
+            assert _consistent(srv.url, p["treeSize"], bytes.fromhex(p["rootHash"]), 120, final)
+    finally:
+        srv.stop()

@@ -12,12 +12,6 @@ from assay.formats import intoto
 from assay.formats.bundle import HASH_ALGORITHMS, Bundle
 from assay.verify.model import Artifact, fail
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-
 
 def check_message_signature(bundle: Bundle, artifact: Artifact, key: keys.PublicKey) -> str:
     """Verify a messageSignature over the artifact; returns a description."""

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from assay.crypto import keys
 from assay.formats.bundle import Bundle, TlogEntry
-from assay.formats.trustroot import CertificateAuthority, LogAuthority, TrustedRoot
+from assay.formats.trustroot import LogAuthority, TrustedRoot
 from assay.verify.memo import Memo, memo
 from assay.verify.model import fail
 
@@ -106,7 +106,7 @@ def _verify_tsr_uncached(stamp: bytes, message: bytes, trust: TrustedRoot) -> Ve
             continue
         when = tsr.tst_info.gen_time
         when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        if not _tsa_valid(tsa, when):
+        if not tsa.valid_for.contains(when):
             problems.append("timestamp outside the TSA's validity window")
             continue
         return VerifiedTime("tsa", when, tsa.uri or tsa.chain[0].subject.rfc4514_string())
@@ -117,10 +117,6 @@ def _verify_tsr_uncached(stamp: bytes, message: bytes, trust: TrustedRoot) -> Ve
         "timestamp-untrusted",
         "an RFC 3161 timestamp is not signed by a trusted TSA: " + "; ".join(problems[:3]),
     )
-
-
-def _tsa_valid(tsa: CertificateAuthority, when: datetime) -> bool:
-    return tsa.valid_for.contains(when)
 
 
 def establish(bundle: Bundle, trust: TrustedRoot) -> list[VerifiedTime]:
