@@ -56,3 +56,26 @@ def test_wrong_pin_and_missing_key(hsm, tmp_path):
     )
     assert missing.code == 3 and missing.err.startswith("error[signer-unavailable]"), missing.err
     assert not (tmp_path / "a.json").exists()
+
+
+def test_log_key_from_hsm(hsm, tmp_path):
+    """assay server --log-key hsm:...: checkpoints and SETs are signed inside the token."""
+    import json
+
+    import httpx
+
+    from tests.integration.conftest import ServerProcess
+
+    srv = ServerProcess(tmp_path / "data", None, extra=["--log-key", "hsm:2?label=assay-test"], env=hsm).start()
+    try:
+        pub = run_assay("public-key", "--key", "hsm:2?label=assay-test", env=hsm).out
+        assert httpx.get(srv.url + "/api/v1/log/publicKey").text == pub
+        (tmp_path / "a.txt").write_text("x")
+        assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+        r = run_assay("sign-blob", "a.txt", "--key", "k.key", "--server", srv.url, cwd=tmp_path)
+        assert r.code == 0, r.err
+        ok = run_assay("verify-blob", "a.txt", "--key", "k.pub", "--server", srv.url, "-o", "json", cwd=tmp_path)
+        assert ok.code == 0, ok.err
+        assert json.loads(ok.out)["tlog"][0]["inclusionPromise"] is True
+    finally:
+        srv.stop()

@@ -35,3 +35,37 @@ def test_digest_references():
         with pytest.raises(InputError) as exc:
             parse_digest_ref(bad)
         assert exc.value.reason == "bad-digest"
+
+
+def test_progress_bar_shown_when_asked_and_hashes_correctly(tmp_path, monkeypatch):
+    import rich.progress
+
+    created = []
+    real = rich.progress.Progress
+
+    def recording(*args, **kwargs):
+        bar = real(*args, **kwargs)
+        created.append(bar)
+        return bar
+
+    monkeypatch.setattr(rich.progress, "Progress", recording)
+    data = b"x" * (3 * CHUNK + 5)
+    p = tmp_path / "big"
+    p.write_bytes(data)
+    assert sha256_file(str(p), show_progress=True) == hashlib.sha256(data).digest()
+    assert len(created) == 1 and created[0].tasks[0].completed == len(data)
+
+
+def test_no_progress_bar_below_the_threshold_even_on_a_terminal(tmp_path, monkeypatch):
+    import sys
+
+    import rich.progress
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a progress bar was created for a small file")
+
+    monkeypatch.setattr(rich.progress, "Progress", boom)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    p = tmp_path / "small"
+    p.write_bytes(b"abc")
+    assert sha256_file(str(p)) == hashlib.sha256(b"abc").digest()

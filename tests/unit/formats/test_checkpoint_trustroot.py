@@ -84,3 +84,9 @@ def test_malformed_trust_roots(mutate, reason):
     with pytest.raises(InputError) as exc:
         parse_trusted_root(json.dumps(d))
     assert exc.value.reason == reason
+
+
+def test_trusted_root_v02_media_type_accepted():
+    d = copy.deepcopy(_public_good())
+    d["mediaType"] = "application/vnd.dev.sigstore.trustedroot.v0.2+json"
+    assert len(parse_trusted_root(json.dumps(d)).tlogs) == 2
