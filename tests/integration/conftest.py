@@ -201,3 +201,79 @@ def hsm(tmp_path: Path) -> dict[str, str]:
         else:
             os.environ["SOFTHSM2_CONF"] = old
     return env
+
+
+@dataclass
+class RegistryProcess:
+    """Debian's docker-registry (distribution 2.8) on a random loopback port, storage in a temp dir."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> RegistryProcess:
+        binary = require_tool("docker-registry")
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self.root / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: error\n"
+            f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+        )
+        self.proc = subprocess.Popen(
+            [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=(self.root / "registry.log").open("wb")
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("docker-registry did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RegistryProcess]:
+    reg = RegistryProcess(tmp_path / "registry").start()
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+def push_image(host: str, repo: str, tag: str, content: bytes) -> str:
+    """Push a one-layer OCI image; returns its manifest digest."""
+    import hashlib
+    import json
+
+    def blob(data: bytes) -> dict[str, object]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = httpx.post(f"http://{host}/v2/{repo}/blobs/uploads/")
+        loc = start.headers["Location"]
+        url = loc if loc.startswith("http") else f"http://{host}{loc}"
+        httpx.put(url + ("&" if "?" in url else "?") + f"digest={digest}", content=data).raise_for_status()
+        return {"digest": digest, "size": len(data)}
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **blob(content)}],
+    }
+    data = json.dumps(manifest).encode()
+    httpx.put(
+        f"http://{host}/v2/{repo}/manifests/{tag}", content=data, headers={"Content-Type": manifest["mediaType"]}
+    ).raise_for_status()
+    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -634,6 +634,80 @@ def log_monitor(
         time.sleep(interval)
 
 
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="plain HTTP (loopback registries only)")]
+RegUserOpt = Annotated[Optional[str], typer.Option("--registry-username")]
+RegPassOpt = Annotated[Optional[str], typer.Option("--registry-password", envvar="ASSAY_REGISTRY_PASSWORD")]
+
+
+@app.command("sign")
+def sign_image(
+    image: Annotated[str, typer.Argument(help="image reference (a tag is resolved to its digest)")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
+    server: ServerOpt = None,
+    password_file: PasswordFileOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Sign a container image; the bundle is attached as an OCI 1.1 referrer (tag-schema fallback when needed)."""
+    from assay.service import image as image_svc
+
+    out = image_svc.sign_image(
+        image,
+        key=key,
+        token=_token(identity_token),
+        server=server,
+        password_file=password_file,
+        insecure=insecure,
+        username=registry_username,
+        registry_password=registry_password,
+    )
+    output.say(f"Signed {out['image']} (bundle {out['referrer']})")
+
+
+@app.command("verify")
+def verify_image(
+    image: Annotated[str, typer.Argument(help="image reference")],
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify an image's signatures (any attached bundle that satisfies the key or identity policy)."""
+    from assay.service import image as image_svc
+
+    def run() -> Any:
+        policy = _identity(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {},
+        )
+        return image_svc.verify_image(
+            image,
+            key_path=key,
+            identity=policy,
+            trusted_root=trusted_root,
+            server=server,
+            insecure=insecure,
+            username=registry_username,
+            registry_password=registry_password,
+        )
+
+    _verify_output(output_fmt, run, _render_verified)
+
+
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)
 app.add_typer(conformance_app, name="conformance")
 

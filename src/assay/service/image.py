@@ -1,0 +1,107 @@
+"""Image use cases: sign and verify images in an OCI registry (bundles stored as referrers)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from assay.crypto import keys
+from assay.crypto import signer as signers
+from assay.errors import AssayError, VerificationError
+from assay.formats.bundle import parse_bundle
+from assay.oci import reference as refs
+from assay.oci.referrers import attach_bundle, find_bundles
+from assay.oci.registry import Registry
+from assay.service.io import password
+from assay.verify import pipeline
+from assay.verify.identity import IdentityPolicy
+from assay.verify.model import Artifact, Result
+from assay.verify.policy import Policy
+
+
+def _registry(ref: refs.Reference, insecure: bool, username: str | None, password_: str | None) -> Registry:
+    return Registry(ref.registry, insecure=insecure, username=username, password=password_)
+
+
+def sign_image(
+    image: str,
+    *,
+    key: str | None,
+    token: str | None,
+    server: str | None,
+    password_file: str | None = None,
+    insecure: bool = False,
+    username: str | None = None,
+    registry_password: str | None = None,
+) -> dict[str, Any]:
+    """Resolve the image to a digest, sign the manifest digest, attach the bundle as a referrer."""
+    from assay.service.blob import _keyless_server, _log
+    from assay.sign import blob as sign_blob_mod
+
+    ref = refs.parse(image)
+    reg = _registry(ref, insecure, username, registry_password)
+    digest, media_type, size = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
+    if ref.digest is None:
+        sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
+    raw = bytes.fromhex(digest.split(":", 1)[1])
+    keyless = _keyless_server(key, token, server)
+    if keyless is not None:
+        from assay.sign import keyless as keyless_mod
+
+        assert token is not None
+        bundle = keyless_mod.sign_digest(keyless, token, raw)
+    else:
+        assert key is not None
+        signer = signers.load(key, password(password_file))
+        bundle = _log(sign_blob_mod.sign_blob(signer, raw), signer, server)
+    subject = {"mediaType": media_type, "digest": digest, "size": size}
+    artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes())
+    return {"image": str(ref.with_digest(digest)), "digest": digest, "referrer": artifact}
+
+
+def verify_image(
+    image: str,
+    *,
+    key_path: str | None,
+    identity: IdentityPolicy | None,
+    trusted_root: str | None,
+    server: str | None,
+    insecure: bool = False,
+    username: str | None = None,
+    registry_password: str | None = None,
+) -> Result:
+    """Verify that at least one attached bundle signs the image's manifest digest under the policy."""
+    from pathlib import Path
+
+    from assay.clients.rekor import RekorClient
+    from assay.formats.trustroot import parse_trusted_root
+    from assay.service.blob import trust_for
+
+    ref = refs.parse(image)
+    reg = _registry(ref, insecure, username, registry_password)
+    digest, _, _ = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
+    found = find_bundles(reg, ref.repository, digest)
+    if not found:
+        raise VerificationError(
+            "no-signatures", f"no Sigstore bundle is attached to {ref.name}@{digest}", step="material"
+        )
+    key = keys.load_public(Path(key_path)) if key_path else None
+    artifact = Artifact(bytes.fromhex(digest.split(":", 1)[1]), None, str(ref))
+    errors: list[AssayError] = []
+    for raw in found:
+        try:
+            bundle = parse_bundle(raw)
+            trust = (
+                parse_trusted_root(RekorClient(server).trusted_root()) if server else trust_for(bundle, trusted_root)
+            )
+            result = pipeline.verify(
+                bundle, artifact, Policy(key=key, identity=identity, require_tlog=bool(server)), trust
+            )
+            result.notes.append(f"verified {ref.name}@{digest} ({len(found)} bundle(s) attached)")
+            return result
+        except AssayError as exc:
+            errors.append(exc)
+    first = errors[0]
+    raise VerificationError(
+        first.reason, f"none of the {len(found)} attached bundle(s) verifies; first: {first.message}", step=first.step
+    )

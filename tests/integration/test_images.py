@@ -1,0 +1,84 @@
+"""Signing and verifying images in a real registry (Debian docker-registry 2.8, no referrers API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import run_assay
+from tests.integration.conftest import dev_token, push_image
+
+
+def test_sign_and_verify_with_a_key(registry, tmp_path: Path):
+    digest = push_image(registry.host, "team/app", "v1", b"layer one")
+    image = f"{registry.host}/team/app:v1"
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    r = run_assay("sign", image, "--key", "k.key", "--insecure", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert "mutable tag" in r.err and digest in r.out
+    # docker-registry 2.8 has no referrers API: the tag-schema fallback index lists the bundle
+    index = httpx.get(
+        f"http://{registry.host}/v2/team/app/manifests/sha256-{digest.split(':')[1]}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+    ).json()
+    assert index["manifests"][0]["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    ok = run_assay("verify", image, "--key", "k.pub", "--insecure", "-o", "json", cwd=tmp_path)
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)["verified"] is True
+    assert (
+        run_assay("verify", f"{registry.host}/team/app@{digest}", "--key", "k.pub", "--insecure", cwd=tmp_path).code
+        == 0
+    )
+    # a second signature is added to the same index, not replacing the first
+    assert run_assay("keygen", "--output-prefix", "k2", cwd=tmp_path).code == 0
+    assert (
+        run_assay("sign", f"{registry.host}/team/app@{digest}", "--key", "k2.key", "--insecure", cwd=tmp_path).code == 0
+    )
+    assert run_assay("verify", image, "--key", "k2.pub", "--insecure", cwd=tmp_path).code == 0
+    assert run_assay("verify", image, "--key", "k.pub", "--insecure", cwd=tmp_path).code == 0
+
+
+def test_rejections(registry, tmp_path: Path):
+    push_image(registry.host, "team/app", "v1", b"original")
+    image = f"{registry.host}/team/app:v1"
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    assert run_assay("keygen", "--output-prefix", "other", cwd=tmp_path).code == 0
+    assert run_assay("sign", image, "--key", "k.key", "--insecure", cwd=tmp_path).code == 0
+    wrong = run_assay("verify", image, "--key", "other.pub", "--insecure", "-o", "json", cwd=tmp_path)
+    assert wrong.code == 1 and json.loads(wrong.out)["reason"] == "signature-mismatch"
+    # the tag moves to a new (unsigned) image: verification of the tag now fails
+    push_image(registry.host, "team/app", "v1", b"replaced by an attacker")
+    moved = run_assay("verify", image, "--key", "k.pub", "--insecure", cwd=tmp_path)
+    assert moved.code == 1 and "error[no-signatures]" in moved.err
+    missing = run_assay("verify", f"{registry.host}/team/nothing:v1", "--key", "k.pub", "--insecure", cwd=tmp_path)
+    assert missing.code == 2 and "error[image-not-found]" in missing.err
+    bad = run_assay("verify", "Not/A/Valid:ref:x", "--key", "k.pub", cwd=tmp_path)
+    assert bad.code == 2 and "error[bad-image-reference]" in bad.err
+    remote = run_assay("verify", "registry.example.com/app:v1", "--key", "k.pub", "--insecure", cwd=tmp_path)
+    assert remote.code == 2 and "error[insecure-not-loopback]" in remote.err
+
+
+def test_keyless_image_signature(registry, dev_server, tmp_path: Path):
+    digest = push_image(registry.host, "ci/app", "main", b"built by CI")
+    image = f"{registry.host}/ci/app@{digest}"
+    token = dev_token(dev_server, "github", repository="acme/app", ref="refs/heads/main")
+    r = run_assay("sign", image, "--identity-token", token, "--server", dev_server.url, "--insecure", cwd=tmp_path)
+    assert r.code == 0, r.err
+    wf = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+    base = [
+        "verify",
+        image,
+        "--insecure",
+        "--server",
+        dev_server.url,
+        "--certificate-identity",
+        wf,
+        "--certificate-oidc-issuer",
+        dev_server.url + "/dev/oidc/github",
+    ]
+    ok = run_assay(*base, "--certificate-extension", "sourceRepositoryRef=refs/heads/main", cwd=tmp_path)
+    assert ok.code == 0, ok.err
+    bad = run_assay(*base, "--certificate-extension", "sourceRepositoryRef=refs/heads/evil", cwd=tmp_path)
+    assert bad.code == 1 and "extension-mismatch" in bad.err
