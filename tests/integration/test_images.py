@@ -82,3 +82,50 @@ def test_keyless_image_signature(registry, dev_server, tmp_path: Path):
     assert ok.code == 0, ok.err
     bad = run_assay(*base, "--certificate-extension", "sourceRepositoryRef=refs/heads/evil", cwd=tmp_path)
     assert bad.code == 1 and "extension-mismatch" in bad.err
+
+
+def test_attest_verify_attestation_and_tree(registry, tmp_path: Path):
+    digest = push_image(registry.host, "team/svc", "1.0", b"svc layer")
+    image = f"{registry.host}/team/svc:1.0"
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    (tmp_path / "prov.json").write_text(
+        json.dumps({"buildDefinition": {"buildType": "x"}, "runDetails": {"builder": {"id": "b"}}})
+    )
+    assert run_assay("sign", image, "--key", "k.key", "--insecure", cwd=tmp_path).code == 0
+    r = run_assay(
+        "attest",
+        image,
+        "--predicate",
+        "prov.json",
+        "--type",
+        "slsaprovenance1",
+        "--key",
+        "k.key",
+        "--insecure",
+        cwd=tmp_path,
+    )
+    assert r.code == 0, r.err
+    ok = run_assay(
+        "verify-attestation",
+        image,
+        "--type",
+        "slsaprovenance1",
+        "--key",
+        "k.pub",
+        "--insecure",
+        "-o",
+        "json",
+        cwd=tmp_path,
+    )
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)["statement"]["predicateType"] == "https://slsa.dev/provenance/v1"
+    none = run_assay("verify-attestation", image, "--type", "spdxjson", "--key", "k.pub", "--insecure", cwd=tmp_path)
+    assert none.code == 1 and "predicate-type-mismatch" in none.err
+    # the image signature and the attestation are told apart
+    assert run_assay("verify", image, "--key", "k.pub", "--insecure", cwd=tmp_path).code == 0
+    t = run_assay("tree", image, "--insecure", cwd=tmp_path)
+    assert t.code == 0, t.err
+    doc = json.loads(t.out)
+    assert doc["image"].endswith(digest)
+    kinds = sorted((a["kind"], a.get("predicateType")) for a in doc["attached"])
+    assert kinds == [("attestation", "https://slsa.dev/provenance/v1"), ("signature", None)]

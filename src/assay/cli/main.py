@@ -708,6 +708,98 @@ def verify_image(
     _verify_output(output_fmt, run, _render_verified)
 
 
+@app.command("attest")
+def attest_image(
+    image: Annotated[str, typer.Argument(help="image reference")],
+    predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
+    type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
+    server: ServerOpt = None,
+    password_file: PasswordFileOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Attach a signed in-toto attestation (DSSE bundle) about an image, as an OCI referrer."""
+    from assay.formats.encoding import load_json
+    from assay.service import image as image_svc
+    from assay.service.io import read_file
+
+    out = image_svc.sign_image(
+        image,
+        key=key,
+        token=_token(identity_token),
+        server=server,
+        password_file=password_file,
+        insecure=insecure,
+        username=registry_username,
+        registry_password=registry_password,
+        predicate=load_json(read_file(predicate, "predicate file"), predicate),
+        predicate_type=type,
+    )
+    output.say(f"Attested {out['image']} (bundle {out['referrer']})")
+
+
+@app.command("verify-attestation")
+def verify_image_attestation(
+    image: Annotated[str, typer.Argument(help="image reference")],
+    type: Annotated[str, typer.Option("--type", help="required predicate type")],
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify an image attestation of a given predicate type."""
+    from assay.service import image as image_svc
+
+    def run() -> Any:
+        policy = _identity(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {},
+        )
+        return image_svc.verify_image(
+            image,
+            key_path=key,
+            identity=policy,
+            trusted_root=trusted_root,
+            server=server,
+            insecure=insecure,
+            username=registry_username,
+            registry_password=registry_password,
+            predicate_type=type,
+        )
+
+    _verify_output(output_fmt, run, _render_verified)
+
+
+@app.command("tree")
+def image_tree(
+    image: Annotated[str, typer.Argument(help="image reference")],
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """List the signatures and attestations attached to an image (JSON)."""
+    from assay.service import image as image_svc
+
+    output.emit_json(
+        image_svc.tree(image, insecure=insecure, username=registry_username, registry_password=registry_password)
+    )
+
+
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)
 app.add_typer(conformance_app, name="conformance")
 

@@ -33,8 +33,12 @@ def sign_image(
     insecure: bool = False,
     username: str | None = None,
     registry_password: str | None = None,
+    predicate: Any = None,
+    predicate_type: str | None = None,
 ) -> dict[str, Any]:
-    """Resolve the image to a digest, sign the manifest digest, attach the bundle as a referrer."""
+    """Resolve the image to a digest and sign it — the manifest digest, or (with a predicate)
+    an in-toto statement about it — then attach the bundle as a referrer."""
+    from assay.formats import intoto
     from assay.service.blob import _keyless_server, _log
     from assay.sign import blob as sign_blob_mod
 
@@ -45,17 +49,30 @@ def sign_image(
         sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
     raw = bytes.fromhex(digest.split(":", 1)[1])
     keyless = _keyless_server(key, token, server)
+    statement = None
+    annotations = None
+    if predicate_type is not None:
+        ptype = intoto.predicate_type(predicate_type)
+        statement = sign_blob_mod.make_statement(ref.name, raw, ptype, predicate)
+        annotations = {"dev.sigstore.bundle.predicateType": ptype}
     if keyless is not None:
         from assay.sign import keyless as keyless_mod
 
         assert token is not None
-        bundle = keyless_mod.sign_digest(keyless, token, raw)
+        bundle = (
+            keyless_mod.sign_statement(keyless, token, statement)
+            if statement
+            else keyless_mod.sign_digest(keyless, token, raw)
+        )
     else:
         assert key is not None
         signer = signers.load(key, password(password_file))
-        bundle = _log(sign_blob_mod.sign_blob(signer, raw), signer, server)
+        unsigned = (
+            sign_blob_mod.sign_statement(signer, statement) if statement else sign_blob_mod.sign_blob(signer, raw)
+        )
+        bundle = _log(unsigned, signer, server)
     subject = {"mediaType": media_type, "digest": digest, "size": size}
-    artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes())
+    artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes(), annotations)
     return {"image": str(ref.with_digest(digest)), "digest": digest, "referrer": artifact}
 
 
@@ -69,8 +86,13 @@ def verify_image(
     insecure: bool = False,
     username: str | None = None,
     registry_password: str | None = None,
+    predicate_type: str | None = None,
 ) -> Result:
-    """Verify that at least one attached bundle signs the image's manifest digest under the policy."""
+    """Verify that at least one attached bundle signs the image's manifest digest under the policy.
+
+    Without ``predicate_type`` only message signatures count (image signatures); with
+    it, only DSSE attestations whose statement names the image digest and that type.
+    """
     from pathlib import Path
 
     from assay.clients.rekor import RekorClient
@@ -88,20 +110,63 @@ def verify_image(
     key = keys.load_public(Path(key_path)) if key_path else None
     artifact = Artifact(bytes.fromhex(digest.split(":", 1)[1]), None, str(ref))
     errors: list[AssayError] = []
+    from assay.formats import intoto
+
+    ptype = intoto.predicate_type(predicate_type) if predicate_type else None
     for raw in found:
         try:
             bundle = parse_bundle(raw)
+            if (bundle.dsse_envelope is not None) != (ptype is not None):
+                continue  # signatures and attestations are verified by different commands
             trust = (
                 parse_trusted_root(RekorClient(server).trusted_root()) if server else trust_for(bundle, trusted_root)
             )
-            result = pipeline.verify(
-                bundle, artifact, Policy(key=key, identity=identity, require_tlog=bool(server)), trust
+            policy = Policy(
+                key=key,
+                identity=identity,
+                require_tlog=bool(server),
+                predicate_type=ptype,
+                expect_statement=ptype is not None,
             )
+            result = pipeline.verify(bundle, artifact, policy, trust)
             result.notes.append(f"verified {ref.name}@{digest} ({len(found)} bundle(s) attached)")
             return result
         except AssayError as exc:
             errors.append(exc)
+    if not errors:
+        kind = f"attestation of type {ptype}" if ptype else "signature"
+        raise VerificationError("no-signatures", f"no {kind} is attached to {ref.name}@{digest}", step="material")
     first = errors[0]
     raise VerificationError(
         first.reason, f"none of the {len(found)} attached bundle(s) verifies; first: {first.message}", step=first.step
     )
+
+
+def tree(
+    image: str, *, insecure: bool = False, username: str | None = None, registry_password: str | None = None
+) -> dict[str, Any]:
+    """Everything attached to an image: each bundle's kind, signer and (for attestations) predicate type."""
+    from assay.formats.intoto import parse_statement
+
+    ref = refs.parse(image)
+    reg = _registry(ref, insecure, username, registry_password)
+    digest, media_type, _ = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
+    items = []
+    for raw in find_bundles(reg, ref.repository, digest):
+        try:
+            b = parse_bundle(raw)
+        except AssayError as exc:
+            items.append({"kind": "unreadable", "reason": exc.reason})
+            continue
+        item: dict[str, Any] = {
+            "kind": "attestation" if b.dsse_envelope else "signature",
+            "signer": "certificate" if b.certificates else "key",
+        }
+        if b.dsse_envelope is not None:
+            try:
+                item["predicateType"] = parse_statement(b.dsse_envelope.payload).predicate_type
+            except AssayError:
+                item["predicateType"] = None
+        item["tlogEntries"] = len(b.tlog_entries)
+        items.append(item)
+    return {"image": str(ref.with_digest(digest)), "mediaType": media_type, "attached": items}
