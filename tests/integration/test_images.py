@@ -129,3 +129,53 @@ def test_attest_verify_attestation_and_tree(registry, tmp_path: Path):
     assert doc["image"].endswith(digest)
     kinds = sorted((a["kind"], a.get("predicateType")) for a in doc["attached"])
     assert kinds == [("attestation", "https://slsa.dev/provenance/v1"), ("signature", None)]
+
+
+def _delete_fallback_index(host: str, repo: str, digest: str) -> None:
+    tag = "sha256-" + digest.split(":")[1]
+    r = httpx.head(
+        f"http://{host}/v2/{repo}/manifests/{tag}", headers={"Accept": "application/vnd.oci.image.index.v1+json"}
+    )
+    idx_digest = r.headers["Docker-Content-Digest"]
+    httpx.delete(f"http://{host}/v2/{repo}/manifests/{idx_digest}").raise_for_status()
+
+
+def test_cosign_tag_layout_written_and_read(registry, server, tmp_path: Path):
+    digest = push_image(registry.host, "team/lib", "2.0", b"lib layer")
+    image = f"{registry.host}/team/lib:2.0"
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    r = run_assay("sign", image, "--key", "k.key", "--insecure", "--server", server.url, cwd=tmp_path)
+    assert r.code == 0, r.err
+    sig = httpx.get(
+        f"http://{registry.host}/v2/team/lib/manifests/sha256-{digest.split(':')[1]}.sig",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    ).json()
+    layer = sig["layers"][0]
+    assert layer["mediaType"] == "application/vnd.dev.cosign.simplesigning.v1+json"
+    assert {"dev.cosignproject.cosign/signature", "dev.sigstore.cosign/bundle"} <= set(layer["annotations"])
+    payload = json.loads(httpx.get(f"http://{registry.host}/v2/team/lib/blobs/{layer['digest']}").content)
+    assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+    # with the referrer gone, the cosign layout alone still verifies (its tlog entry too)
+    _delete_fallback_index(registry.host, "team/lib", digest)
+    ok = run_assay("verify", image, "--key", "k.pub", "--insecure", "--server", server.url, "-o", "json", cwd=tmp_path)
+    assert ok.code == 0, ok.err
+    assert json.loads(ok.out)["tlog"], "the cosign Rekor bundle annotation was checked"
+
+
+def test_cosign_layer_for_another_image_is_ignored(registry, tmp_path: Path):
+    signed = push_image(registry.host, "team/x", "a", b"signed image")
+    other = push_image(registry.host, "team/x", "b", b"other image")
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    assert run_assay("sign", f"{registry.host}/team/x:a", "--key", "k.key", "--insecure", cwd=tmp_path).code == 0
+    # copy the signed image's .sig manifest onto the other image's .sig tag (a replay)
+    src = httpx.get(
+        f"http://{registry.host}/v2/team/x/manifests/sha256-{signed.split(':')[1]}.sig",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    httpx.put(
+        f"http://{registry.host}/v2/team/x/manifests/sha256-{other.split(':')[1]}.sig",
+        content=src.content,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    ).raise_for_status()
+    r = run_assay("verify", f"{registry.host}/team/x:b", "--key", "k.pub", "--insecure", cwd=tmp_path)
+    assert r.code == 1 and "error[no-signatures]" in r.err

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from typing import Any
 
 from assay.crypto import keys
 from assay.crypto import signer as signers
 from assay.errors import AssayError, VerificationError
-from assay.formats.bundle import parse_bundle
+from assay.formats.bundle import Bundle, parse_bundle
 from assay.oci import reference as refs
 from assay.oci.referrers import attach_bundle, find_bundles
 from assay.oci.registry import Registry
@@ -71,9 +72,51 @@ def sign_image(
             sign_blob_mod.sign_statement(signer, statement) if statement else sign_blob_mod.sign_blob(signer, raw)
         )
         bundle = _log(unsigned, signer, server)
+        if statement is None:
+            _write_cosign_layout(reg, ref, digest, signer, server)
     subject = {"mediaType": media_type, "digest": digest, "size": size}
     artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes(), annotations)
     return {"image": str(ref.with_digest(digest)), "digest": digest, "referrer": artifact}
+
+
+def _write_cosign_layout(
+    reg: Registry, ref: refs.Reference, digest: str, signer: signers.Signer, server: str | None
+) -> None:
+    """Also store the signature the way cosign does (``sha256-<hex>.sig``), so cosign users find it."""
+    import hashlib
+
+    from assay.log.entries import hashedrekord_proposal
+    from assay.oci import cosign
+
+    body = cosign.payload(ref.name, digest)
+    signature = signer.sign_message(body)
+    annotations = {cosign.SIGNATURE: base64.b64encode(signature).decode()}
+    if server:
+        from assay.clients.rekor import RekorClient
+
+        pem = keys.public_pem(signer.public_key)
+        entry = RekorClient(server).create_entry(hashedrekord_proposal(signature, hashlib.sha256(body).digest(), pem))
+        annotations[cosign.REKOR_BUNDLE] = cosign.rekor_annotation(entry)
+    cosign.attach(reg, ref.repository, digest, body, annotations)
+
+
+def _candidates(reg: Registry, repo: str, digest: str) -> list[tuple[bytes | Bundle, Artifact]]:
+    """Every attached signature: referrer bundles (artifact = manifest digest) and cosign layers (artifact = payload)."""
+    import hashlib
+
+    from assay.oci import cosign
+
+    image_artifact = Artifact(bytes.fromhex(digest.split(":", 1)[1]))
+    out: list[tuple[bytes | Bundle, Artifact]] = [(raw, image_artifact) for raw in find_bundles(reg, repo, digest)]
+    for body, layer_annotations in cosign.find(reg, repo, digest):
+        claimed = cosign.claimed_digest(body)
+        if claimed is None or claimed.lower() != digest:
+            continue  # a payload about another image never counts for this one
+        try:
+            out.append((cosign.to_bundle(body, layer_annotations), Artifact(hashlib.sha256(body).digest(), body)))
+        except AssayError:
+            continue
+    return out
 
 
 def verify_image(
@@ -102,20 +145,19 @@ def verify_image(
     ref = refs.parse(image)
     reg = _registry(ref, insecure, username, registry_password)
     digest, _, _ = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
-    found = find_bundles(reg, ref.repository, digest)
+    found = _candidates(reg, ref.repository, digest)
     if not found:
         raise VerificationError(
             "no-signatures", f"no Sigstore bundle is attached to {ref.name}@{digest}", step="material"
         )
     key = keys.load_public(Path(key_path)) if key_path else None
-    artifact = Artifact(bytes.fromhex(digest.split(":", 1)[1]), None, str(ref))
     errors: list[AssayError] = []
     from assay.formats import intoto
 
     ptype = intoto.predicate_type(predicate_type) if predicate_type else None
-    for raw in found:
+    for raw, artifact in found:
         try:
-            bundle = parse_bundle(raw)
+            bundle = raw if isinstance(raw, Bundle) else parse_bundle(raw)
             if (bundle.dsse_envelope is not None) != (ptype is not None):
                 continue  # signatures and attestations are verified by different commands
             trust = (
