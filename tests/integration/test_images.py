@@ -179,3 +179,22 @@ def test_cosign_layer_for_another_image_is_ignored(registry, tmp_path: Path):
     ).raise_for_status()
     r = run_assay("verify", f"{registry.host}/team/x:b", "--key", "k.pub", "--insecure", cwd=tmp_path)
     assert r.code == 1 and "error[no-signatures]" in r.err
+
+
+def test_tag_listing_follows_pagination(registry):
+    from assay.oci.registry import Registry
+
+    for i in range(7):
+        push_image(registry.host, "team/many", f"t{i}", f"layer {i}".encode())
+    reg = Registry(registry.host, insecure=True)
+    pages = []
+    real = reg.request
+
+    def counting(method, path, **kw):
+        if "/tags/list" in path:
+            pages.append(path)
+        return real(method, path, **kw)
+
+    reg.request = counting  # type: ignore[method-assign]
+    assert sorted(reg.list_tags("team/many", page_size=3)) == sorted(f"t{i}" for i in range(7))
+    assert len(pages) == 3, pages  # 3 + 3 + 1, reached through the Link headers

@@ -205,6 +205,21 @@ class Registry:
             raise VerificationError("blob-digest-mismatch", f"the registry returned bytes that do not hash to {digest}")
         return resp.content
 
+    def list_tags(self, repo: str, page_size: int = 100) -> list[str]:
+        """All tags, following the ``Link: <...>; rel="next"`` pagination."""
+        tags: list[str] = []
+        path: str | None = f"/v2/{repo}/tags/list?n={page_size}"
+        while path:
+            resp = self.request("GET", path, scope=f"repository:{repo}:pull")
+            if resp.status_code == 404:
+                raise InputError("repository-not-found", f"{self.host}/{repo} does not exist")
+            if resp.status_code != 200:
+                raise EnvironmentFailure("registry-error", f"GET tags of {repo}: HTTP {resp.status_code}")
+            tags.extend(resp.json().get("tags") or [])
+            link = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', resp.headers.get("Link", ""))
+            path = link.group(1) if link else None
+        return tags
+
     def referrers(self, repo: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]] | None:
         """Descriptors from the referrers API, or None when the registry has none (use the tag fallback)."""
         params = {"artifactType": artifact_type} if artifact_type else None
