@@ -683,26 +683,42 @@ def verify_image(
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an image's signatures (any attached bundle that satisfies the key or identity policy)."""
+    identity = (
+        certificate_identity,
+        certificate_identity_regexp,
+        certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp,
+        certificate_extension,
+    )
+    registry = (insecure, registry_username, registry_password)
+    _verify_image_command(image, key, identity, trusted_root, server, registry, None, output_fmt)
+
+
+def _verify_image_command(
+    image: str,
+    key: str | None,
+    identity: tuple[str | None, str | None, str | None, str | None, list[str] | None],
+    trusted_root: str | None,
+    server: str | None,
+    registry: tuple[bool, str | None, str | None],
+    predicate_type: str | None,
+    output_fmt: OutputFormat,
+) -> None:
+    """Shared body of ``verify`` and ``verify-attestation``."""
     from assay.service import image as image_svc
 
     def run() -> Any:
-        policy = _identity(
-            certificate_identity,
-            certificate_identity_regexp,
-            certificate_oidc_issuer,
-            certificate_oidc_issuer_regexp,
-            certificate_extension,
-            {},
-        )
+        insecure, username, password_ = registry
         return image_svc.verify_image(
             image,
             key_path=key,
-            identity=policy,
+            identity=_identity(*identity, {}),
             trusted_root=trusted_root,
             server=server,
             insecure=insecure,
-            username=registry_username,
-            registry_password=registry_password,
+            username=username,
+            registry_password=password_,
+            predicate_type=predicate_type,
         )
 
     _verify_output(output_fmt, run, _render_verified)
@@ -759,30 +775,15 @@ def verify_image_attestation(
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an image attestation of a given predicate type."""
-    from assay.service import image as image_svc
-
-    def run() -> Any:
-        policy = _identity(
-            certificate_identity,
-            certificate_identity_regexp,
-            certificate_oidc_issuer,
-            certificate_oidc_issuer_regexp,
-            certificate_extension,
-            {},
-        )
-        return image_svc.verify_image(
-            image,
-            key_path=key,
-            identity=policy,
-            trusted_root=trusted_root,
-            server=server,
-            insecure=insecure,
-            username=registry_username,
-            registry_password=registry_password,
-            predicate_type=type,
-        )
-
-    _verify_output(output_fmt, run, _render_verified)
+    identity = (
+        certificate_identity,
+        certificate_identity_regexp,
+        certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp,
+        certificate_extension,
+    )
+    registry = (insecure, registry_username, registry_password)
+    _verify_image_command(image, key, identity, trusted_root, server, registry, type, output_fmt)
 
 
 @app.command("tree")
