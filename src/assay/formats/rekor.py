@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,19 +122,26 @@ def _dsse_v001(spec: dict[str, Any]) -> EntryBody:
     alg, payload_hash = _hash(spec.get("payloadHash"), "spec.payloadHash")
     if alg != "sha256":
         raise _bad("dsse payloadHash must be sha256")
-    sigs = spec.get("signatures")
+    signatures = _signatures(spec.get("signatures"), "dsse", "signature", "verifier", b64decode)
+    return EntryBody("dsse", "0.0.1", payload_hash=payload_hash, signatures=signatures)
+
+
+def _signatures(
+    sigs: object, kind: str, sig_field: str, verifier_field: str, decode: Callable[[object, str], bytes]
+) -> tuple[SignedBy, ...]:
+    """A non-empty list of ``{sig_field: signature, verifier_field: base64 PEM}`` objects."""
     if not isinstance(sigs, list) or not sigs:
-        raise _bad("dsse entry has no signatures")
+        raise _bad(f"{kind} entry has no signatures")
     out = []
     for i, s in enumerate(sigs):
-        s = obj(s, f"spec.signatures[{i}]")
+        s = obj(s, f"signatures[{i}]")
         out.append(
             SignedBy(
-                b64decode(s.get("signature"), f"signatures[{i}].signature"),
-                _pem_verifier(s.get("verifier"), f"signatures[{i}].verifier"),
+                decode(s.get(sig_field), f"signatures[{i}].{sig_field}"),
+                _pem_verifier(s.get(verifier_field), f"signatures[{i}].{verifier_field}"),
             )
         )
-    return EntryBody("dsse", "0.0.1", payload_hash=payload_hash, signatures=tuple(out))
+    return tuple(out)
 
 
 def _maybe_double_b64(value: object, where: str) -> bytes:
@@ -151,25 +159,9 @@ def _intoto_v002(spec: dict[str, Any]) -> EntryBody:
     if alg != "sha256":
         raise _bad("intoto payloadHash must be sha256")
     env = obj(content.get("envelope"), "spec.content.envelope")
-    sigs = env.get("signatures")
-    if not isinstance(sigs, list) or not sigs:
-        raise _bad("intoto entry has no signatures")
-    out = []
-    for i, s in enumerate(sigs):
-        s = obj(s, f"envelope.signatures[{i}]")
-        out.append(
-            SignedBy(
-                _maybe_double_b64(s.get("sig"), f"signatures[{i}].sig"),
-                _pem_verifier(s.get("publicKey"), f"signatures[{i}].publicKey"),
-            )
-        )
-    return EntryBody(
-        "intoto",
-        "0.0.2",
-        payload_hash=payload_hash,
-        payload_type=str(env.get("payloadType", "")),
-        signatures=tuple(out),
-    )
+    signatures = _signatures(env.get("signatures"), "intoto", "sig", "publicKey", _maybe_double_b64)
+    payload_type = str(env.get("payloadType", ""))
+    return EntryBody("intoto", "0.0.2", payload_hash=payload_hash, payload_type=payload_type, signatures=signatures)
 
 
 def parse_body(raw: bytes, kind: str, version: str) -> EntryBody:

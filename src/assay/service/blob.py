@@ -86,6 +86,46 @@ def _keyless_server(key: str | None, token: str | None, server: str | None) -> s
     return None
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """How to sign: a key or signer URI (logged when a server is given), or an identity token (keyless)."""
+
+    signer: signers.Signer | None
+    token: str | None
+    server: str | None
+
+    @classmethod
+    def resolve(cls, key: str | None, token: str | None, server: str | None, password_file: str | None) -> Credentials:
+        """Check the flags and load the key; keyless needs a server."""
+        if _keyless_server(key, token, server) is not None:
+            return cls(None, token, server)
+        assert key is not None
+        return cls(signers.load(key, password(password_file)), None, server)
+
+    @property
+    def needs_message(self) -> bool:
+        """True when the signer must see the whole artifact, not just its digest."""
+        return self.signer is not None and not self.signer.signs_digests
+
+    def sign_digest(self, digest: bytes, message: Any = None) -> Bundle:
+        """A bundle with a message signature over the artifact."""
+        if self.signer is None:
+            from assay.sign import keyless
+
+            assert self.token is not None and self.server is not None
+            return keyless.sign_digest(self.server, self.token, digest)
+        return _log(sign_blob_mod.sign_blob(self.signer, digest, message), self.signer, self.server)
+
+    def sign_statement(self, statement: intoto.Statement) -> Bundle:
+        """A bundle with a DSSE envelope over an in-toto statement."""
+        if self.signer is None:
+            from assay.sign import keyless
+
+            assert self.token is not None and self.server is not None
+            return keyless.sign_statement(self.server, self.token, statement)
+        return _log(sign_blob_mod.sign_statement(self.signer, statement), self.signer, self.server)
+
+
 def sign_file(
     target: str,
     key: str | None,
@@ -95,18 +135,9 @@ def sign_file(
     token: str | None = None,
 ) -> tuple[Bundle, str]:
     """Sign a file (or stdin) with a key, a signer URI or an identity token; log it when a server is given; write the bundle."""
-    keyless = _keyless_server(key, token, server)
-    if keyless is not None:
-        from assay.sign import keyless as keyless_mod
-
-        assert token is not None
-        art = load_artifact(target, need_message=False)
-        bundle = keyless_mod.sign_digest(keyless, token, art.sha256)
-    else:
-        assert key is not None
-        signer = signers.load(key, password(password_file))
-        art = load_artifact(target, need_message=not signer.signs_digests)
-        bundle = _log(sign_blob_mod.sign_blob(signer, art.sha256, art.message), signer, server)
+    creds = Credentials.resolve(key, token, server, password_file)
+    art = load_artifact(target, need_message=creds.needs_message)
+    bundle = creds.sign_digest(art.sha256, art.message)
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out
@@ -125,19 +156,10 @@ def attest_file(
     """Wrap a predicate about a file in an in-toto statement, sign it as DSSE, write the bundle."""
     ptype = intoto.predicate_type(predicate_type)
     predicate = load_json(read_file(predicate_path, "predicate file"), predicate_path)
-    keyless = _keyless_server(key, token, server)
+    creds = Credentials.resolve(key, token, server, password_file)
     art = load_artifact(target, need_message=False)
     name = art.name or ("-" if target == "-" else target)
-    statement = sign_blob_mod.make_statement(name, art.sha256, ptype, predicate)
-    if keyless is not None:
-        from assay.sign import keyless as keyless_mod
-
-        assert token is not None
-        bundle = keyless_mod.sign_statement(keyless, token, statement)
-    else:
-        assert key is not None
-        signer = signers.load(key, password(password_file))
-        bundle = _log(sign_blob_mod.sign_statement(signer, statement), signer, server)
+    bundle = creds.sign_statement(sign_blob_mod.make_statement(name, art.sha256, ptype, predicate))
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out

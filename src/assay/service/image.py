@@ -13,7 +13,6 @@ from assay.formats.bundle import Bundle, parse_bundle
 from assay.oci import reference as refs
 from assay.oci.referrers import attach_bundle, find_bundles
 from assay.oci.registry import Registry
-from assay.service.io import password
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Artifact, Result
@@ -40,7 +39,7 @@ def sign_image(
     """Resolve the image to a digest and sign it — the manifest digest, or (with a predicate)
     an in-toto statement about it — then attach the bundle as a referrer."""
     from assay.formats import intoto
-    from assay.service.blob import _keyless_server, _log
+    from assay.service.blob import Credentials
     from assay.sign import blob as sign_blob_mod
 
     ref = refs.parse(image)
@@ -49,31 +48,16 @@ def sign_image(
     if ref.digest is None:
         sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
     raw = bytes.fromhex(digest.split(":", 1)[1])
-    keyless = _keyless_server(key, token, server)
-    statement = None
+    creds = Credentials.resolve(key, token, server, password_file)
     annotations = None
     if predicate_type is not None:
         ptype = intoto.predicate_type(predicate_type)
-        statement = sign_blob_mod.make_statement(ref.name, raw, ptype, predicate)
+        bundle = creds.sign_statement(sign_blob_mod.make_statement(ref.name, raw, ptype, predicate))
         annotations = {"dev.sigstore.bundle.predicateType": ptype}
-    if keyless is not None:
-        from assay.sign import keyless as keyless_mod
-
-        assert token is not None
-        bundle = (
-            keyless_mod.sign_statement(keyless, token, statement)
-            if statement
-            else keyless_mod.sign_digest(keyless, token, raw)
-        )
     else:
-        assert key is not None
-        signer = signers.load(key, password(password_file))
-        unsigned = (
-            sign_blob_mod.sign_statement(signer, statement) if statement else sign_blob_mod.sign_blob(signer, raw)
-        )
-        bundle = _log(unsigned, signer, server)
-        if statement is None:
-            _write_cosign_layout(reg, ref, digest, signer, server)
+        bundle = creds.sign_digest(raw)
+        if creds.signer is not None:
+            _write_cosign_layout(reg, ref, digest, creds.signer, server)
     subject = {"mediaType": media_type, "digest": digest, "size": size}
     artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes(), annotations)
     return {"image": str(ref.with_digest(digest)), "digest": digest, "referrer": artifact}
