@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -210,10 +211,24 @@ class RegistryProcess:
     root: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    users: dict[str, str] | None = None  # htpasswd basic auth when set
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def _auth_section(self) -> str:
+        if not self.users:
+            return ""
+        import bcrypt
+
+        htpasswd = self.root / "htpasswd"
+        htpasswd.write_text(
+            "".join(
+                f"{u}:{bcrypt.hashpw(p.encode(), bcrypt.gensalt(rounds=5)).decode()}\n" for u, p in self.users.items()
+            )
+        )
+        return f"auth:\n  htpasswd:\n    realm: assay-test\n    path: {htpasswd}\n"
 
     def start(self) -> RegistryProcess:
         binary = require_tool("docker-registry")
@@ -223,7 +238,7 @@ class RegistryProcess:
             "version: 0.1\n"
             "log:\n  level: error\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n" + self._auth_section()
         )
         self.proc = subprocess.Popen(
             [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=(self.root / "registry.log").open("wb")
@@ -231,7 +246,7 @@ class RegistryProcess:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code == 200:
+                if httpx.get(f"http://{self.host}/v2/", timeout=1).status_code in (200, 401):
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -250,6 +265,87 @@ def registry(tmp_path: Path) -> Iterator[RegistryProcess]:
         yield reg
     finally:
         reg.stop()
+
+
+@pytest.fixture
+def auth_registry(tmp_path: Path) -> Iterator[RegistryProcess]:
+    """A second docker-registry requiring htpasswd basic auth (user ``alice``, password ``s3cret``)."""
+    reg = RegistryProcess(tmp_path / "auth-registry", users={"alice": "s3cret"}).start()
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+def tar_layer(files: dict[str, bytes | None]) -> bytes:
+    """An uncompressed tar layer; ``None`` content writes an OCI whiteout (``.wh.NAME``) for that path."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, content in files.items():
+            if content is None:
+                head, _, base = name.rpartition("/")
+                name, content = (f"{head}/" if head else "") + ".wh." + base, b""
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+def build_image(
+    store: Any, repo: str, tag: str | None, layers: list[bytes], platform: tuple[str, str] = ("linux", "amd64")
+) -> tuple[str, int]:
+    """Write an OCI image (tar layers, config) with assay's own client to a registry or layout.
+    Returns (manifest digest, manifest size); ``tag=None`` stores it by digest only."""
+    import hashlib
+    import json
+
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
+    config = json.dumps(
+        {"architecture": platform[1], "os": platform[0], "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": store.push_blob(repo, config),
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": store.push_blob(repo, x), "size": len(x)}
+            for x in layers
+        ],
+    }
+    data = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    store.put_manifest(repo, tag or digest, data, manifest["mediaType"])
+    return digest, len(data)
+
+
+def build_index(store: Any, repo: str, tag: str, platforms: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """A multi-arch index of one single-layer image per platform; returns (index digest, child digests)."""
+    import hashlib
+    import json
+
+    children = []
+    for os_, arch in platforms:
+        d, size = build_image(store, repo, None, [tar_layer({f"bin/{arch}": arch.encode()})], (os_, arch))
+        children.append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": d,
+                "size": size,
+                "platform": {"os": os_, "architecture": arch},
+            }
+        )
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children}
+    data = json.dumps(index).encode()
+    store.put_manifest(repo, tag, data, index["mediaType"])
+    return "sha256:" + hashlib.sha256(data).hexdigest(), [c["digest"] for c in children]
 
 
 def push_image(host: str, repo: str, tag: str, content: bytes) -> str:

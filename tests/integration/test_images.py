@@ -127,8 +127,14 @@ def test_attest_verify_attestation_and_tree(registry, tmp_path: Path):
     assert t.code == 0, t.err
     doc = json.loads(t.out)
     assert doc["image"].endswith(digest)
-    kinds = sorted((a["kind"], a.get("predicateType")) for a in doc["attached"])
-    assert kinds == [("attestation", "https://slsa.dev/provenance/v1"), ("signature", None)]
+    kinds = sorted((a["layout"], a["kind"], a.get("predicateType")) for a in doc["attached"])
+    slsa = "https://slsa.dev/provenance/v1"
+    assert kinds == [
+        ("att", "attestation", slsa),
+        ("referrer", "attestation", slsa),
+        ("referrer", "signature", None),
+        ("sig", "signature", None),
+    ]
 
 
 def _delete_fallback_index(host: str, repo: str, digest: str) -> None:
@@ -178,7 +184,7 @@ def test_cosign_layer_for_another_image_is_ignored(registry, tmp_path: Path):
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
     ).raise_for_status()
     r = run_assay("verify", f"{registry.host}/team/x:b", "--key", "k.pub", "--insecure", cwd=tmp_path)
-    assert r.code == 1 and "error[no-signatures]" in r.err
+    assert r.code == 1 and "error[payload-digest-mismatch]" in r.err
 
 
 def test_tag_listing(registry):

@@ -637,20 +637,31 @@ def log_monitor(
 InsecureOpt = Annotated[bool, typer.Option("--insecure", help="plain HTTP (loopback registries only)")]
 RegUserOpt = Annotated[Optional[str], typer.Option("--registry-username")]
 RegPassOpt = Annotated[Optional[str], typer.Option("--registry-password", envvar="ASSAY_REGISTRY_PASSWORD")]
+ImageArg = Annotated[str, typer.Argument(help="image reference, or oci:PATH[:tag|@digest] (an OCI image layout)")]
+PubKeyOpt = Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")]
+
+
+def _auth(insecure: bool, username: str | None, password_: str | None) -> Any:
+    from assay.oci.target import RegistryAuth
+
+    return RegistryAuth(insecure, username, password_)
 
 
 @app.command("sign")
 def sign_image(
-    image: Annotated[str, typer.Argument(help="image reference (a tag is resolved to its digest)")],
+    image: ImageArg,
     key: KeyOpt = None,
     identity_token: TokenOpt = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", help="for a multi-arch index, also sign each platform manifest")
+    ] = False,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
 ) -> None:
-    """Sign a container image; the bundle is attached as an OCI 1.1 referrer (tag-schema fallback when needed)."""
+    """Sign a container image: a bundle as an OCI 1.1 referrer (tag-schema fallback when needed) and cosign's .sig."""
     from assay.service import image as image_svc
 
     out = image_svc.sign_image(
@@ -659,17 +670,30 @@ def sign_image(
         token=_token(identity_token),
         server=server,
         password_file=password_file,
-        insecure=insecure,
-        username=registry_username,
-        registry_password=registry_password,
+        auth=_auth(insecure, registry_username, registry_password),
+        recursive=recursive,
     )
-    output.say(f"Signed {out['image']} (bundle {out['referrer']})")
+    output.say(f"Signed {out['image']} ({out['signed']} manifest(s); bundle {out['referrer']})")
+
+
+def _verifier(
+    key: str | None,
+    identity: tuple[str | None, str | None, str | None, str | None, list[str] | None],
+    trusted_root: str | None,
+    server: str | None,
+) -> Any:
+    from assay.service.image import ImageVerifier
+
+    policy = _identity(*identity, {})
+    if key is None and policy is None:
+        raise InputError("usage", "give --key or an identity (--certificate-identity[-regexp] and issuer)")
+    return ImageVerifier(key, policy, trusted_root, server)
 
 
 @app.command("verify")
 def verify_image(
-    image: Annotated[str, typer.Argument(help="image reference")],
-    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    image: ImageArg,
+    key: PubKeyOpt = None,
     certificate_identity: IdentityOpt = None,
     certificate_identity_regexp: IdentityRegexpOpt = None,
     certificate_oidc_issuer: IssuerOpt = None,
@@ -682,7 +706,9 @@ def verify_image(
     registry_password: RegPassOpt = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify an image's signatures (any attached bundle that satisfies the key or identity policy)."""
+    """Verify an image's signatures (any attached bundle or cosign signature that satisfies the key or identity)."""
+    from assay.service import image as image_svc
+
     identity = (
         certificate_identity,
         certificate_identity_regexp,
@@ -690,43 +716,44 @@ def verify_image(
         certificate_oidc_issuer_regexp,
         certificate_extension,
     )
-    registry = (insecure, registry_username, registry_password)
-    _verify_image_command(image, key, identity, trusted_root, server, registry, None, output_fmt)
+    _verify_output(
+        output_fmt,
+        lambda: image_svc.verify_image(
+            image,
+            _verifier(key, identity, trusted_root, server),
+            auth=_auth(insecure, registry_username, registry_password),
+        ),
+        _render_verified,
+    )
 
 
-def _verify_image_command(
+def _attest(
     image: str,
+    predicate: Any,
+    type: str,
     key: str | None,
-    identity: tuple[str | None, str | None, str | None, str | None, list[str] | None],
-    trusted_root: str | None,
+    identity_token: str | None,
     server: str | None,
-    registry: tuple[bool, str | None, str | None],
-    predicate_type: str | None,
-    output_fmt: OutputFormat,
-) -> None:
-    """Shared body of ``verify`` and ``verify-attestation``."""
+    password_file: str | None,
+    auth: Any,
+) -> dict[str, Any]:
     from assay.service import image as image_svc
 
-    def run() -> Any:
-        insecure, username, password_ = registry
-        return image_svc.verify_image(
-            image,
-            key_path=key,
-            identity=_identity(*identity, {}),
-            trusted_root=trusted_root,
-            server=server,
-            insecure=insecure,
-            username=username,
-            registry_password=password_,
-            predicate_type=predicate_type,
-        )
-
-    _verify_output(output_fmt, run, _render_verified)
+    return image_svc.sign_image(
+        image,
+        key=key,
+        token=_token(identity_token),
+        server=server,
+        password_file=password_file,
+        auth=auth,
+        predicate=predicate,
+        predicate_type=type,
+    )
 
 
 @app.command("attest")
 def attest_image(
-    image: Annotated[str, typer.Argument(help="image reference")],
+    image: ImageArg,
     predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
     type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand")],
     key: KeyOpt = None,
@@ -737,31 +764,49 @@ def attest_image(
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
 ) -> None:
-    """Attach a signed in-toto attestation (DSSE bundle) about an image, as an OCI referrer."""
+    """Attach a signed in-toto attestation (DSSE) about an image: as an OCI referrer and in cosign's .att."""
     from assay.formats.encoding import load_json
-    from assay.service import image as image_svc
     from assay.service.io import read_file
 
-    out = image_svc.sign_image(
-        image,
-        key=key,
-        token=_token(identity_token),
-        server=server,
-        password_file=password_file,
-        insecure=insecure,
-        username=registry_username,
-        registry_password=registry_password,
-        predicate=load_json(read_file(predicate, "predicate file"), predicate),
-        predicate_type=type,
-    )
+    doc = load_json(read_file(predicate, "predicate file"), predicate)
+    auth = _auth(insecure, registry_username, registry_password)
+    out = _attest(image, doc, type, key, identity_token, server, password_file, auth)
     output.say(f"Attested {out['image']} (bundle {out['referrer']})")
+
+
+attach_app = typer.Typer(help="Attach supply-chain material to images.", no_args_is_help=True)
+app.add_typer(attach_app, name="attach")
+
+
+@attach_app.command("sbom")
+def attach_sbom(
+    image: ImageArg,
+    sbom: Annotated[str, typer.Option("--sbom", help="CycloneDX or SPDX JSON document")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
+    server: ServerOpt = None,
+    password_file: PasswordFileOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Attach an SBOM to an image as a signed attestation (predicate type from the document's format)."""
+    from assay.formats.encoding import load_json
+    from assay.service.image import sbom_predicate_type
+    from assay.service.io import read_file
+
+    doc = load_json(read_file(sbom, "SBOM"), sbom)
+    ptype = sbom_predicate_type(doc, sbom)
+    auth = _auth(insecure, registry_username, registry_password)
+    out = _attest(image, doc, ptype, key, identity_token, server, password_file, auth)
+    output.say(f"Attached SBOM ({ptype}) to {out['image']} (bundle {out['referrer']})")
 
 
 @app.command("verify-attestation")
 def verify_image_attestation(
-    image: Annotated[str, typer.Argument(help="image reference")],
+    image: ImageArg,
     type: Annotated[str, typer.Option("--type", help="required predicate type")],
-    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    key: PubKeyOpt = None,
     certificate_identity: IdentityOpt = None,
     certificate_identity_regexp: IdentityRegexpOpt = None,
     certificate_oidc_issuer: IssuerOpt = None,
@@ -775,6 +820,8 @@ def verify_image_attestation(
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an image attestation of a given predicate type."""
+    from assay.service import image as image_svc
+
     identity = (
         certificate_identity,
         certificate_identity_regexp,
@@ -782,23 +829,74 @@ def verify_image_attestation(
         certificate_oidc_issuer_regexp,
         certificate_extension,
     )
-    registry = (insecure, registry_username, registry_password)
-    _verify_image_command(image, key, identity, trusted_root, server, registry, type, output_fmt)
+    _verify_output(
+        output_fmt,
+        lambda: image_svc.verify_image(
+            image,
+            _verifier(key, identity, trusted_root, server),
+            auth=_auth(insecure, registry_username, registry_password),
+            predicate_type=type,
+        ),
+        _render_verified,
+    )
 
 
 @app.command("tree")
 def image_tree(
-    image: Annotated[str, typer.Argument(help="image reference")],
+    image: ImageArg,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
 ) -> None:
-    """List the signatures and attestations attached to an image (JSON)."""
+    """List the signatures and attestations attached to an image (JSON), and any refused material."""
     from assay.service import image as image_svc
 
-    output.emit_json(
-        image_svc.tree(image, insecure=insecure, username=registry_username, registry_password=registry_password)
+    output.emit_json(image_svc.tree(image, auth=_auth(insecure, registry_username, registry_password)))
+
+
+@app.command("copy")
+def copy_image(
+    src: ImageArg,
+    dst: Annotated[str, typer.Argument(help="destination reference or oci:PATH[:tag]")],
+    policy: Annotated[Optional[str], typer.Option("--policy", help="policy file the source must satisfy")] = None,
+    key: PubKeyOpt = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Copy an image with its signatures and attestations, only if the source verifies (promotion)."""
+    from assay.service import image as image_svc
+
+    identity = (
+        certificate_identity,
+        certificate_identity_regexp,
+        certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp,
+        certificate_extension,
     )
+    if policy is not None:
+        from assay.policy.images import copy_check
+
+        check = copy_check(policy)
+    else:
+        check = image_svc.check_signatures(_verifier(key, identity, trusted_root, server))
+    auth = _auth(insecure, registry_username, registry_password)
+
+    def render(r: Any) -> None:
+        output.say(
+            f"Copied {r['source']} to {r['destination']} "
+            f"({r['manifests']} manifest(s), {r['blobs']} blob(s) uploaded, {r['mounted']} mounted)"
+        )
+
+    _verify_output(output_fmt, lambda: JsonResult(image_svc.copy_image(src, dst, check, auth=auth)), render)
 
 
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)

@@ -1,11 +1,13 @@
-"""cosign's tag layout: ``sha256-<hex>.sig`` manifests of simple-signing payload layers.
+"""cosign's tag layout: ``sha256-<hex>.sig`` (signatures) and ``sha256-<hex>.att`` (attestations).
 
-Each layer is a simple-signing JSON payload naming the image digest; the
-signature over the payload bytes is in ``dev.cosignproject.cosign/signature``,
-the certificate and chain (keyless) in ``dev.sigstore.cosign/certificate`` and
-``/chain``, the Rekor entry (SET + body) in ``dev.sigstore.cosign/bundle``.
-Reading turns a layer into a Sigstore bundle model whose artifact is the
-payload, plus the digest the payload claims (checked by the caller).
+A ``.sig`` layer is a simple-signing JSON payload naming the image digest; the
+signature over the payload bytes is in ``dev.cosignproject.cosign/signature``.
+A ``.att`` layer is a DSSE envelope (the signature annotation is empty) with a
+``predicateType`` annotation. Both carry the certificate and chain (keyless) in
+``dev.sigstore.cosign/certificate`` and ``/chain`` and the Rekor entry (SET +
+body) in ``dev.sigstore.cosign/bundle``. Reading turns a layer into a Sigstore
+bundle model; for ``.sig`` the artifact is the payload, and the digest the
+payload claims is checked by the caller.
 """
 
 from __future__ import annotations
@@ -16,22 +18,45 @@ import json
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from assay.errors import InputError
+from assay.errors import AssayError, InputError
 from assay.formats.bundle import MEDIA_TYPE_V03, Bundle, MessageSignature, TlogEntry
+from assay.formats.dsse import Envelope
 from assay.oci.referrers import fallback_tag
-from assay.oci.registry import OCI_MANIFEST, Registry, sha256_digest
+from assay.oci.registry import sha256_digest
+from assay.oci.store import OCI_MANIFEST, Store
 
 PAYLOAD_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE = "dev.cosignproject.cosign/signature"
 CERTIFICATE = "dev.sigstore.cosign/certificate"
 CHAIN = "dev.sigstore.cosign/chain"
 REKOR_BUNDLE = "dev.sigstore.cosign/bundle"
+PREDICATE_TYPE = "predicateType"
+DSSE_TYPE = "application/vnd.dsse.envelope.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 
 
-def sig_tag(digest: str) -> str:
-    """``sha256-<hex>.sig``."""
-    return fallback_tag(digest) + ".sig"
+def sig_tag(digest: str, suffix: str = "sig") -> str:
+    """``sha256-<hex>.sig`` (or ``.att``)."""
+    return fallback_tag(digest) + "." + suffix
+
+
+def annotations_for(bundle: Bundle) -> dict[str, str]:
+    """cosign's layer annotations for what a bundle carries (signature, certificate, chain, Rekor SET)."""
+    sig = bundle.message_signature.signature if bundle.message_signature else b""
+    out = {SIGNATURE: base64.b64encode(sig).decode()}
+    if bundle.certificates:
+        pems = [
+            x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
+            for der in bundle.certificates
+        ]
+        out[CERTIFICATE] = pems[0]
+        if len(pems) > 1:
+            out[CHAIN] = "".join(pems[1:])
+    for entry in bundle.tlog_entries:
+        if entry.inclusion_promise is not None:
+            out[REKOR_BUNDLE] = rekor_annotation(entry)
+            break
+    return out
 
 
 def payload(reference: str, digest: str) -> bytes:
@@ -74,18 +99,30 @@ def rekor_annotation(entry: TlogEntry) -> str:
     )
 
 
-def attach(reg: Registry, repo: str, digest: str, payload_bytes: bytes, annotations: dict[str, str]) -> None:
-    """Add a signature layer to the image's ``.sig`` manifest (created if absent)."""
-    tag = sig_tag(digest)
+def attach(
+    store: Store,
+    repo: str,
+    digest: str,
+    blob: bytes,
+    annotations: dict[str, str],
+    suffix: str = "sig",
+    layer_type: str = PAYLOAD_TYPE,
+) -> None:
+    """Add a layer to the image's ``.sig``/``.att`` manifest (created if absent); an identical layer is replaced."""
+    tag = sig_tag(digest, suffix)
     try:
-        data, _, _ = reg.get_manifest(repo, tag)
+        data, _, _ = store.get_manifest(repo, tag)
         manifest = json.loads(data)
-    except Exception:  # no signatures yet
+    except AssayError as exc:
+        if exc.reason != "image-not-found":
+            raise
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": None, "layers": []}
-    layer_digest = reg.push_blob(repo, payload_bytes)
-    layer = {"mediaType": PAYLOAD_TYPE, "digest": layer_digest, "size": len(payload_bytes), "annotations": annotations}
+    layer_digest = store.push_blob(repo, blob)
+    layer = {"mediaType": layer_type, "digest": layer_digest, "size": len(blob), "annotations": annotations}
     manifest["layers"] = [
-        x for x in manifest.get("layers", []) if x.get("annotations", {}).get(SIGNATURE) != annotations[SIGNATURE]
+        x
+        for x in manifest.get("layers", [])
+        if (x.get("digest"), x.get("annotations", {}).get(SIGNATURE)) != (layer_digest, annotations[SIGNATURE])
     ] + [layer]
     config = json.dumps(
         {
@@ -94,28 +131,29 @@ def attach(reg: Registry, repo: str, digest: str, payload_bytes: bytes, annotati
             "rootfs": {"type": "layers", "diff_ids": [layer_["digest"] for layer_ in manifest["layers"]]},
         }
     ).encode()
-    manifest["config"] = {"mediaType": CONFIG_TYPE, "digest": reg.push_blob(repo, config), "size": len(config)}
-    reg.put_manifest(repo, tag, json.dumps(manifest, separators=(",", ":")).encode(), OCI_MANIFEST)
+    manifest["config"] = {"mediaType": CONFIG_TYPE, "digest": store.push_blob(repo, config), "size": len(config)}
+    store.put_manifest(repo, tag, json.dumps(manifest, separators=(",", ":")).encode(), OCI_MANIFEST)
 
 
-def find(reg: Registry, repo: str, digest: str) -> list[tuple[bytes, dict[str, str]]]:
-    """(payload, annotations) of every layer of the image's ``.sig`` manifest."""
+def find(store: Store, repo: str, digest: str, suffix: str = "sig") -> list[tuple[bytes, dict[str, str], str]]:
+    """(blob, annotations, layer media type) of every layer of the image's ``.sig``/``.att`` manifest."""
     try:
-        data, _, _ = reg.get_manifest(repo, sig_tag(digest))
-    except Exception:  # no .sig tag
+        data, _, _ = store.get_manifest(repo, sig_tag(digest, suffix))
+    except AssayError as exc:
+        if exc.reason != "image-not-found":
+            raise
         return []
     out = []
     for layer in json.loads(data).get("layers", []):
         ann = layer.get("annotations") or {}
         if SIGNATURE in ann:
-            out.append(
-                (reg.get_blob(repo, layer["digest"], limit=1024 * 1024), {str(k): str(v) for k, v in ann.items()})
-            )
+            blob = store.get_blob(repo, layer["digest"], limit=4 * 1024 * 1024)
+            out.append((blob, {str(k): str(v) for k, v in ann.items()}, str(layer.get("mediaType", ""))))
     return out
 
 
-def to_bundle(payload_bytes: bytes, annotations: dict[str, str]) -> Bundle:
-    """A bundle model for one cosign signature layer (artifact = the payload)."""
+def to_bundle(payload_bytes: bytes, annotations: dict[str, str], layer_type: str = PAYLOAD_TYPE) -> Bundle:
+    """A bundle model for one cosign layer: a message signature over the payload, or (``.att``) a DSSE envelope."""
     try:
         signature = base64.b64decode(annotations[SIGNATURE], validate=True)
     except (KeyError, ValueError):
@@ -123,10 +161,12 @@ def to_bundle(payload_bytes: bytes, annotations: dict[str, str]) -> Bundle:
     certs: tuple[bytes, ...] = ()
     if CERTIFICATE in annotations:
         try:
-            cert = x509.load_pem_x509_certificate(annotations[CERTIFICATE].encode())
+            pems = x509.load_pem_x509_certificates(
+                (annotations[CERTIFICATE] + "\n" + annotations.get(CHAIN, "")).encode()
+            )
         except ValueError:
             raise InputError("cosign-certificate-malformed", "the layer's certificate annotation is not PEM") from None
-        certs = (cert.public_bytes(serialization.Encoding.DER),)
+        certs = tuple(c.public_bytes(serialization.Encoding.DER) for c in pems)
     entries: tuple[TlogEntry, ...] = ()
     if REKOR_BUNDLE in annotations:
         try:
@@ -146,6 +186,14 @@ def to_bundle(payload_bytes: bytes, annotations: dict[str, str]) -> Bundle:
             )
         except (ValueError, KeyError, TypeError):
             raise InputError("cosign-bundle-malformed", "the layer's Rekor bundle annotation is malformed") from None
+    if layer_type == DSSE_TYPE:
+        try:
+            envelope = Envelope.from_json(json.loads(payload_bytes), "cosign attestation layer")
+        except ValueError:
+            raise InputError("dsse-malformed", "the attestation layer is not a DSSE envelope") from None
+        return Bundle(
+            media_type=MEDIA_TYPE_V03, version=(0, 1), certificates=certs, tlog_entries=entries, dsse_envelope=envelope
+        )
     digest = bytes.fromhex(sha256_digest(payload_bytes).split(":", 1)[1])
     return Bundle(
         media_type=MEDIA_TYPE_V03,

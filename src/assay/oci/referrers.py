@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from assay.oci.registry import OCI_INDEX, OCI_MANIFEST, Registry, sha256_digest
+from assay.errors import AssayError, VerificationError
+from assay.oci.registry import sha256_digest
+from assay.oci.store import OCI_INDEX, OCI_MANIFEST, Store
 
 BUNDLE_ARTIFACT_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
@@ -23,7 +25,7 @@ def _descriptor(media_type: str, data: bytes, **extra: Any) -> dict[str, Any]:
 
 
 def attach_bundle(
-    reg: Registry, repo: str, subject: dict[str, Any], bundle: bytes, annotations: dict[str, str] | None = None
+    reg: Store, repo: str, subject: dict[str, Any], bundle: bytes, annotations: dict[str, str] | None = None
 ) -> str:
     """Push ``bundle`` as an artifact manifest referring to ``subject``; returns the artifact's digest."""
     reg.push_blob(repo, EMPTY_BLOB)
@@ -40,9 +42,8 @@ def attach_bundle(
         manifest["annotations"] = annotations
     data = json.dumps(manifest, separators=(",", ":")).encode()
     digest = sha256_digest(data)
-    resp = reg.put_manifest(repo, digest, data, OCI_MANIFEST)
-    if resp.headers.get("OCI-Subject") != subject["digest"]:
-        _update_fallback_index(
+    if reg.put_manifest(repo, digest, data, OCI_MANIFEST) != subject["digest"]:
+        update_fallback_index(
             reg,
             repo,
             subject["digest"],
@@ -56,37 +57,58 @@ def attach_bundle(
     return digest
 
 
-def _update_fallback_index(reg: Registry, repo: str, subject_digest: str, descriptor: dict[str, Any]) -> None:
+def update_fallback_index(reg: Store, repo: str, subject_digest: str, descriptor: dict[str, Any]) -> None:
     """Add a descriptor to the ``sha256-<hex>`` index (the distribution spec's fallback)."""
     tag = fallback_tag(subject_digest)
     try:
         data, _, _ = reg.get_manifest(repo, tag)
         index = json.loads(data)
-    except Exception:  # no index yet (404) — start one
+    except AssayError as exc:
+        if exc.reason != "image-not-found":
+            raise
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
     if not any(m.get("digest") == descriptor["digest"] for m in index.get("manifests", [])):
         index.setdefault("manifests", []).append(descriptor)
     reg.put_manifest(repo, tag, json.dumps(index, separators=(",", ":")).encode(), OCI_INDEX)
 
 
-def find_bundles(reg: Registry, repo: str, subject_digest: str) -> list[bytes]:
-    """Every Sigstore bundle attached to ``subject_digest`` (referrers API, else the fallback tag)."""
-    descriptors = reg.referrers(repo, subject_digest, BUNDLE_ARTIFACT_TYPE)
-    if descriptors is None:
-        try:
-            data, _, _ = reg.get_manifest(repo, fallback_tag(subject_digest))
-        except Exception:  # no fallback index: nothing attached
-            return []
-        descriptors = [
-            m for m in json.loads(data).get("manifests", []) if m.get("artifactType") == BUNDLE_ARTIFACT_TYPE
-        ]
-    bundles = []
+def referrer_descriptors(reg: Store, repo: str, subject_digest: str) -> list[dict[str, Any]]:
+    """Descriptors of everything referring to ``subject_digest`` (referrers API, else the fallback index)."""
+    descriptors = reg.referrers(repo, subject_digest)
+    if descriptors is not None:
+        return descriptors
+    try:
+        data, _, _ = reg.get_manifest(repo, fallback_tag(subject_digest))
+    except AssayError as exc:
+        if exc.reason != "image-not-found":
+            raise
+        return []  # no fallback index: nothing attached
+    manifests = json.loads(data).get("manifests", [])
+    return [m for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+
+
+def find_bundles(reg: Store, repo: str, subject_digest: str) -> tuple[list[bytes], list[AssayError]]:
+    """Every Sigstore bundle attached to ``subject_digest``, and the referrers refused on the way
+    (a manifest whose ``subject`` is another image)."""
+    descriptors = [
+        d for d in referrer_descriptors(reg, repo, subject_digest) if d.get("artifactType") == BUNDLE_ARTIFACT_TYPE
+    ]
+    bundles: list[bytes] = []
+    rejected: list[AssayError] = []
     for d in descriptors:
         manifest_bytes, _, _ = reg.get_manifest(repo, d["digest"])
         manifest = json.loads(manifest_bytes)
-        if manifest.get("subject", {}).get("digest") != subject_digest:
-            continue  # a referrer that does not refer to this image is ignored
+        subject = (manifest.get("subject") or {}).get("digest")
+        if subject != subject_digest:
+            rejected.append(
+                VerificationError(
+                    "referrer-subject-mismatch",
+                    f"referrer {d['digest']} is listed for {subject_digest} but its subject is {subject}",
+                    step="material",
+                )
+            )
+            continue
         for layer in manifest.get("layers", []):
             if layer.get("mediaType") == BUNDLE_ARTIFACT_TYPE:
                 bundles.append(reg.get_blob(repo, layer["digest"], limit=4 * 1024 * 1024))
-    return bundles
+    return bundles, rejected

@@ -11,19 +11,26 @@ import hashlib
 import ipaddress
 import json
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
 from assay.errors import EnvironmentFailure, InputError, VerificationError
+from assay.oci.store import (
+    ACCEPT,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    MANIFEST_LIMIT,
+    MANIFEST_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
 
-MANIFEST_LIMIT = 4 * 1024 * 1024
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST])
+__all__ = ["DOCKER_LIST", "DOCKER_MANIFEST", "OCI_INDEX", "OCI_MANIFEST", "Registry", "sha256_digest"]
+CHUNK_SIZE = 16 * 1024 * 1024
 
 
 def sha256_digest(data: bytes) -> str:
@@ -49,8 +56,12 @@ class Registry:
     insecure: bool = False
     username: str | None = None
     password: str | None = None
+    chunk_size: int = CHUNK_SIZE
+    round_trips: int = 0
     _client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30), repr=False)
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
+    _manifests: dict[str, tuple[bytes, str]] = field(default_factory=dict, repr=False)
+    _no_referrers_api: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.insecure and not _loopback(self.host):
@@ -58,6 +69,12 @@ class Registry:
                 "insecure-not-loopback",
                 f"--insecure (plain HTTP) is only allowed for loopback registries, not {self.host}",
             )
+        if self.username is None:
+            from assay.oci.auth import docker_credentials
+
+            found = docker_credentials(self.host)
+            if found is not None:
+                self.username, self.password = found
 
     @property
     def base(self) -> str:
@@ -99,6 +116,7 @@ class Registry:
         url = path if path.startswith("http") else self.base + path
         for attempt in range(4):
             headers = {**kwargs.pop("headers", {}), **self._auth_headers(scope)}
+            self.round_trips += 1
             try:
                 resp = self._client.request(method, url, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
@@ -111,9 +129,12 @@ class Registry:
                 if challenge.lower().startswith("bearer"):
                     self._fetch_token(challenge, scope)
                     continue
-            if resp.status_code in (429, 502, 503, 504) and attempt < 3:
-                import time
-
+            if resp.status_code == 401:
+                who = f"as {self.username!r}" if self.username is not None else "anonymously"
+                raise EnvironmentFailure(
+                    "registry-auth-failed", f"{self.host}: {method} {path.split('?')[0]} refused {who} (HTTP 401)"
+                )
+            if resp.status_code in (429, 500, 502, 503, 504) and attempt < 3:
                 time.sleep(0.2 * 2**attempt)
                 continue
             return resp
@@ -130,6 +151,9 @@ class Registry:
 
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest); a digest reference is checked against the bytes."""
+        cached = self._manifests.get(reference)
+        if cached is not None:
+            return cached[0], cached[1], reference
         resp = self.request(
             "GET", f"/v2/{repo}/manifests/{reference}", scope=f"repository:{repo}:pull", headers={"Accept": ACCEPT}
         )
@@ -146,9 +170,8 @@ class Registry:
                 "manifest-digest-mismatch",
                 f"the registry returned a manifest whose digest is {digest}, not {reference}",
             )
-        media_type = resp.headers.get("Content-Type", "").split(";")[0] or json.loads(data).get(
-            "mediaType", OCI_MANIFEST
-        )
+        media_type = _media_type(resp.headers.get("Content-Type", ""), data, f"{repo}:{reference}")
+        self._manifests[digest] = (data, media_type)
         return data, media_type, digest
 
     def resolve(self, repo: str, reference: str) -> tuple[str, str, int]:
@@ -156,7 +179,10 @@ class Registry:
         data, media_type, digest = self.get_manifest(repo, reference)
         return digest, media_type, len(data)
 
-    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> httpx.Response:
+    def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> str | None:
+        """PUT a manifest; returns the ``OCI-Subject`` header (set by registries with a referrers API)."""
+        if len(data) > MANIFEST_LIMIT:
+            raise InputError("manifest-too-large", f"manifest for {repo}:{reference} exceeds {MANIFEST_LIMIT} bytes")
         resp = self.request(
             "PUT",
             f"/v2/{repo}/manifests/{reference}",
@@ -168,42 +194,137 @@ class Registry:
             raise EnvironmentFailure(
                 "registry-error", f"PUT manifest {repo}:{reference}: HTTP {resp.status_code}: {resp.text[:200]}"
             )
-        return resp
+        self._manifests[sha256_digest(data)] = (data, media_type)
+        subject = resp.headers.get("OCI-Subject")
+        return str(subject) if subject else None
 
     def blob_exists(self, repo: str, digest: str) -> bool:
         return self.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull").status_code == 200
 
     def push_blob(self, repo: str, data: bytes) -> str:
-        """Upload a blob (monolithic POST + PUT) unless present; returns its digest."""
+        """Upload a blob unless present; returns its digest."""
         digest = sha256_digest(data)
-        if self.blob_exists(repo, digest):
-            return digest
+        if not self.blob_exists(repo, digest):
+            step = self.chunk_size
+            self.push_blob_chunks(repo, digest, len(data), (data[i : i + step] for i in range(0, len(data), step)))
+        return digest
+
+    def _location(self, resp: httpx.Response, what: str) -> str:
+        location = resp.headers.get("Location")
+        if not location:
+            raise EnvironmentFailure("registry-error", f"{what}: the registry sent no upload Location")
+        return str(location)
+
+    def push_blob_chunks(self, repo: str, digest: str, size: int, chunks: Iterator[bytes]) -> None:
+        """Monolithic upload (POST + PUT) up to ``chunk_size``; chunked (PATCH with Content-Range) above it."""
         scope = f"repository:{repo}:pull,push"
         start = self.request("POST", f"/v2/{repo}/blobs/uploads/", scope=scope)
         if start.status_code != 202:
             raise EnvironmentFailure("registry-error", f"starting a blob upload to {repo}: HTTP {start.status_code}")
-        location = start.headers["Location"]
+        location = self._location(start, "blob upload")
+        final = b""
+        if size <= self.chunk_size:
+            final = b"".join(chunks)
+        else:
+            offset = 0
+            for chunk in chunks:
+                resp = self.request(
+                    "PATCH",
+                    location,
+                    scope=scope,
+                    content=chunk,
+                    headers={
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                        "Content-Length": str(len(chunk)),
+                    },
+                )
+                if resp.status_code != 202:
+                    raise EnvironmentFailure(
+                        "registry-error", f"uploading a chunk of {digest} to {repo}: HTTP {resp.status_code}"
+                    )
+                location = self._location(resp, "chunk upload")
+                offset += len(chunk)
         sep = "&" if "?" in location else "?"
         done = self.request(
             "PUT",
             f"{location}{sep}digest={digest}",
             scope=scope,
-            content=data,
+            content=final,
             headers={"Content-Type": "application/octet-stream"},
         )
+        if done.status_code == 400 and "DIGEST_INVALID" in done.text:
+            raise VerificationError("blob-digest-mismatch", f"the registry computed another digest than {digest}")
         if done.status_code != 201:
             raise EnvironmentFailure("registry-error", f"finishing a blob upload to {repo}: HTTP {done.status_code}")
-        return digest
+
+    def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:
+        """Cross-repository mount (201); False when the registry starts an ordinary upload instead."""
+        resp = self.request(
+            "POST",
+            f"/v2/{repo}/blobs/uploads/",
+            scope=f"repository:{repo}:pull,push repository:{from_repo}:pull",
+            params={"mount": digest, "from": from_repo},
+        )
+        if resp.status_code == 202 and resp.headers.get("Location"):
+            # an upload session was opened instead; cancel it
+            self.request("DELETE", resp.headers["Location"], scope=f"repository:{repo}:pull,push")
+        return resp.status_code == 201
 
     def get_blob(self, repo: str, digest: str, limit: int = 64 * 1024 * 1024) -> bytes:
-        resp = self.request("GET", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull", follow_redirects=True)
-        if resp.status_code != 200:
-            raise EnvironmentFailure("registry-error", f"GET blob {digest}: HTTP {resp.status_code}")
-        if len(resp.content) > limit:
-            raise InputError("blob-too-large", f"blob {digest} exceeds {limit} bytes")
-        if sha256_digest(resp.content) != digest:
-            raise VerificationError("blob-digest-mismatch", f"the registry returned bytes that do not hash to {digest}")
-        return resp.content
+        """A whole blob in memory (signatures, configs, bundles), at most ``limit`` bytes."""
+        import io
+
+        sink = io.BytesIO()
+        self.fetch_blob(repo, digest, sink, limit)
+        return sink.getvalue()
+
+    def fetch_blob(self, repo: str, digest: str, sink: BinaryIO, limit: int | None = None) -> int:
+        """Stream a blob into ``sink`` while hashing it; a dropped connection is retried, then reported."""
+        if not digest.startswith("sha256:"):
+            raise InputError("unsupported-digest", f"{digest}: only sha256 blobs are supported")
+        for attempt in range(3):
+            start = sink.tell()
+            h = hashlib.sha256()
+            size = 0
+            self.round_trips += 1
+            try:
+                with self._client.stream(
+                    "GET",
+                    self.base + f"/v2/{repo}/blobs/{digest}",
+                    headers=self._auth_headers(f"repository:{repo}:pull"),
+                    follow_redirects=True,
+                ) as resp:
+                    if resp.status_code == 401 and attempt == 0:
+                        challenge = resp.headers.get("WWW-Authenticate", "")
+                        if challenge.lower().startswith("bearer"):
+                            self._fetch_token(challenge, f"repository:{repo}:pull")
+                            continue
+                    if resp.status_code == 404:
+                        raise InputError("blob-not-found", f"{self.host}/{repo}: blob {digest} does not exist")
+                    if resp.status_code != 200:
+                        raise EnvironmentFailure("registry-error", f"GET blob {digest}: HTTP {resp.status_code}")
+                    for chunk in resp.iter_bytes(1024 * 1024):
+                        size += len(chunk)
+                        if limit is not None and size > limit:
+                            raise InputError("blob-too-large", f"blob {digest} exceeds {limit} bytes")
+                        h.update(chunk)
+                        sink.write(chunk)
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                sink.seek(start)
+                sink.truncate()
+                if attempt == 2:
+                    raise EnvironmentFailure(
+                        "blob-incomplete", f"{self.host}: the connection dropped while reading blob {digest}: {exc}"
+                    ) from None
+                time.sleep(0.1 * 2**attempt)
+                continue
+            if "sha256:" + h.hexdigest() != digest:
+                raise VerificationError(
+                    "blob-digest-mismatch", f"the registry returned bytes that do not hash to {digest}"
+                )
+            return size
+        raise EnvironmentFailure("registry-auth-failed", f"{self.host}: blob {digest} refused")
 
     def list_tags(self, repo: str, page_size: int = 100) -> list[str]:
         """All tags, following the ``Link: <...>; rel="next"`` pagination."""
@@ -222,6 +343,8 @@ class Registry:
 
     def referrers(self, repo: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]] | None:
         """Descriptors from the referrers API, or None when the registry has none (use the tag fallback)."""
+        if self._no_referrers_api:
+            return None
         params = {"artifactType": artifact_type} if artifact_type else None
         resp = self.request(
             "GET",
@@ -230,9 +353,26 @@ class Registry:
             params=params,
             headers={"Accept": OCI_INDEX},
         )
-        if resp.status_code == 404:
+        if resp.status_code == 404 and "application/vnd.oci.image.index" not in resp.headers.get("Content-Type", ""):
+            self._no_referrers_api = True
             return None
+        if resp.status_code == 404:
+            return []
         if resp.status_code != 200:
             raise EnvironmentFailure("registry-error", f"GET referrers {digest}: HTTP {resp.status_code}")
         manifests = resp.json().get("manifests") or []
         return [m for m in manifests if artifact_type is None or m.get("artifactType") == artifact_type]
+
+
+def _media_type(header: str, data: bytes, where: str) -> str:
+    """The manifest's media type (header, else its ``mediaType`` field); unknown types are refused."""
+    media_type = header.split(";")[0].strip()
+    if media_type in ("", "application/json", "application/octet-stream"):
+        try:
+            field_value = json.loads(data).get("mediaType")
+        except (ValueError, AttributeError):
+            raise InputError("manifest-malformed", f"the manifest of {where} is not JSON") from None
+        media_type = field_value if isinstance(field_value, str) else OCI_MANIFEST
+    if media_type not in MANIFEST_TYPES:
+        raise InputError("unsupported-media-type", f"{where} has media type {media_type!r}, which assay does not read")
+    return media_type

@@ -1,26 +1,51 @@
-"""Image use cases: sign and verify images in an OCI registry (bundles stored as referrers)."""
+"""Image use cases: sign, attest, verify, list and copy images in a registry or an OCI layout.
+
+Signatures are written in both layouts — OCI 1.1 referrers (Sigstore bundles,
+with the tag-schema fallback index) and cosign's ``.sig``/``.att`` tags — and
+read from both. Verification always resolves the image to a digest first and
+only counts material bound to that digest.
+"""
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from assay.crypto import keys
-from assay.crypto import signer as signers
-from assay.errors import AssayError, VerificationError
+from assay.errors import AssayError, InputError, VerificationError
+from assay.formats import intoto
 from assay.formats.bundle import Bundle, parse_bundle
-from assay.oci import reference as refs
-from assay.oci.referrers import attach_bundle, find_bundles
-from assay.oci.registry import Registry
+from assay.formats.trustroot import TrustedRoot
+from assay.oci import cosign
+from assay.oci.referrers import (
+    BUNDLE_ARTIFACT_TYPE,
+    attach_bundle,
+    find_bundles,
+    referrer_descriptors,
+    update_fallback_index,
+)
+from assay.oci.store import INDEX_TYPES, Store
+from assay.oci.target import RegistryAuth, Target, open_target
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Artifact, Result
 from assay.verify.policy import Policy
 
 
-def _registry(ref: refs.Reference, insecure: bool, username: str | None, password_: str | None) -> Registry:
-    return Registry(ref.registry, insecure=insecure, username=username, password=password_)
+def _raw(digest: str) -> bytes:
+    return bytes.fromhex(digest.split(":", 1)[1])
+
+
+def _children(store: Store, repo: str, digest: str) -> list[tuple[str, str, int]]:
+    """(digest, media type, size) of each platform manifest of an index."""
+    data, _, _ = store.get_manifest(repo, digest)
+    return [
+        (str(m["digest"]), str(m.get("mediaType", "")), int(m.get("size", 0))) for m in json.loads(data)["manifests"]
+    ]
 
 
 def sign_image(
@@ -30,169 +55,317 @@ def sign_image(
     token: str | None,
     server: str | None,
     password_file: str | None = None,
-    insecure: bool = False,
-    username: str | None = None,
-    registry_password: str | None = None,
+    auth: RegistryAuth | None = None,
     predicate: Any = None,
     predicate_type: str | None = None,
+    recursive: bool = False,
 ) -> dict[str, Any]:
     """Resolve the image to a digest and sign it — the manifest digest, or (with a predicate)
-    an in-toto statement about it — then attach the bundle as a referrer."""
-    from assay.formats import intoto
+    an in-toto statement about it. The bundle is attached as a referrer and in cosign's layout.
+    With ``recursive``, each platform manifest of an index is signed too."""
     from assay.service.blob import Credentials
+
+    target = open_target(image, auth)
+    digest, media_type, size = target.store.resolve(target.repository, target.reference)
+    if target.digest is None:
+        sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
+    creds = Credentials.resolve(key, token, server, password_file)
+    subjects = [(digest, media_type, size)]
+    if recursive and media_type in INDEX_TYPES:
+        subjects += _children(target.store, target.repository, digest)
+    signed = []
+    for d, mt, sz in subjects:
+        signed.append(_sign_one(target, creds, {"mediaType": mt, "digest": d, "size": sz}, predicate, predicate_type))
+    return {"image": target.pinned(digest), "digest": digest, "referrer": signed[0], "signed": len(signed)}
+
+
+def _sign_one(target: Target, creds: Any, subject: dict[str, Any], predicate: Any, predicate_type: str | None) -> str:
+    """Sign one manifest digest; returns the referrer artifact's digest."""
     from assay.sign import blob as sign_blob_mod
 
-    ref = refs.parse(image)
-    reg = _registry(ref, insecure, username, registry_password)
-    digest, media_type, size = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
-    if ref.digest is None:
-        sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
-    raw = bytes.fromhex(digest.split(":", 1)[1])
-    creds = Credentials.resolve(key, token, server, password_file)
-    annotations = None
+    store, repo, digest = target.store, target.repository, str(subject["digest"])
     if predicate_type is not None:
         ptype = intoto.predicate_type(predicate_type)
-        bundle = creds.sign_statement(sign_blob_mod.make_statement(ref.name, raw, ptype, predicate))
-        annotations = {"dev.sigstore.bundle.predicateType": ptype}
-    else:
-        bundle = creds.sign_digest(raw)
-        if creds.signer is not None:
-            _write_cosign_layout(reg, ref, digest, creds.signer, server)
-    subject = {"mediaType": media_type, "digest": digest, "size": size}
-    artifact = attach_bundle(reg, ref.repository, subject, bundle.to_bytes(), annotations)
-    return {"image": str(ref.with_digest(digest)), "digest": digest, "referrer": artifact}
+        bundle = creds.sign_statement(sign_blob_mod.make_statement(target.name, _raw(digest), ptype, predicate))
+        assert bundle.dsse_envelope is not None
+        envelope = json.dumps(bundle.dsse_envelope.to_json(), separators=(",", ":")).encode()
+        ann = {**cosign.annotations_for(bundle), cosign.PREDICATE_TYPE: ptype}
+        cosign.attach(store, repo, digest, envelope, ann, "att", cosign.DSSE_TYPE)
+        return attach_bundle(store, repo, subject, bundle.to_bytes(), {"dev.sigstore.bundle.predicateType": ptype})
+    bundle = creds.sign_digest(_raw(digest))
+    body = cosign.payload(target.name, digest)
+    layer_bundle = creds.sign_digest(hashlib.sha256(body).digest(), body)
+    cosign.attach(store, repo, digest, body, cosign.annotations_for(layer_bundle))
+    return attach_bundle(store, repo, subject, bundle.to_bytes())
 
 
-def _write_cosign_layout(
-    reg: Registry, ref: refs.Reference, digest: str, signer: signers.Signer, server: str | None
-) -> None:
-    """Also store the signature the way cosign does (``sha256-<hex>.sig``), so cosign users find it."""
-    import hashlib
-
-    from assay.log.entries import hashedrekord_proposal
-    from assay.oci import cosign
-
-    body = cosign.payload(ref.name, digest)
-    signature = signer.sign_message(body)
-    annotations = {cosign.SIGNATURE: base64.b64encode(signature).decode()}
-    if server:
-        from assay.clients.rekor import RekorClient
-
-        pem = keys.public_pem(signer.public_key)
-        entry = RekorClient(server).create_entry(hashedrekord_proposal(signature, hashlib.sha256(body).digest(), pem))
-        annotations[cosign.REKOR_BUNDLE] = cosign.rekor_annotation(entry)
-    cosign.attach(reg, ref.repository, digest, body, annotations)
+# ---- reading what is attached ---------------------------------------------------------------
 
 
-def _candidates(reg: Registry, repo: str, digest: str) -> list[tuple[bytes | Bundle, Artifact]]:
-    """Every attached signature: referrer bundles (artifact = manifest digest) and cosign layers (artifact = payload)."""
-    import hashlib
+@dataclass
+class Attached:
+    """Everything attached to one digest, parsed, plus what was refused while collecting it."""
 
-    from assay.oci import cosign
+    candidates: list[tuple[Bundle, Artifact, str]] = field(default_factory=list)  # bundle, artifact, where
+    rejected: list[AssayError] = field(default_factory=list)
 
-    image_artifact = Artifact(bytes.fromhex(digest.split(":", 1)[1]))
-    out: list[tuple[bytes | Bundle, Artifact]] = [(raw, image_artifact) for raw in find_bundles(reg, repo, digest)]
-    for body, layer_annotations in cosign.find(reg, repo, digest):
+
+def collect(store: Store, repo: str, digest: str) -> Attached:
+    """Referrer bundles (artifact = manifest digest), ``.sig`` layers (artifact = payload), ``.att`` envelopes."""
+    out = Attached()
+    image_artifact = Artifact(_raw(digest))
+    bundles, rejected = find_bundles(store, repo, digest)
+    out.rejected += rejected
+    for raw in bundles:
+        try:
+            out.candidates.append((parse_bundle(raw), image_artifact, "referrer"))
+        except AssayError as exc:
+            out.rejected.append(exc)
+    for body, ann, _ in cosign.find(store, repo, digest, "sig"):
         claimed = cosign.claimed_digest(body)
         if claimed is None or claimed.lower() != digest:
-            continue  # a payload about another image never counts for this one
-        try:
-            out.append((cosign.to_bundle(body, layer_annotations), Artifact(hashlib.sha256(body).digest(), body)))
-        except AssayError:
+            out.rejected.append(
+                VerificationError(
+                    "payload-digest-mismatch",
+                    f"a {cosign.sig_tag(digest)} layer signs {claimed or 'no image digest'}, not {digest}",
+                    step="subject",
+                )
+            )
             continue
+        try:
+            out.candidates.append((cosign.to_bundle(body, ann), Artifact(hashlib.sha256(body).digest(), body), "sig"))
+        except AssayError as exc:
+            out.rejected.append(exc)
+    for body, ann, layer_type in cosign.find(store, repo, digest, "att"):
+        try:
+            out.candidates.append((cosign.to_bundle(body, ann, layer_type), image_artifact, "att"))
+        except AssayError as exc:
+            out.rejected.append(exc)
     return out
 
 
-def verify_image(
-    image: str,
-    *,
-    key_path: str | None,
-    identity: IdentityPolicy | None,
-    trusted_root: str | None,
-    server: str | None,
-    insecure: bool = False,
-    username: str | None = None,
-    registry_password: str | None = None,
-    predicate_type: str | None = None,
-) -> Result:
-    """Verify that at least one attached bundle signs the image's manifest digest under the policy.
+@dataclass(frozen=True)
+class ImageVerifier:
+    """Who must have signed: a public key or an identity policy, and the trust material."""
 
-    Without ``predicate_type`` only message signatures count (image signatures); with
-    it, only DSSE attestations whose statement names the image digest and that type.
-    """
-    from pathlib import Path
+    key_path: str | None
+    identity: IdentityPolicy | None
+    trusted_root: str | None = None
+    server: str | None = None
 
-    from assay.clients.rekor import RekorClient
-    from assay.formats.trustroot import parse_trusted_root
-    from assay.service.blob import trust_for
+    def _trust(self, bundle: Bundle) -> TrustedRoot | None:
+        from assay.clients.rekor import RekorClient
+        from assay.formats.trustroot import parse_trusted_root
+        from assay.service.blob import trust_for
 
-    ref = refs.parse(image)
-    reg = _registry(ref, insecure, username, registry_password)
-    digest, _, _ = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
-    found = _candidates(reg, ref.repository, digest)
-    if not found:
-        raise VerificationError(
-            "no-signatures", f"no Sigstore bundle is attached to {ref.name}@{digest}", step="material"
-        )
-    key = keys.load_public(Path(key_path)) if key_path else None
-    errors: list[AssayError] = []
-    from assay.formats import intoto
+        if self.server:
+            return parse_trusted_root(RekorClient(self.server).trusted_root())
+        return trust_for(bundle, self.trusted_root)
 
-    ptype = intoto.predicate_type(predicate_type) if predicate_type else None
-    for raw, artifact in found:
-        try:
-            bundle = raw if isinstance(raw, Bundle) else parse_bundle(raw)
+    def verify(self, attached: Attached, name: str, predicate_type: str | None = None) -> Result:
+        """The first attached bundle of the right kind that verifies; else the first reason it did not."""
+        from assay.crypto import keys
+
+        key = keys.load_public(Path(self.key_path)) if self.key_path else None
+        ptype = intoto.predicate_type(predicate_type) if predicate_type else None
+        errors: list[AssayError] = []
+        tried = 0
+        for bundle, artifact, where in attached.candidates:
             if (bundle.dsse_envelope is not None) != (ptype is not None):
                 continue  # signatures and attestations are verified by different commands
-            trust = (
-                parse_trusted_root(RekorClient(server).trusted_root()) if server else trust_for(bundle, trusted_root)
-            )
-            policy = Policy(
-                key=key,
-                identity=identity,
-                require_tlog=bool(server),
-                predicate_type=ptype,
-                expect_statement=ptype is not None,
-            )
-            result = pipeline.verify(bundle, artifact, policy, trust)
-            result.notes.append(f"verified {ref.name}@{digest} ({len(found)} bundle(s) attached)")
-            return result
-        except AssayError as exc:
-            errors.append(exc)
-    if not errors:
-        kind = f"attestation of type {ptype}" if ptype else "signature"
-        raise VerificationError("no-signatures", f"no {kind} is attached to {ref.name}@{digest}", step="material")
-    first = errors[0]
-    raise VerificationError(
-        first.reason, f"none of the {len(found)} attached bundle(s) verifies; first: {first.message}", step=first.step
-    )
+            tried += 1
+            try:
+                policy = Policy(
+                    key=key,
+                    identity=self.identity,
+                    require_tlog=bool(self.server),
+                    predicate_type=ptype,
+                    expect_statement=ptype is not None,
+                )
+                result = pipeline.verify(bundle, artifact, policy, self._trust(bundle))
+                result.notes.append(f"verified {name} ({where}; {len(attached.candidates)} bundle(s) attached)")
+                return result
+            except AssayError as exc:
+                errors.append(exc)
+        errors += attached.rejected
+        if not errors:
+            kind = f"attestation of type {ptype}" if ptype else "signature"
+            raise VerificationError("no-signatures", f"no {kind} is attached to {name}", step="material")
+        first = errors[0]
+        raise VerificationError(
+            first.reason,
+            f"none of the {tried} attached bundle(s) verifies {name}; first: {first.message}",
+            step=first.step,
+        )
 
 
-def tree(
-    image: str, *, insecure: bool = False, username: str | None = None, registry_password: str | None = None
-) -> dict[str, Any]:
-    """Everything attached to an image: each bundle's kind, signer and (for attestations) predicate type."""
-    from assay.formats.intoto import parse_statement
+def verify_image(
+    image: str, verifier: ImageVerifier, *, auth: RegistryAuth | None = None, predicate_type: str | None = None
+) -> Result:
+    """Verify that an attached signature (or attestation of ``predicate_type``) binds the image's digest."""
+    target = open_target(image, auth)
+    digest, _, _ = target.store.resolve(target.repository, target.reference)
+    return verifier.verify(collect(target.store, target.repository, digest), target.pinned(digest), predicate_type)
 
-    ref = refs.parse(image)
-    reg = _registry(ref, insecure, username, registry_password)
-    digest, media_type, _ = reg.resolve(ref.repository, ref.digest or ref.tag or "latest")
+
+def tree(image: str, *, auth: RegistryAuth | None = None) -> dict[str, Any]:
+    """Everything attached to an image: where it is stored, its kind, signer and predicate type."""
+    target = open_target(image, auth)
+    digest, media_type, _ = target.store.resolve(target.repository, target.reference)
+    attached = collect(target.store, target.repository, digest)
     items = []
-    for raw in find_bundles(reg, ref.repository, digest):
-        try:
-            b = parse_bundle(raw)
-        except AssayError as exc:
-            items.append({"kind": "unreadable", "reason": exc.reason})
-            continue
+    for b, _, where in attached.candidates:
         item: dict[str, Any] = {
+            "layout": where,
             "kind": "attestation" if b.dsse_envelope else "signature",
             "signer": "certificate" if b.certificates else "key",
         }
         if b.dsse_envelope is not None:
             try:
-                item["predicateType"] = parse_statement(b.dsse_envelope.payload).predicate_type
+                item["predicateType"] = intoto.parse_statement(b.dsse_envelope.payload).predicate_type
             except AssayError:
                 item["predicateType"] = None
         item["tlogEntries"] = len(b.tlog_entries)
         items.append(item)
-    return {"image": str(ref.with_digest(digest)), "mediaType": media_type, "attached": items}
+    items += [{"kind": "rejected", "reason": e.reason, "message": e.message} for e in attached.rejected]
+    return {"image": target.pinned(digest), "mediaType": media_type, "attached": items}
+
+
+# ---- SBOM attachment -------------------------------------------------------------------------
+
+
+def sbom_predicate_type(doc: Any, path: str) -> str:
+    """The attestation predicate type for an SBOM document (CycloneDX or SPDX JSON)."""
+    if isinstance(doc, dict) and doc.get("bomFormat") == "CycloneDX":
+        return "https://cyclonedx.org/bom"
+    if isinstance(doc, dict) and str(doc.get("spdxVersion", "")).startswith("SPDX-"):
+        return "https://spdx.dev/Document"
+    raise InputError("sbom-unrecognised", f"{path} is neither a CycloneDX nor an SPDX JSON document")
+
+
+# ---- copy / promotion ------------------------------------------------------------------------
+
+
+def copy_image(
+    src: str,
+    dst: str,
+    check: Callable[[Target, str, Attached], Any],
+    *,
+    auth: RegistryAuth | None = None,
+) -> dict[str, Any]:
+    """Copy an image with everything attached to it, only after ``check`` accepted the source digest.
+
+    Order: resolve → verify (nothing written yet) → blobs → manifests by digest
+    (children before indexes) → attached artifacts and their tags → the
+    destination tag last, so a failure never leaves a tag on an unverified or
+    incomplete image.
+    """
+    source = open_target(src, auth)
+    dest = open_target(dst, auth, create=True)
+    digest, media_type, _ = source.store.resolve(source.repository, source.reference)
+    attached = collect(source.store, source.repository, digest)
+    verdict = check(source, digest, attached)
+    mover = _Mover(source, dest)
+    mover.manifest(digest)
+    for descriptor in referrer_descriptors(source.store, source.repository, digest):
+        acknowledged = mover.manifest(str(descriptor["digest"]))
+        if acknowledged != digest:
+            update_fallback_index(dest.store, dest.repository, digest, descriptor)
+    for suffix in ("sig", "att"):
+        tag = cosign.sig_tag(digest, suffix)
+        if _exists(source, tag):
+            mover.manifest(tag, tag)
+    if dest.digest is None:
+        data, mt, _ = source.store.get_manifest(source.repository, digest)
+        dest.store.put_manifest(dest.repository, dest.tag or source.tag or "latest", data, mt)
+    elif dest.digest != digest:
+        raise InputError("copy-digest-mismatch", f"{dst} names {dest.digest}, but {src} is {digest}")
+    return {
+        "source": source.pinned(digest),
+        "destination": dest.pinned(digest) if dest.digest else dest.with_tag(dest.tag or source.tag or "latest"),
+        "digest": digest,
+        "mediaType": media_type,
+        "blobs": mover.blobs,
+        "manifests": mover.manifests,
+        "mounted": mover.mounted,
+        "verification": verdict,
+    }
+
+
+def _exists(target: Target, reference: str) -> bool:
+    try:
+        target.store.resolve(target.repository, reference)
+    except AssayError as exc:
+        if exc.reason != "image-not-found":
+            raise
+        return False
+    return True
+
+
+class _Mover:
+    """Copies manifests and blobs between stores, streaming blobs through a temporary file."""
+
+    def __init__(self, source: Target, dest: Target) -> None:
+        self.source, self.dest = source, dest
+        self.blobs = 0
+        self.manifests = 0
+        self.mounted = 0
+        self._same_host = source.store.host == dest.store.host and source.store is not dest.store
+        self._done: set[str] = set()
+
+    def blob(self, digest: str, size: int) -> None:
+        import tempfile
+
+        s, d = self.source, self.dest
+        if digest in self._done or d.store.blob_exists(d.repository, digest):
+            self._done.add(digest)
+            return
+        if self._same_host and d.store.mount_blob(d.repository, digest, s.repository):
+            self.mounted += 1
+        else:
+            with tempfile.TemporaryFile() as spool:
+                got = s.store.fetch_blob(s.repository, digest, spool)
+                spool.seek(0)
+                d.store.push_blob_chunks(d.repository, digest, got, iter(lambda: spool.read(8 * 1024 * 1024), b""))
+            self.blobs += 1
+        self._done.add(digest)
+
+    def manifest(self, reference: str, tag: str | None = None) -> str | None:
+        """Copy a manifest (and, first, everything it references) by digest, or under ``tag``;
+        returns the ``OCI-Subject`` the destination acknowledged."""
+        data, media_type, digest = self.source.store.get_manifest(self.source.repository, reference)
+        doc = json.loads(data)
+        if media_type in INDEX_TYPES:
+            for m in doc.get("manifests", []):
+                self.manifest(str(m["digest"]))
+        else:
+            for layer in [doc.get("config"), *doc.get("layers", [])]:
+                if isinstance(layer, dict) and layer.get("digest"):
+                    self.blob(str(layer["digest"]), int(layer.get("size", 0)))
+        acknowledged = self.dest.store.put_manifest(self.dest.repository, tag or digest, data, media_type)
+        self.manifests += 1
+        return acknowledged
+
+
+def check_signatures(verifier: ImageVerifier) -> Callable[[Target, str, Attached], Any]:
+    """A copy check that requires a verified signature."""
+
+    def check(source: Target, digest: str, attached: Attached) -> Any:
+        result = verifier.verify(attached, source.pinned(digest))
+        return {"verified": True, "signer": result.signer}
+
+    return check
+
+
+__all__ = [
+    "BUNDLE_ARTIFACT_TYPE",
+    "Attached",
+    "ImageVerifier",
+    "check_signatures",
+    "collect",
+    "copy_image",
+    "sbom_predicate_type",
+    "sign_image",
+    "tree",
+    "verify_image",
+]
