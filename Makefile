@@ -58,6 +58,7 @@ conformance: install
 bench: test-install
 	$(BIN)/python benchmarks/hash_throughput.py
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/image_verify.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -60,7 +60,8 @@ class Registry:
     round_trips: int = 0
     _client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30), repr=False)
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
-    _manifests: dict[str, tuple[bytes, str]] = field(default_factory=dict, repr=False)
+    _manifests: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict, repr=False)
+    _blobs: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)  # small blobs by digest (content-addressed)
     _no_referrers_api: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -151,7 +152,7 @@ class Registry:
 
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest); a digest reference is checked against the bytes."""
-        cached = self._manifests.get(reference)
+        cached = self._manifests.get((repo, reference))
         if cached is not None:
             return cached[0], cached[1], reference
         resp = self.request(
@@ -171,7 +172,7 @@ class Registry:
                 f"the registry returned a manifest whose digest is {digest}, not {reference}",
             )
         media_type = _media_type(resp.headers.get("Content-Type", ""), data, f"{repo}:{reference}")
-        self._manifests[digest] = (data, media_type)
+        self._manifests[(repo, digest)] = (data, media_type)
         return data, media_type, digest
 
     def resolve(self, repo: str, reference: str) -> tuple[str, str, int]:
@@ -194,7 +195,7 @@ class Registry:
             raise EnvironmentFailure(
                 "registry-error", f"PUT manifest {repo}:{reference}: HTTP {resp.status_code}: {resp.text[:200]}"
             )
-        self._manifests[sha256_digest(data)] = (data, media_type)
+        self._manifests[(repo, sha256_digest(data))] = (data, media_type)
         subject = resp.headers.get("OCI-Subject")
         return str(subject) if subject else None
 
@@ -275,9 +276,15 @@ class Registry:
         """A whole blob in memory (signatures, configs, bundles), at most ``limit`` bytes."""
         import io
 
+        cached = self._blobs.get((repo, digest))
+        if cached is not None and len(cached) <= limit:
+            return cached
         sink = io.BytesIO()
         self.fetch_blob(repo, digest, sink, limit)
-        return sink.getvalue()
+        data = sink.getvalue()
+        if len(data) <= 1024 * 1024 and len(self._blobs) < 1024:
+            self._blobs[(repo, digest)] = data
+        return data
 
     def fetch_blob(self, repo: str, digest: str, sink: BinaryIO, limit: int | None = None) -> int:
         """Stream a blob into ``sink`` while hashing it; a dropped connection is retried, then reported."""

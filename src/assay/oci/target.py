@@ -59,6 +59,9 @@ def parse_layout(value: str) -> tuple[Path, str | None, str | None]:
     return Path(rest), tag, digest
 
 
+_POOL: dict[tuple[str, bool, str | None, str | None], Registry] = {}  # one client (connections, caches) per registry
+
+
 def open_target(image: str, auth: RegistryAuth | None = None, create: bool = False) -> Target:
     """Parse an image argument and open its store (``create`` makes a missing layout directory)."""
     auth = auth or RegistryAuth()
@@ -67,5 +70,10 @@ def open_target(image: str, auth: RegistryAuth | None = None, create: bool = Fal
         store = Layout(path, create=create)
         return Target(store, "", digest or tag or "latest", f"oci:{path}", tag, digest)
     ref = refs.parse(image)
-    reg = Registry(ref.registry, insecure=auth.insecure, username=auth.username, password=auth.password)
+    key = (ref.registry, auth.insecure, auth.username, auth.password)
+    reg = _POOL.get(key)
+    if reg is None:
+        reg = _POOL[key] = Registry(
+            ref.registry, insecure=auth.insecure, username=auth.username, password=auth.password
+        )
     return Target(reg, ref.repository, ref.digest or ref.tag or "latest", ref.name, ref.tag, ref.digest)

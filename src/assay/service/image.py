@@ -110,18 +110,22 @@ class Attached:
     rejected: list[AssayError] = field(default_factory=list)
 
 
-def collect(store: Store, repo: str, digest: str) -> Attached:
+ALL_LAYOUTS = ("referrer", "sig", "att")
+
+
+def collect(store: Store, repo: str, digest: str, layouts: tuple[str, ...] = ALL_LAYOUTS) -> Attached:
     """Referrer bundles (artifact = manifest digest), ``.sig`` layers (artifact = payload), ``.att`` envelopes."""
     out = Attached()
     image_artifact = Artifact(_raw(digest))
-    bundles, rejected = find_bundles(store, repo, digest)
-    out.rejected += rejected
-    for raw in bundles:
-        try:
-            out.candidates.append((parse_bundle(raw), image_artifact, "referrer"))
-        except AssayError as exc:
-            out.rejected.append(exc)
-    for body, ann, _ in cosign.find(store, repo, digest, "sig"):
+    if "referrer" in layouts:
+        bundles, rejected = find_bundles(store, repo, digest)
+        out.rejected += rejected
+        for raw in bundles:
+            try:
+                out.candidates.append((parse_bundle(raw), image_artifact, "referrer"))
+            except AssayError as exc:
+                out.rejected.append(exc)
+    for body, ann, _ in cosign.find(store, repo, digest, "sig") if "sig" in layouts else []:
         claimed = cosign.claimed_digest(body)
         if claimed is None or claimed.lower() != digest:
             out.rejected.append(
@@ -136,7 +140,7 @@ def collect(store: Store, repo: str, digest: str) -> Attached:
             out.candidates.append((cosign.to_bundle(body, ann), Artifact(hashlib.sha256(body).digest(), body), "sig"))
         except AssayError as exc:
             out.rejected.append(exc)
-    for body, ann, layer_type in cosign.find(store, repo, digest, "att"):
+    for body, ann, layer_type in cosign.find(store, repo, digest, "att") if "att" in layouts else []:
         try:
             out.candidates.append((cosign.to_bundle(body, ann, layer_type), image_artifact, "att"))
         except AssayError as exc:
@@ -161,6 +165,19 @@ class ImageVerifier:
         if self.server:
             return parse_trusted_root(RekorClient(self.server).trusted_root())
         return trust_for(bundle, self.trusted_root)
+
+    def verify_stored(
+        self, store: Store, repo: str, digest: str, name: str, predicate_type: str | None = None
+    ) -> Result:
+        """Referrers first; cosign's ``.sig``/``.att`` tag is read only when no referrer verifies
+        (fewer round trips for the common case; the same answer as reading everything)."""
+        first = collect(store, repo, digest, ("referrer",))
+        try:
+            return self.verify(first, name, predicate_type)
+        except AssayError:
+            rest = collect(store, repo, digest, ("att",) if predicate_type else ("sig",))
+            both = Attached(first.candidates + rest.candidates, first.rejected + rest.rejected)
+            return self.verify(both, name, predicate_type)
 
     def verify(self, attached: Attached, name: str, predicate_type: str | None = None) -> Result:
         """The first attached bundle of the right kind that verifies; else the first reason it did not."""
@@ -205,7 +222,7 @@ def verify_image(
     """Verify that an attached signature (or attestation of ``predicate_type``) binds the image's digest."""
     target = open_target(image, auth)
     digest, _, _ = target.store.resolve(target.repository, target.reference)
-    return verifier.verify(collect(target.store, target.repository, digest), target.pinned(digest), predicate_type)
+    return verifier.verify_stored(target.store, target.repository, digest, target.pinned(digest), predicate_type)
 
 
 def tree(image: str, *, auth: RegistryAuth | None = None) -> dict[str, Any]:
@@ -310,7 +327,7 @@ class _Mover:
         self.blobs = 0
         self.manifests = 0
         self.mounted = 0
-        self._same_host = source.store.host == dest.store.host and source.store is not dest.store
+        self._same_host = source.store.host == dest.store.host and source.repository != dest.repository
         self._done: set[str] = set()
 
     def blob(self, digest: str, size: int) -> None:
