@@ -642,7 +642,7 @@ PubKeyOpt = Annotated[Optional[str], typer.Option("--key", help="public key (PEM
 
 
 def _auth(insecure: bool, username: str | None, password_: str | None) -> Any:
-    from assay.oci.target import RegistryAuth
+    from assay.oci.store import RegistryAuth
 
     return RegistryAuth(insecure, username, password_)
 
@@ -897,6 +897,36 @@ def copy_image(
         )
 
     _verify_output(output_fmt, lambda: JsonResult(image_svc.copy_image(src, dst, check, auth=auth)), render)
+
+
+class SbomFormat(StrEnum):
+    cyclonedx = "cyclonedx-json"
+    spdx = "spdx-json"
+
+
+@app.command("sbom")
+def sbom_command(
+    target: Annotated[str, typer.Argument(help="directory or file, oci:LAYOUT[:tag], or an image reference")],
+    format: Annotated[SbomFormat, typer.Option("--format", help="output format")] = SbomFormat.cyclonedx,
+    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Catalogue packages (Python, npm, dpkg, apk, Go binaries) into a CycloneDX 1.6 or SPDX 2.3 SBOM."""
+    import json
+
+    from assay.sbom import generate
+    from assay.service.io import write_atomic
+
+    components, subject = generate.catalog(target, _auth(insecure, registry_username, registry_password))
+    doc = generate.document(components, subject, format.value)
+    data = json.dumps(doc, indent=2).encode() + b"\n"
+    if out:
+        write_atomic(out, data)
+        output.warn(f"{len(components)} components written to {out}")
+    else:
+        sys.stdout.buffer.write(data)
 
 
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)

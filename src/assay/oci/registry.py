@@ -61,7 +61,9 @@ class Registry:
     _client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30), repr=False)
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
     _manifests: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict, repr=False)
-    _blobs: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)  # small blobs by digest (content-addressed)
+    _blobs: dict[tuple[str, str], bytes] = field(
+        default_factory=dict, repr=False
+    )  # small blobs by digest (content-addressed)
     _no_referrers_api: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:

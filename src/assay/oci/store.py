@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 MANIFEST_LIMIT = 4 * 1024 * 1024
@@ -57,3 +58,12 @@ class Store(Protocol):
     def referrers(self, repo: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]] | None:
         """Descriptors from a referrers API, or None (use the tag-schema fallback)."""
         ...
+
+
+@dataclass
+class RegistryAuth:
+    """Registry connection flags shared by the image commands."""
+
+    insecure: bool = False
+    username: str | None = None
+    password: str | None = None

@@ -9,7 +9,9 @@ from assay.errors import InputError
 from assay.oci import reference as refs
 from assay.oci.layout import Layout
 from assay.oci.registry import Registry
-from assay.oci.store import Store
+from assay.oci.store import RegistryAuth, Store
+
+__all__ = ["RegistryAuth", "Target", "open_target", "parse_layout"]
 
 LAYOUT_PREFIX = "oci:"
 
@@ -31,15 +33,6 @@ class Target:
 
     def with_tag(self, tag: str) -> str:
         return f"{self.name}:{tag}"
-
-
-@dataclass
-class RegistryAuth:
-    """Registry connection flags shared by the image commands."""
-
-    insecure: bool = False
-    username: str | None = None
-    password: str | None = None
 
 
 def parse_layout(value: str) -> tuple[Path, str | None, str | None]:
