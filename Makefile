@@ -59,6 +59,7 @@ bench: test-install
 	$(BIN)/python benchmarks/hash_throughput.py
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/image_verify.py
+	$(BIN)/python benchmarks/sbom.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
