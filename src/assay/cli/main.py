@@ -929,6 +929,114 @@ def sbom_command(
         sys.stdout.buffer.write(data)
 
 
+vulndb_app = typer.Typer(help="The local OSV vulnerability index.", no_args_is_help=True)
+app.add_typer(vulndb_app, name="vulndb")
+DbOpt = Annotated[str, typer.Option("--db", help="directory of the vulnerability index")]
+
+
+@vulndb_app.command("import")
+def vulndb_import(
+    source: Annotated[
+        str, typer.Argument(help="OSV export: a zip (e.g. all.zip), a directory of JSON records, or one file")
+    ],
+    db: DbOpt,
+) -> None:
+    """Load OSV records into the index (newer records replace older ones)."""
+    from pathlib import Path
+
+    from assay.vuln.db import VulnDB
+
+    index = VulnDB(Path(db), create=True)
+    try:
+        counts = index.import_osv(Path(source))
+        total = index.meta()["records"]
+    finally:
+        index.close()
+    output.say(
+        f"imported {counts['imported']} record(s), {counts['withdrawn']} withdrawn, "
+        f"{counts['older']} older than stored; {total} in {db}"
+    )
+
+
+class ScanOutput(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    predicate = "predicate"
+
+
+class Severity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+@app.command("scan")
+def scan_command(
+    target: Annotated[str, typer.Argument(help="SBOM (CycloneDX/SPDX JSON), directory, oci:LAYOUT or image")],
+    db: DbOpt,
+    fail_on: Annotated[
+        Optional[Severity], typer.Option("--fail-on", help="exit 1 when a finding is at or above this severity")
+    ] = None,
+    vex: Annotated[Optional[str], typer.Option("--vex", help="CycloneDX VEX: not_affected statements suppress")] = None,
+    output_fmt: Annotated[ScanOutput, typer.Option("--output", "-o")] = ScanOutput.table,
+    out: Annotated[Optional[str], typer.Option("--out", help="write the report here")] = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Match packages against the OSV index (per-ecosystem version ordering) and report findings."""
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from assay import __version__
+    from assay.service.io import write_atomic
+    from assay.vuln import report, scan
+    from assay.vuln import vex as vex_mod
+    from assay.vuln.db import VulnDB
+
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    index = VulnDB(Path(db))
+    try:
+        statements = vex_mod.load(Path(vex)) if vex else []
+        packages, subject = scan.load_packages(target, _auth(insecure, registry_username, registry_password))
+        findings, suppressed = vex_mod.apply(scan.match(index, packages), statements)
+        meta = index.meta()
+    finally:
+        index.close()
+    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if output_fmt is ScanOutput.table:
+        text = report.table(findings, len(suppressed))
+    else:
+        doc: Any
+        if output_fmt is ScanOutput.json:
+            doc = {
+                "target": subject.get("name", target),
+                "packages": len(packages),
+                "findings": [f.to_json() for f in findings],
+                "suppressed": suppressed,
+                "db": meta,
+            }
+        elif output_fmt is ScanOutput.sarif:
+            doc = report.sarif(findings, __version__)
+        else:
+            doc = report.predicate(findings, subject, meta, started, finished, __version__)
+        text = json.dumps(doc, indent=2) + "\n"
+    if out:
+        write_atomic(out, text.encode())
+    else:
+        sys.stdout.write(text)
+    if fail_on is not None:
+        rank = ["none", "low", "medium", "high", "critical"]
+        threshold = rank.index(fail_on.value)
+        worst = [f for f in findings if f.rating in rank and rank.index(f.rating) >= threshold]
+        if worst:
+            output.warn(f"error[vulnerabilities-found]: {len(worst)} finding(s) at or above {fail_on.value}")
+            raise typer.Exit(1)
+
+
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)
 app.add_typer(conformance_app, name="conformance")
 
