@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS affected (
   ecosystem TEXT NOT NULL, release TEXT NOT NULL, name TEXT NOT NULL, record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS affected_pkg ON affected (ecosystem, name);
+CREATE INDEX IF NOT EXISTS affected_record ON affected (record);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

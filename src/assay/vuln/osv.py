@@ -10,6 +10,7 @@ affected versions. Withdrawn records never match.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from assay.errors import InputError
@@ -51,23 +52,30 @@ def rating_of(score: float) -> str:
     return "critical"
 
 
-def _severity(doc: dict[str, Any]) -> tuple[float | None, str, list[str]]:
+@lru_cache(maxsize=65536)
+def cvss_score(kind: str, vector: str) -> float | None:
+    """The base score of a CVSS v3.x or v4.0 vector (None when malformed or another kind)."""
     from cvss import CVSS3, CVSS4
 
+    try:
+        if kind == "CVSS_V3":
+            return float(CVSS3(vector).scores()[0])
+        if kind == "CVSS_V4":
+            return float(CVSS4(vector).base_score)
+    except Exception:  # the cvss library raises several exception types for malformed vectors
+        return None
+    return None
+
+
+def _severity(doc: dict[str, Any]) -> tuple[float | None, str, list[str]]:
     best: float | None = None
     vectors = []
     for s in doc.get("severity") or []:
         kind, vector = s.get("type"), s.get("score")
-        if not isinstance(vector, str):
+        if not isinstance(vector, str) or not isinstance(kind, str):
             continue
-        try:
-            if kind == "CVSS_V3":
-                score = float(CVSS3(vector).scores()[0])
-            elif kind == "CVSS_V4":
-                score = float(CVSS4(vector).base_score)
-            else:
-                continue
-        except Exception:  # the cvss library raises several exception types for malformed vectors
+        score = cvss_score(kind, vector)
+        if score is None:
             continue
         vectors.append(vector)
         best = score if best is None else max(best, score)
