@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -288,6 +289,60 @@ def attest_blob(
     output.say(f"Wrote attestation bundle to {out}")
 
 
+VsaOutOpt = Annotated[
+    Optional[str], typer.Option("--vsa-out", help="write a signed SLSA verification summary (bundle) here")
+]
+VsaKeyOpt = Annotated[Optional[str], typer.Option("--vsa-key", help="key (or signer URI) that signs the VSA")]
+
+
+def _with_vsa(
+    run: Callable[[], Any],
+    *,
+    target: str,
+    bundle: str | None,
+    flags: dict[str, Any],
+    vsa_out: str | None,
+    vsa_key: str | None,
+    password_file: str | None,
+    auth: Any = None,
+) -> Callable[[], Any]:
+    """Wrap a verification so that a VSA (PASSED or FAILED) is written before the result is reported."""
+    if vsa_out is None:
+        return run
+    if vsa_key is None:
+        raise InputError("usage", "--vsa-out needs --vsa-key to sign the summary")
+
+    def wrapped() -> Any:
+        from assay.attest import vsa
+        from assay.service import provenance as prov
+
+        name, sha = prov.subject_digest(target, auth)
+        failure: AssayError | None = None
+        result: Any = None
+        try:
+            result = run()
+        except AssayError as exc:
+            if exc.exit_code != 1:
+                raise  # bad input: no verification happened, so nothing to summarise
+            failure = exc
+        verified = result if isinstance(result, prov.Verified) else None
+        if verified is None and bundle is not None and Path(bundle).is_file():
+            verified = prov.Verified(result, name, sha, [(bundle, Path(bundle).read_bytes())])
+        claims = verified.result.claims if verified and verified.result else {}
+        levels = vsa.build_level(claims, failure is None and flags.get("kind") == "provenance")
+        prov.write_vsa(
+            verified, failure, resource=verified.resource if verified else name, sha256=sha,
+            policy_uri="assay:cli-flags", policy_bytes=vsa.flags_policy(flags), levels=levels,
+            key=vsa_key, password_file=password_file, out=vsa_out,
+        )  # fmt: skip
+        output.warn(f"verification summary ({'PASSED' if failure is None else 'FAILED'}) written to {vsa_out}")
+        if failure is not None:
+            raise failure
+        return verified.result if verified is not None else result
+
+    return wrapped
+
+
 @app.command("verify-blob-attestation")
 def verify_blob_attestation(
     file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
@@ -302,9 +357,12 @@ def verify_blob_attestation(
     trusted_root: TrustedRootOpt = None,
     server: ServerOpt = None,
     require_tlog: RequireTlogOpt = False,
+    vsa_out: VsaOutOpt = None,
+    vsa_key: VsaKeyOpt = None,
+    password_file: PasswordFileOpt = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify an in-toto attestation bundle about a blob."""
+    """Verify an in-toto attestation bundle about a blob (optionally writing a signed VSA)."""
     from assay.service import blob
 
     def run() -> Any:
@@ -328,7 +386,13 @@ def verify_blob_attestation(
             expect_statement=True,
         )
 
-    _verify_output(output_fmt, run, _render_verified)
+    flags = {"kind": "attestation", "type": type, "key": key, "identity": certificate_identity,
+             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+    run_vsa = _with_vsa(
+        run, target=file, bundle=bundle or (file + ".sigstore.json"), flags=flags, vsa_out=vsa_out,
+        vsa_key=vsa_key, password_file=password_file,
+    )  # fmt: skip
+    _verify_output(output_fmt, run_vsa, _render_verified)
 
 
 @checksums_app.command("create")
@@ -817,9 +881,12 @@ def verify_image_attestation(
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
+    vsa_out: VsaOutOpt = None,
+    vsa_key: VsaKeyOpt = None,
+    password_file: PasswordFileOpt = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify an image attestation of a given predicate type."""
+    """Verify an image attestation of a given predicate type (optionally writing a signed VSA)."""
     from assay.service import image as image_svc
 
     identity = (
@@ -829,16 +896,16 @@ def verify_image_attestation(
         certificate_oidc_issuer_regexp,
         certificate_extension,
     )
-    _verify_output(
-        output_fmt,
-        lambda: image_svc.verify_image(
-            image,
-            _verifier(key, identity, trusted_root, server),
-            auth=_auth(insecure, registry_username, registry_password),
-            predicate_type=type,
-        ),
-        _render_verified,
-    )
+    auth = _auth(insecure, registry_username, registry_password)
+    flags = {"kind": "attestation", "type": type, "key": key, "identity": certificate_identity,
+             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+    run = _with_vsa(
+        lambda: image_svc.verify_image(image, _verifier(key, identity, trusted_root, server), auth=auth,
+                                       predicate_type=type),
+        target=image, bundle=None, flags=flags, vsa_out=vsa_out, vsa_key=vsa_key, password_file=password_file,
+        auth=auth,
+    )  # fmt: skip
+    _verify_output(output_fmt, run, _render_verified)
 
 
 @app.command("tree")
@@ -1035,6 +1102,112 @@ def scan_command(
         if worst:
             output.warn(f"error[vulnerabilities-found]: {len(worst)} finding(s) at or above {fail_on.value}")
             raise typer.Exit(1)
+
+
+provenance_app = typer.Typer(help="SLSA provenance.", no_args_is_help=True)
+app.add_typer(provenance_app, name="provenance")
+
+
+@provenance_app.command("generate")
+def provenance_generate(
+    subject: Annotated[list[str], typer.Option("--subject", help="file or image the build produced (repeatable)")],
+    out: Annotated[Optional[str], typer.Option("--out", help="write the predicate here (default stdout)")] = None,
+    statement_out: Annotated[
+        Optional[str], typer.Option("--statement-out", help="also write the in-toto statement (subjects + predicate)")
+    ] = None,
+    builder_id: Annotated[Optional[str], typer.Option("--builder-id", help="builder id (required outside CI)")] = None,
+    source_uri: Annotated[Optional[str], typer.Option("--source-uri", help="generic builder: source URI")] = None,
+    source_digest: Annotated[
+        Optional[str], typer.Option("--source-digest", help="generic builder: gitCommit:SHA or sha256:HEX")
+    ] = None,
+    material: Annotated[
+        Optional[list[str]], typer.Option("--material", help="FILE or URI=ALGORITHM:VALUE (repeatable)")
+    ] = None,
+    lockfile: Annotated[
+        Optional[list[str]], typer.Option("--lockfile", help="lock file whose pinned packages are materials")
+    ] = None,
+    started_on: Annotated[Optional[str], typer.Option("--started-on", help="build start time (RFC 3339)")] = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Build a SLSA provenance v1 predicate from GitHub Actions, GitLab CI or the given builder flags."""
+    import json
+
+    from assay.service import provenance as prov
+    from assay.service.io import write_atomic
+
+    predicate, statement = prov.generate(
+        subject, builder_id=builder_id, source_uri=source_uri, source_digest=source_digest,
+        material_specs=material or [], lockfiles=lockfile or [], started_on=started_on,
+        auth=_auth(insecure, registry_username, registry_password),
+    )  # fmt: skip
+    data = json.dumps(predicate, indent=2).encode() + b"\n"
+    if statement_out:
+        write_atomic(statement_out, json.dumps(statement, indent=2).encode() + b"\n")
+    if out:
+        write_atomic(out, data)
+        output.warn(f"provenance predicate written to {out}")
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@app.command("verify-provenance")
+def verify_provenance(
+    target: Annotated[str, typer.Argument(help="artifact file, or an image (registry or oci:LAYOUT)")],
+    source_uri: Annotated[str, typer.Option("--source-uri", help="expected source repository, e.g. github.com/o/r")],
+    source_branch: Annotated[Optional[str], typer.Option("--source-branch")] = None,
+    source_tag: Annotated[Optional[str], typer.Option("--source-tag")] = None,
+    builder_id: Annotated[Optional[str], typer.Option("--builder-id", help="expected runDetails.builder.id")] = None,
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="attestation bundle (blobs)")] = None,
+    key: PubKeyOpt = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+    vsa_out: VsaOutOpt = None,
+    vsa_key: VsaKeyOpt = None,
+    password_file: PasswordFileOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify SLSA provenance like slsa-verifier: signer, subject, builder, source repository and ref."""
+    from assay.attest.provenance import Expectations
+    from assay.service import provenance as prov
+
+    if source_branch and source_tag:
+        raise InputError("usage", "give --source-branch or --source-tag, not both")
+    expect = Expectations(source_uri, source_branch, source_tag, builder_id)
+    identity = _identity(
+        certificate_identity, certificate_identity_regexp, certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp, certificate_extension, {},
+    )  # fmt: skip
+    auth = _auth(insecure, registry_username, registry_password)
+    flags = {"kind": "provenance", "sourceUri": source_uri, "branch": source_branch, "tag": source_tag,
+             "builderId": builder_id, "key": key, "identity": certificate_identity,
+             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+
+    def run() -> Any:
+        return prov.verify_provenance(
+            target, expect, bundle=bundle, key=key, identity=identity, trusted_root=trusted_root,
+            server=server, auth=auth,
+        )  # fmt: skip
+
+    wrapped = _with_vsa(
+        run, target=target, bundle=bundle, flags=flags, vsa_out=vsa_out, vsa_key=vsa_key,
+        password_file=password_file, auth=auth,
+    )  # fmt: skip
+
+    def result() -> Any:
+        r = wrapped()
+        return r.result if isinstance(r, prov.Verified) else r
+
+    _verify_output(output_fmt, result, _render_verified)
 
 
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)

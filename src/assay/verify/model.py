@@ -40,6 +40,7 @@ class Result:
     tlog: list[dict[str, Any]] = field(default_factory=list)
     verified_times: list[dict[str, Any]] = field(default_factory=list)
     statement: Any = None
+    predicate: Any = None  # the verified statement's predicate (not in the JSON summary)
     notes: list[str] = field(default_factory=list)
 
     def record(self, step: str, detail: str = "", status: str = "pass") -> None:

@@ -137,6 +137,7 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
     if bundle.dsse_envelope is not None:
         statement = check_statement(bundle, artifact, policy.predicate_type)
         result.statement = {"predicateType": statement.predicate_type, "subjects": [s.name for s in statement.subjects]}
+        result.predicate = statement.predicate
         result.record("subject", f"subject sha256 matches; predicate {statement.predicate_type}")
     elif policy.expect_statement:
         raise fail("subject", "not-an-attestation", "the bundle holds a message signature, not an attestation")
