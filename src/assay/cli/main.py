@@ -331,7 +331,8 @@ def _with_vsa(
         claims = verified.result.claims if verified and verified.result else {}
         levels = vsa.build_level(claims, failure is None and flags.get("kind") == "provenance")
         prov.write_vsa(
-            verified, failure, resource=verified.resource if verified else name, sha256=sha,
+            verified.inputs if verified else [], failure is None, resource=verified.resource if verified else name,
+            sha256=sha,
             policy_uri="assay:cli-flags", policy_bytes=vsa.flags_policy(flags), levels=levels,
             key=vsa_key, password_file=password_file, out=vsa_out,
         )  # fmt: skip
@@ -1208,6 +1209,142 @@ def verify_provenance(
         return r.result if isinstance(r, prov.Verified) else r
 
     _verify_output(output_fmt, result, _render_verified)
+
+
+policy_app = typer.Typer(help="The policy engine.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+class PolicyOutput(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+@policy_app.command("schema")
+def policy_schema() -> None:
+    """Print the JSON Schema of assay.dev/v1 Policy documents."""
+    from assay.policy.schema import SCHEMA
+
+    output.emit_json(SCHEMA)
+
+
+@policy_app.command("eval")
+def policy_eval(
+    targets: Annotated[list[str], typer.Argument(help="blob files or images (registry or oci:LAYOUT)")],
+    policy: Annotated[str, typer.Option("--policy", help="policy file (YAML or JSON)")],
+    bundle: Annotated[
+        Optional[list[str]],
+        typer.Option("--bundle", help="bundles for a single blob (default FILE.sigstore.json, FILE.*.sigstore.json)"),
+    ] = None,
+    output_fmt: Annotated[PolicyOutput, typer.Option("--output", "-o")] = PolicyOutput.table,
+    vsa_out: VsaOutOpt = None,
+    vsa_key: VsaKeyOpt = None,
+    password_file: PasswordFileOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
+) -> None:
+    """Evaluate a policy; exit 1 when an enforced rule fails (warn and audit modes report and exit 0)."""
+    from assay import __version__
+    from assay.policy import loader, report
+    from assay.policy.evaluate import evaluate, name_matches
+    from assay.policy.materials import blob_target, image_target, is_image
+
+    loaded = loader.load(policy)
+    if vsa_out and not vsa_key:
+        raise InputError("usage", "--vsa-out needs --vsa-key to sign the summary")
+    if bundle and len(targets) != 1:
+        raise InputError("usage", "--bundle applies to a single blob target")
+    auth = _auth(insecure, registry_username, registry_password)
+    found = [image_target(t, auth) if is_image(t) else blob_target(t, bundle) for t in targets]
+    for kind, patterns in (("blob", loaded.blobs), ("image", loaded.images)):
+        for p in patterns:
+            mine = [t for t in found if t.kind == kind]
+            if mine and not any(name_matches(p, t) for t in mine):
+                output.warn(
+                    f"warning[glob-matches-nothing]: {policy}: pattern {p!r} matches none of the {kind} targets"
+                )
+    evaluations = [evaluate(loaded, t) for t in found]
+    if output_fmt is PolicyOutput.table:
+        sys.stdout.write(report.table(evaluations))
+    elif output_fmt is PolicyOutput.json:
+        output.emit_json(report.to_json(evaluations))
+    else:
+        output.emit_json(report.sarif(evaluations, __version__))
+    if vsa_out:
+        _policy_vsa(evaluations, loaded, vsa_out, vsa_key or "", password_file)
+    blocking = [ev for ev in evaluations if ev.blocking]
+    for ev in evaluations:
+        if ev.matched and not ev.passed and not ev.blocking:
+            output.warn(
+                f"warning[policy-would-fail]: {ev.target.name} fails {loaded.name} ({loaded.mode} mode, not blocking)"
+            )
+    if blocking:
+        first = next(r for r in blocking[0].rules if r.status != "pass")
+        output.warn(
+            f"error[{first.reason or 'policy-failed'}]: {blocking[0].target.name}: rule {first.name}: {first.message}"
+        )
+        raise typer.Exit(1)
+
+
+def _policy_vsa(evaluations: list[Any], loaded: Any, vsa_out: str, vsa_key: str, password_file: str | None) -> None:
+    """One signed VSA per evaluation (several targets: VSA_OUT gets a numeric suffix)."""
+    from assay.attest import vsa
+    from assay.service import provenance as prov
+
+    for i, ev in enumerate(evaluations):
+        inputs = [(m.where, m.raw) for r in ev.rules for m in r.inputs]
+        levels = vsa.build_level({}, ev.passed and any(r.kind == "provenance" for r in ev.rules))
+        out = vsa_out if len(evaluations) == 1 else f"{vsa_out}.{i}"
+        prov.write_vsa(
+            inputs, ev.passed, resource=ev.target.name,
+            sha256=ev.target.sha256, policy_uri=loaded.path, policy_bytes=loaded.raw, levels=levels,
+            key=vsa_key, password_file=password_file, out=out,
+        )  # fmt: skip
+        output.warn(f"verification summary ({'PASSED' if ev.passed else 'FAILED'}) written to {out}")
+
+
+@policy_app.command("init")
+def policy_init(
+    template: Annotated[str, typer.Argument(help="template name: artifact-security")],
+    repository: Annotated[str, typer.Option("--repository", help="https://github.com/OWNER/REPO")],
+    branch: Annotated[str, typer.Option("--branch")] = "main",
+    workflow: Annotated[
+        str, typer.Option("--workflow", help="workflow file, e.g. .github/workflows/release.yml")
+    ] = ".github/workflows/release.yml",
+    image: Annotated[Optional[list[str]], typer.Option("--image", help="image glob (default all)")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", help="only images with these tags")] = None,
+    tag_regexp: Annotated[Optional[str], typer.Option("--tag-regexp", help="only images whose tag matches")] = None,
+    out: Annotated[Optional[str], typer.Option("--out")] = None,
+) -> None:
+    """Write a ready-made policy (Minder's artifact_signature rule set)."""
+    from assay.policy import templates
+    from assay.service.io import write_atomic
+
+    if template != "artifact-security":
+        raise InputError("usage", f"unknown template {template!r}; available: artifact-security")
+    text = templates.artifact_security(repository, branch, workflow, image or [], tag or [], tag_regexp)
+    if out:
+        write_atomic(out, text.encode())
+    else:
+        sys.stdout.write(text)
+
+
+@policy_app.command("test")
+def policy_test(directory: Annotated[str, typer.Argument(help="directory with policy.yaml and cases/*.yaml")]) -> None:
+    """Run policy fixture cases (expected result per rule); exit 1 when any case disagrees."""
+    from assay.policy import testing
+
+    results = testing.run(Path(directory))
+    for r in results:
+        output.say(f"{'PASS' if r.ok else 'FAIL'}  {r.name}")
+        for p in r.problems:
+            output.say(f"      {p}")
+    failed = sum(not r.ok for r in results)
+    output.say(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
 
 
 conformance_app = typer.Typer(help="The sigstore-conformance client protocol.", no_args_is_help=True)

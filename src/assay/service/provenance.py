@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.attest import provenance, vsa
-from assay.errors import AssayError, InputError, VerificationError
+from assay.errors import InputError, VerificationError
 from assay.formats import intoto
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Result
@@ -199,8 +199,8 @@ def _re(value: str) -> str:
 
 
 def write_vsa(
-    verified: Verified | None,
-    failure: AssayError | None,
+    inputs: list[tuple[str, bytes]],
+    passed: bool,
     *,
     resource: str,
     sha256: str,
@@ -223,8 +223,8 @@ def write_vsa(
         subject_sha256=sha256,
         policy_uri=policy_uri,
         policy_bytes=policy_bytes,
-        inputs=verified.inputs if verified else [],
-        passed=failure is None,
+        inputs=inputs,
+        passed=passed,
         levels=levels,
     )
     pred = vsa.predicate(summary, __version__)

@@ -1,0 +1,292 @@
+"""Reading a policy file: YAML or JSON, schema-checked, every regexp and CEL program compiled, keys and
+trust roots read — all before evaluation. Errors name the file and line (``error[policy-...]``)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assay.crypto import keys
+from assay.errors import AssayError, InputError
+from assay.formats import intoto
+from assay.policy import schema
+from assay.policy.model import Authorities, Keyless, Policy, Rule, parse_duration
+
+CEL_VARIABLES = ("predicate", "predicateType", "subject", "statement")
+SBOM_TYPES = {
+    "cyclonedx": ("https://cyclonedx.org/bom",),
+    "spdx": ("https://spdx.dev/Document",),
+}
+VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
+RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities")
+
+
+class _Lines:
+    """JSON-pointer-like paths ("spec/require/0/name") → 1-based line numbers."""
+
+    def __init__(self) -> None:
+        self.map: dict[str, int] = {}
+
+    def walk(self, node: yaml.Node, path: str) -> None:
+        self.map[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = f"{path}/{k.value}" if path else str(k.value)
+                self.map[key] = k.start_mark.line + 1
+                self.walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.walk(item, f"{path}/{i}" if path else str(i))
+
+    def line(self, path: str) -> int:
+        while path and path not in self.map:
+            path = path.rsplit("/", 1)[0] if "/" in path else ""
+        return self.map.get(path, 1)
+
+
+def _fail(reason: str, where: str, line: int, message: str) -> InputError:
+    return InputError(reason, f"{where}:{line}: {message}")
+
+
+def _read(path: Path) -> tuple[bytes, Any, _Lines]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
+    lines = _Lines()
+    try:
+        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+        data = yaml.safe_load(raw)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise _fail("policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {exc}") from None
+    if node is not None:
+        lines.walk(node, "")
+    return raw, data, lines
+
+
+def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema.SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    # rules are checked against the schema of their own kind, for precise messages
+    require = (data.get("spec") or {}).get("require") if isinstance(data, dict) else None
+    if isinstance(require, list):
+        for i, rule in enumerate(require):
+            if not isinstance(rule, dict):
+                continue
+            kinds = [k for k in RULE_KINDS if k in rule]
+            path = f"spec/require/{i}"
+            if len(kinds) != 1:
+                unknown = [k for k in rule if k != "name" and k not in RULE_KINDS]
+                msg = (
+                    f"unknown key {unknown[0]!r} in rule (expected one of {', '.join(RULE_KINDS)})"
+                    if unknown
+                    else f"a rule needs exactly one of {', '.join(RULE_KINDS)}"
+                )
+                raise _fail("policy-unknown-key" if unknown else "policy-invalid", where, lines.line(path), msg)
+            sub = schema._rule(kinds[0], getattr(schema, kinds[0].upper()))
+            _report(
+                Draft202012Validator(sub, format_checker=Draft202012Validator.FORMAT_CHECKER), rule, where, lines, path
+            )
+    _report(validator, data, where, lines, "")
+
+
+def _report(validator: Any, data: Any, where: str, lines: _Lines, base: str) -> None:
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), str(e.message)))
+    if not errors:
+        return
+    err = errors[0]
+    # descend into the most specific error for oneOf/anyOf
+    while err.context:
+        err = sorted(err.context, key=lambda e: -len(list(e.absolute_path)))[0]
+    path = "/".join([base] * bool(base) + [str(p) for p in err.absolute_path])
+    if err.validator == "additionalProperties":
+        extra = re.findall(r"'([^']+)' was unexpected", err.message)
+        key = extra[0] if extra else "?"
+        raise _fail("policy-unknown-key", where, lines.line(f"{path}/{key}" if path else key), f"unknown key {key!r}")
+    raise _fail("policy-invalid", where, lines.line(path), f"{path or 'document'}: {err.message}")
+
+
+def _regexp(value: str, where: str, line: int) -> re.Pattern[str]:
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise _fail(
+            "policy-regexp-invalid", where, line, f"regular expression {value!r} does not compile: {exc}"
+        ) from None
+
+
+def _cel(source: str, where: str, line: int) -> Any:
+    import celpy
+
+    env = celpy.Environment()
+    try:
+        ast = env.compile(source)
+    except Exception as exc:  # celpy raises its own parse error types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(
+            "policy-cel-invalid", where, line, f"CEL expression does not compile: {source!r}: {first}"
+        ) from None
+    bound: set[str] = set()
+    idents: list[str] = []
+    for t in ast.iter_subtrees():
+        if t.data == "member_dot_arg" and len(t.children) >= 3 and str(t.children[1]) in (
+            "exists", "all", "exists_one", "map", "filter",
+        ):  # fmt: skip
+            first_arg = t.children[2].children[0] if t.children[2].children else None
+            if first_arg is not None:
+                for sub in first_arg.iter_subtrees():
+                    if sub.data == "ident":
+                        bound.add(str(sub.children[0]))
+                        break
+        if t.data == "ident":
+            idents.append(str(t.children[0]))
+    unknown = [i for i in idents if i not in bound and i not in CEL_VARIABLES]
+    if unknown:
+        raise _fail(
+            "policy-cel-unknown-variable",
+            where,
+            line,
+            f"CEL expression {source!r} uses unknown variable {unknown[0]!r} (known: {', '.join(CEL_VARIABLES)})",
+        )
+    return env.program(ast)
+
+
+def _authorities(doc: dict[str, Any] | None, base: Path, where: str, lines: _Lines, path: str) -> Authorities:
+    if doc is None:
+        return Authorities()
+    loaded = []
+    for i, k in enumerate(doc.get("keys") or []):
+        key_path = (base / k) if not Path(k).is_absolute() else Path(k)
+        try:
+            loaded.append((k, keys.load_public(key_path)))
+        except AssayError as exc:
+            raise _fail(
+                "policy-key-unreadable", where, lines.line(f"{path}/keys/{i}"), f"key {k!r}: {exc.message}"
+            ) from None
+    keyless = []
+    for i, kl in enumerate(doc.get("keyless") or []):
+        p = f"{path}/keyless/{i}"
+        keyless.append(
+            Keyless(
+                issuer=kl.get("issuer"),
+                issuer_re=_regexp(kl["issuerRegExp"], where, lines.line(f"{p}/issuerRegExp"))
+                if "issuerRegExp" in kl
+                else None,
+                subject=kl.get("subject"),
+                subject_re=_regexp(kl["subjectRegExp"], where, lines.line(f"{p}/subjectRegExp"))
+                if "subjectRegExp" in kl
+                else None,
+                claims=tuple(sorted((kl.get("claims") or {}).items())),
+                claims_re=tuple(
+                    (name, _regexp(v, where, lines.line(f"{p}/claimsRegExp/{name}")))
+                    for name, v in sorted((kl.get("claimsRegExp") or {}).items())
+                ),
+            )
+        )
+    threshold = int(doc.get("threshold", 1))
+    if loaded and threshold > len(loaded):
+        raise _fail(
+            "policy-invalid",
+            where,
+            lines.line(f"{path}/threshold"),
+            f"threshold {threshold} exceeds the {len(loaded)} key(s) listed",
+        )
+    return Authorities(tuple(loaded), threshold, tuple(keyless))
+
+
+def _trust(doc: dict[str, Any], base: Path, where: str, lines: _Lines) -> Any:
+    from assay.formats.trustroot import parse_trusted_root
+
+    if "trustedRoot" in doc:
+        p = base / doc["trustedRoot"]
+        try:
+            return parse_trusted_root(p.read_bytes())
+        except OSError as exc:
+            raise _fail(
+                "policy-trust-root-unreadable", where, lines.line("spec/trust/trustedRoot"), f"{p}: {exc.strerror}"
+            ) from None
+        except AssayError as exc:
+            raise _fail(
+                "policy-trust-root-unreadable", where, lines.line("spec/trust/trustedRoot"), f"{p}: {exc.message}"
+            ) from None
+    if "server" in doc:
+        from assay.clients.rekor import RekorClient
+
+        try:
+            return parse_trusted_root(RekorClient(doc["server"]).trusted_root())
+        except AssayError as exc:
+            raise _fail("policy-trust-root-unreadable", where, lines.line("spec/trust/server"), exc.message) from None
+    from assay.service.blob import public_good_root
+
+    return public_good_root()
+
+
+def load(path_str: str) -> Policy:
+    """Read, check and compile a policy; InputError (exit 2) names file and line on any problem."""
+    path = Path(path_str)
+    raw, data, lines = _read(path)
+    where = str(path)
+    if not isinstance(data, dict):
+        raise _fail("policy-invalid", where, 1, "a policy is a mapping (apiVersion, kind, metadata, spec)")
+    _schema_errors(data, where, lines)
+    spec = data["spec"]
+    base = path.parent
+    rules: list[Rule] = []
+    for i, r in enumerate(spec["require"]):
+        kind = next(k for k in RULE_KINDS if k in r)
+        body = r[kind]
+        p = f"spec/require/{i}/{kind}"
+        auth = _authorities(body.get("authorities"), base, where, lines, f"{p}/authorities")
+        rule = Rule(r["name"], kind, auth, lines.line(f"spec/require/{i}"))
+        if "maxAge" in body:
+            rule.max_age = parse_duration(body["maxAge"])
+        if kind == "attestation":
+            try:
+                rule.predicate_types = (intoto.predicate_type(body["predicateType"]),)
+            except AssayError as exc:
+                raise _fail("policy-invalid", where, lines.line(f"{p}/predicateType"), exc.message) from None
+            rule.conditions = tuple(
+                (c, _cel(c, where, lines.line(f"{p}/conditions/{j}")))
+                for j, c in enumerate(body.get("conditions") or [])
+            )
+        elif kind == "provenance":
+            rule.predicate_types = ("https://slsa.dev/provenance/v1",)
+            rule.options = {k: body.get(k) for k in ("sourceRepository", "branch", "tag", "builderId")}
+        elif kind == "sbom":
+            formats = body.get("formats") or ["cyclonedx", "spdx"]
+            rule.predicate_types = tuple(t for f in formats for t in SBOM_TYPES[f])
+        elif kind == "vulnerabilities":
+            rule.predicate_types = VULNS_TYPES
+            rule.options = {"failOn": body.get("failOn", "high"), "allow": body.get("allow") or []}
+        if kind != "provenance" and not auth.keys and not auth.keyless:
+            raise _fail(
+                "policy-invalid", where, lines.line(f"{p}/authorities"), "a rule needs keys or keyless authorities"
+            )
+        rules.append(rule)
+    names = [r.name for r in rules]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise _fail("policy-invalid", where, lines.line("spec/require"), f"rule names must be unique: {sorted(dupes)}")
+    match = spec["match"]
+    tag_re = _regexp(match["tagRegExp"], where, lines.line("spec/match/tagRegExp")) if "tagRegExp" in match else None
+    return Policy(
+        name=data["metadata"]["name"],
+        path=where,
+        digest=hashlib.sha256(raw).hexdigest(),
+        raw=raw,
+        mode=spec.get("mode", "enforce"),
+        images=tuple(match.get("images") or ()),
+        blobs=tuple(match.get("blobs") or ()),
+        exclude=tuple(match.get("exclude") or ()),
+        tags=tuple(match.get("tags") or ()),
+        tag_re=tag_re,
+        trust=_trust(spec.get("trust") or {}, base, where, lines),
+        rules=rules,
+        lines=lines.map,
+    )
