@@ -61,6 +61,7 @@ bench: test-install
 	$(BIN)/python benchmarks/image_verify.py
 	$(BIN)/python benchmarks/sbom.py
 	$(BIN)/python benchmarks/scan.py
+	$(BIN)/python benchmarks/policy_eval.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -264,30 +264,24 @@ def _signing_time(r: Result, statement: Any) -> datetime | None:
     return None
 
 
-def _cel_value(value: Any) -> Any:
-    from celpy.adapter import json_to_cel
+def _conditions(rule: Rule, m: Material) -> tuple[bool, Check | None, str]:
+    from assay.policy.cel import CelError
 
-    return json_to_cel(value)
-
-
-def _conditions(rule: Rule, statement: dict[str, Any]) -> tuple[bool, Check | None, str]:
-    from celpy import celtypes
-    from celpy.evaluation import CELEvalError
-
-    activation = {
-        "predicate": _cel_value(statement.get("predicate")),
-        "predicateType": _cel_value(statement.get("predicateType", "")),
-        "subject": _cel_value(statement.get("subject", [])),
-        "statement": _cel_value(statement),
-    }
-    for source, program in rule.conditions:
+    statement = m.statement if isinstance(m.statement, dict) else {}
+    variables = m.cel_variables
+    if variables is None:
+        variables = m.cel_variables = {
+            "predicate": statement.get("predicate"),
+            "predicateType": statement.get("predicateType", ""),
+            "subject": statement.get("subject", []),
+            "statement": statement,
+        }
+    for source, condition in rule.conditions:
         try:
-            out = program.evaluate(activation)
-        except CELEvalError as exc:
-            return False, Check("condition", source, f"error: {exc.args[0] if exc.args else exc}"), "condition-error"
-        if isinstance(out, CELEvalError):
-            return False, Check("condition", source, f"error: {out.args[0] if out.args else out}"), "condition-error"
-        if not (isinstance(out, celtypes.BoolType) and bool(out)):
+            out = condition.evaluate(variables)
+        except CelError as exc:
+            return False, Check("condition", source, f"error: {exc}"), "condition-error"
+        if out is not True:
             return False, Check("condition", source, str(out).lower()), "condition-failed"
     return True, None, ""
 
@@ -328,7 +322,7 @@ def _specific(rule: Rule, m: Material, r: Result, now: datetime) -> tuple[str, s
         if age > rule.max_age:
             return "attestation-too-old", f"attested {when.isoformat()}, older than {rule.max_age}", checks
     if rule.kind == "attestation" and rule.conditions:
-        ok, failed, reason = _conditions(rule, statement)
+        ok, failed, reason = _conditions(rule, m)
         if not ok:
             assert failed is not None
             checks.append(failed)

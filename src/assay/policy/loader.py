@@ -70,10 +70,9 @@ def _read(path: Path) -> tuple[bytes, Any, _Lines]:
 
 
 def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
-    from jsonschema import Draft202012Validator
+    from assay.policy.validate import errors
 
-    validator = Draft202012Validator(schema.SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    # rules are checked against the schema of their own kind, for precise messages
+    # rules are checked against the schema of their own kind first, for precise messages
     require = (data.get("spec") or {}).get("require") if isinstance(data, dict) else None
     if isinstance(require, list):
         for i, rule in enumerate(require):
@@ -90,26 +89,18 @@ def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
                 )
                 raise _fail("policy-unknown-key" if unknown else "policy-invalid", where, lines.line(path), msg)
             sub = schema._rule(kinds[0], getattr(schema, kinds[0].upper()))
-            _report(
-                Draft202012Validator(sub, format_checker=Draft202012Validator.FORMAT_CHECKER), rule, where, lines, path
-            )
-    _report(validator, data, where, lines, "")
+            _report(errors(sub, rule, path), where, lines)
+    _report(errors(schema.SCHEMA, data), where, lines)
 
 
-def _report(validator: Any, data: Any, where: str, lines: _Lines, base: str) -> None:
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(list(e.absolute_path)), str(e.message)))
-    if not errors:
+def _report(found: list[tuple[str, str, str]], where: str, lines: _Lines) -> None:
+    if not found:
         return
-    err = errors[0]
-    # descend into the most specific error for oneOf/anyOf
-    while err.context:
-        err = sorted(err.context, key=lambda e: -len(list(e.absolute_path)))[0]
-    path = "/".join([base] * bool(base) + [str(p) for p in err.absolute_path])
-    if err.validator == "additionalProperties":
-        extra = re.findall(r"'([^']+)' was unexpected", err.message)
-        key = extra[0] if extra else "?"
-        raise _fail("policy-unknown-key", where, lines.line(f"{path}/{key}" if path else key), f"unknown key {key!r}")
-    raise _fail("policy-invalid", where, lines.line(path), f"{path or 'document'}: {err.message}")
+    unknown = [e for e in found if e[1] == "additionalProperties"]
+    path, keyword, message = unknown[0] if unknown else found[0]
+    if keyword == "additionalProperties":
+        raise _fail("policy-unknown-key", where, lines.line(path), message)
+    raise _fail("policy-invalid", where, lines.line(path), message)
 
 
 def _regexp(value: str, where: str, line: int) -> re.Pattern[str]:
@@ -154,7 +145,9 @@ def _cel(source: str, where: str, line: int) -> Any:
             line,
             f"CEL expression {source!r} uses unknown variable {unknown[0]!r} (known: {', '.join(CEL_VARIABLES)})",
         )
-    return env.program(ast)
+    from assay.policy.cel import Condition
+
+    return Condition(source, ast, env.program(ast))
 
 
 def _authorities(doc: dict[str, Any] | None, base: Path, where: str, lines: _Lines, path: str) -> Authorities:

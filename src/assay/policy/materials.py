@@ -26,6 +26,7 @@ class Material:
     where: str
     raw: bytes
     statement: Any = None  # decoded DSSE payload (attestations)
+    cel_variables: dict[str, Any] | None = None  # built once, on first use by a CEL condition
 
     @property
     def predicate_type(self) -> str | None:
