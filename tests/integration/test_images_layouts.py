@@ -419,3 +419,65 @@ def test_referrer_whose_subject_is_another_image(registry, tmp_path: Path):
     reg.put_manifest("team/r", "sha256-" + a.split(":")[1], index, "application/vnd.oci.image.index.v1+json")
     r = run_assay("verify", f"{registry.host}/team/r:a", "--key", "k.pub", "--insecure", cwd=tmp_path)
     assert r.code == 1 and "error[referrer-subject-mismatch]" in r.err
+
+
+def test_bearer_token_auth_from_the_challenge(tmp_path: Path):
+    """A loopback registry that demands a bearer token: the client follows WWW-Authenticate to the realm,
+    authenticates there with the docker config's credentials and retries with the token."""
+    import hashlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    from assay.oci.registry import Registry
+
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "x", "digest": "sha256:" + "0" * 64, "size": 0}, "layers": []}).encode()  # fmt: skip
+    seen: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            if url.path == "/token":
+                q = parse_qs(url.query)
+                seen["scope"], seen["service"] = q["scope"][0], q["service"][0]
+                ok = self.headers.get("Authorization") == "Basic " + base64.b64encode(b"bob:pw").decode()
+                body = json.dumps({"token": "tok-123"}).encode() if ok else b"{}"
+                self.send_response(200 if ok else 401)
+            elif self.headers.get("Authorization") == "Bearer tok-123":
+                body = manifest
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            else:
+                body = b""
+                self.send_response(401)
+                realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+                self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="test-registry"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{srv.server_address[1]}"
+    try:
+        (tmp_path / "config.json").write_text(json.dumps({"auths": {host: {"username": "bob", "password": "pw"}}}))
+        from assay.oci.auth import docker_credentials
+
+        creds = docker_credentials(host, tmp_path / "config.json")
+        digest, media_type, _ = Registry(host, insecure=True, username=creds[0], password=creds[1]).resolve(
+            "team/app", "v1"
+        )
+        assert digest == "sha256:" + hashlib.sha256(manifest).hexdigest() and media_type.endswith("manifest.v1+json")
+        assert seen == {"scope": "repository:team/app:pull", "service": "test-registry"}
+        from assay.errors import EnvironmentFailure
+
+        with pytest.raises(EnvironmentFailure) as info:
+            Registry(host, insecure=True, username="bob", password="wrong").resolve("team/app", "v1")
+        assert info.value.reason == "registry-auth-failed"
+    finally:
+        srv.shutdown()
+        srv.server_close()
