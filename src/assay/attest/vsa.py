@@ -17,8 +17,6 @@ class Summary:
     """The facts a VSA records; ``passed`` decides PASSED/FAILED."""
 
     resource_uri: str
-    subject_name: str
-    subject_sha256: str
     policy_uri: str
     policy_bytes: bytes
     inputs: list[tuple[str, bytes]] = field(default_factory=list)  # (uri, attestation bytes)

@@ -1247,9 +1247,10 @@ def policy_eval(
 ) -> None:
     """Evaluate a policy; exit 1 when an enforced rule fails (warn and audit modes report and exit 0)."""
     from assay import __version__
+    from assay.oci.reference import is_image_argument
     from assay.policy import loader, report
     from assay.policy.evaluate import evaluate, name_matches
-    from assay.policy.materials import blob_target, image_target, is_image
+    from assay.policy.materials import blob_target, image_target
 
     loaded = loader.load(policy)
     if vsa_out and not vsa_key:
@@ -1257,7 +1258,7 @@ def policy_eval(
     if bundle and len(targets) != 1:
         raise InputError("usage", "--bundle applies to a single blob target")
     auth = _auth(insecure, registry_username, registry_password)
-    found = [image_target(t, auth) if is_image(t) else blob_target(t, bundle) for t in targets]
+    found = [image_target(t, auth) if is_image_argument(t) else blob_target(t, bundle) for t in targets]
     for kind, patterns in (("blob", loaded.blobs), ("image", loaded.images)):
         for p in patterns:
             mine = [t for t in found if t.kind == kind]

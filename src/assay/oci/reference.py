@@ -98,3 +98,13 @@ def parse(value: str) -> Reference:
     if registry in ("index.docker.io", "registry-1.docker.io"):
         registry = DOCKER_HUB
     return Reference(registry, repository, tag if tag or digest_value else "latest", digest_value)
+
+
+def is_image_argument(value: str) -> bool:
+    """True for ``oci:PATH...`` and for image references that are not an existing path on disk
+    (the one rule every command uses to tell an image argument from a file)."""
+    from pathlib import Path
+
+    return value.startswith("oci:") or (
+        not value.startswith("sha256:") and not Path(value).exists() and ("/" in value or ":" in value)
+    )

@@ -91,7 +91,3 @@ def image_target(image: str, auth: Any = None) -> Target:
             Material(bundle, artifact, f"{t.pinned(digest)} ({where})", bundle.to_bytes(), statement_of(bundle))
         )
     return target
-
-
-def is_image(value: str) -> bool:
-    return value.startswith("oci:") or (not Path(value).exists() and ("/" in value or ":" in value))

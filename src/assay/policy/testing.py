@@ -11,9 +11,10 @@ from typing import Any
 import yaml
 
 from assay.errors import AssayError, InputError
+from assay.oci.reference import is_image_argument
 from assay.policy import loader
 from assay.policy.evaluate import evaluate
-from assay.policy.materials import blob_target, image_target, is_image
+from assay.policy.materials import blob_target, image_target
 
 CASE_KEYS = {"name", "policy", "target", "bundles", "now", "expect"}
 
@@ -51,7 +52,7 @@ def run(directory: Path) -> list[CaseResult]:
         policy = policies.get(policy_path) or loader.load(str(policy_path))
         policies[policy_path] = policy
         target_arg = str(doc["target"])
-        if not (base / target_arg).exists() and is_image(target_arg):
+        if not (base / target_arg).exists() and is_image_argument(target_arg):
             if target_arg.startswith("oci:") and not Path(target_arg[4:].split(":")[0]).is_absolute():
                 target_arg = "oci:" + str(base / target_arg[4:])
             target = image_target(target_arg)

@@ -23,8 +23,10 @@ def _timestamp() -> str:
 
 def open_tree(target: str, auth: Any = None) -> tuple[Tree, dict[str, Any]]:
     """A directory or file on disk, else ``oci:LAYOUT`` or an image reference."""
+    from assay.oci.reference import is_image_argument
+
     path = Path(target)
-    if path.exists() and not target.startswith("oci:"):
+    if not is_image_argument(target):
         return DirTree(path), {"name": str(path), "type": "application"}
     from assay.oci.target import open_target
 

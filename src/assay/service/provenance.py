@@ -11,17 +11,14 @@ from typing import Any
 from assay.attest import provenance, vsa
 from assay.errors import InputError, VerificationError
 from assay.formats import intoto
+from assay.oci.reference import is_image_argument
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Result
 
 
-def _is_image(target: str) -> bool:
-    return target.startswith("oci:") or (not Path(target).exists() and ("/" in target or ":" in target))
-
-
 def subject_digest(target: str, auth: Any = None) -> tuple[str, str]:
     """(name, sha256 hex) of a file or an image."""
-    if _is_image(target) and not target.startswith("sha256:"):
+    if is_image_argument(target):
         from assay.oci.target import open_target
 
         t = open_target(target, auth)
@@ -116,7 +113,7 @@ def verify_attestation_of(
     auth: Any = None,
 ) -> Verified:
     """Verify an attestation of ``predicate_type`` about a blob (bundle file) or an image (attached)."""
-    if _is_image(target):
+    if is_image_argument(target):
         from assay.oci.target import open_target
         from assay.service.image import ImageVerifier
 
@@ -219,8 +216,6 @@ def write_vsa(
 
     summary = vsa.Summary(
         resource_uri=resource,
-        subject_name=resource,
-        subject_sha256=sha256,
         policy_uri=policy_uri,
         policy_bytes=policy_bytes,
         inputs=inputs,
