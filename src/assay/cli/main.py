@@ -295,6 +295,11 @@ VsaOutOpt = Annotated[
 VsaKeyOpt = Annotated[Optional[str], typer.Option("--vsa-key", help="key (or signer URI) that signs the VSA")]
 
 
+def _vsa_flags(kind: str, **flags: Any) -> dict[str, Any]:
+    """The verification's flags, recorded (by digest) as the VSA's policy."""
+    return {"kind": kind, **flags}
+
+
 def _with_vsa(
     run: Callable[[], Any],
     *,
@@ -387,8 +392,8 @@ def verify_blob_attestation(
             expect_statement=True,
         )
 
-    flags = {"kind": "attestation", "type": type, "key": key, "identity": certificate_identity,
-             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+    flags = _vsa_flags("attestation", type=type, key=key, identity=certificate_identity,
+                       identityRegexp=certificate_identity_regexp, issuer=certificate_oidc_issuer)  # fmt: skip
     run_vsa = _with_vsa(
         run, target=file, bundle=bundle or (file + ".sigstore.json"), flags=flags, vsa_out=vsa_out,
         vsa_key=vsa_key, password_file=password_file,
@@ -898,8 +903,8 @@ def verify_image_attestation(
         certificate_extension,
     )
     auth = _auth(insecure, registry_username, registry_password)
-    flags = {"kind": "attestation", "type": type, "key": key, "identity": certificate_identity,
-             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+    flags = _vsa_flags("attestation", type=type, key=key, identity=certificate_identity,
+                       identityRegexp=certificate_identity_regexp, issuer=certificate_oidc_issuer)  # fmt: skip
     run = _with_vsa(
         lambda: image_svc.verify_image(image, _verifier(key, identity, trusted_root, server), auth=auth,
                                        predicate_type=type),
@@ -1189,9 +1194,9 @@ def verify_provenance(
         certificate_oidc_issuer_regexp, certificate_extension, {},
     )  # fmt: skip
     auth = _auth(insecure, registry_username, registry_password)
-    flags = {"kind": "provenance", "sourceUri": source_uri, "branch": source_branch, "tag": source_tag,
-             "builderId": builder_id, "key": key, "identity": certificate_identity,
-             "identityRegexp": certificate_identity_regexp, "issuer": certificate_oidc_issuer}  # fmt: skip
+    flags = _vsa_flags("provenance", sourceUri=source_uri, branch=source_branch, tag=source_tag, builderId=builder_id,
+                       key=key, identity=certificate_identity, identityRegexp=certificate_identity_regexp,
+                       issuer=certificate_oidc_issuer)  # fmt: skip
 
     def run() -> Any:
         return prov.verify_provenance(
