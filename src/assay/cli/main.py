@@ -316,37 +316,11 @@ def _with_vsa(
         return run
     if vsa_key is None:
         raise InputError("usage", "--vsa-out needs --vsa-key to sign the summary")
+    from assay.service.provenance import VsaRequest, verify_with_vsa
 
-    def wrapped() -> Any:
-        from assay.attest import vsa
-        from assay.service import provenance as prov
-
-        name, sha = prov.subject_digest(target, auth)
-        failure: AssayError | None = None
-        result: Any = None
-        try:
-            result = run()
-        except AssayError as exc:
-            if exc.exit_code != 1:
-                raise  # bad input: no verification happened, so nothing to summarise
-            failure = exc
-        verified = result if isinstance(result, prov.Verified) else None
-        if verified is None and bundle is not None and Path(bundle).is_file():
-            verified = prov.Verified(result, name, sha, [(bundle, Path(bundle).read_bytes())])
-        claims = verified.result.claims if verified and verified.result else {}
-        levels = vsa.build_level(claims, failure is None and flags.get("kind") == "provenance")
-        prov.write_vsa(
-            verified.inputs if verified else [], failure is None, resource=verified.resource if verified else name,
-            sha256=sha,
-            policy_uri="assay:cli-flags", policy_bytes=vsa.flags_policy(flags), levels=levels,
-            key=vsa_key, password_file=password_file, out=vsa_out,
-        )  # fmt: skip
-        output.warn(f"verification summary ({'PASSED' if failure is None else 'FAILED'}) written to {vsa_out}")
-        if failure is not None:
-            raise failure
-        return verified.result if verified is not None else result
-
-    return wrapped
+    request = VsaRequest(target, bundle, flags, vsa_out, vsa_key, password_file, auth)
+    return lambda: verify_with_vsa(run, request, lambda passed: output.warn(
+        f"verification summary ({'PASSED' if passed else 'FAILED'}) written to {vsa_out}"))  # fmt: skip
 
 
 @app.command("verify-blob-attestation")
@@ -1060,51 +1034,17 @@ def scan_command(
     registry_password: RegPassOpt = None,
 ) -> None:
     """Match packages against the OSV index (per-ecosystem version ordering) and report findings."""
-    import json
-    from datetime import UTC, datetime
-    from pathlib import Path
-
-    from assay import __version__
+    from assay.service import scan as scan_svc
     from assay.service.io import write_atomic
-    from assay.vuln import report, scan
-    from assay.vuln import vex as vex_mod
-    from assay.vuln.db import VulnDB
 
-    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    index = VulnDB(Path(db))
-    try:
-        statements = vex_mod.load(Path(vex)) if vex else []
-        packages, subject = scan.load_packages(target, _auth(insecure, registry_username, registry_password))
-        findings, suppressed = vex_mod.apply(scan.match(index, packages), statements)
-        meta = index.meta()
-    finally:
-        index.close()
-    finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if output_fmt is ScanOutput.table:
-        text = report.table(findings, len(suppressed))
-    else:
-        doc: Any
-        if output_fmt is ScanOutput.json:
-            doc = {
-                "target": subject.get("name", target),
-                "packages": len(packages),
-                "findings": [f.to_json() for f in findings],
-                "suppressed": suppressed,
-                "db": meta,
-            }
-        elif output_fmt is ScanOutput.sarif:
-            doc = report.sarif(findings, __version__)
-        else:
-            doc = report.predicate(findings, subject, meta, started, finished, __version__)
-        text = json.dumps(doc, indent=2) + "\n"
+    result = scan_svc.scan(target, db, vex, _auth(insecure, registry_username, registry_password))
+    text = result.render(output_fmt.value)
     if out:
         write_atomic(out, text.encode())
     else:
         sys.stdout.write(text)
     if fail_on is not None:
-        rank = ["none", "low", "medium", "high", "critical"]
-        threshold = rank.index(fail_on.value)
-        worst = [f for f in findings if f.rating in rank and rank.index(f.rating) >= threshold]
+        worst = result.at_or_above(fail_on.value)
         if worst:
             output.warn(f"error[vulnerabilities-found]: {len(worst)} finding(s) at or above {fail_on.value}")
             raise typer.Exit(1)
@@ -1252,63 +1192,32 @@ def policy_eval(
 ) -> None:
     """Evaluate a policy; exit 1 when an enforced rule fails (warn and audit modes report and exit 0)."""
     from assay import __version__
-    from assay.oci.reference import is_image_argument
-    from assay.policy import loader, report
-    from assay.policy.evaluate import evaluate, name_matches
-    from assay.policy.materials import blob_target, image_target
+    from assay.policy import report
+    from assay.service import policy as policy_svc
 
-    loaded = loader.load(policy)
     if vsa_out and not vsa_key:
         raise InputError("usage", "--vsa-out needs --vsa-key to sign the summary")
-    if bundle and len(targets) != 1:
-        raise InputError("usage", "--bundle applies to a single blob target")
-    auth = _auth(insecure, registry_username, registry_password)
-    found = [image_target(t, auth) if is_image_argument(t) else blob_target(t, bundle) for t in targets]
-    for kind, patterns in (("blob", loaded.blobs), ("image", loaded.images)):
-        for p in patterns:
-            mine = [t for t in found if t.kind == kind]
-            if mine and not any(name_matches(p, t) for t in mine):
-                output.warn(
-                    f"warning[glob-matches-nothing]: {policy}: pattern {p!r} matches none of the {kind} targets"
-                )
-    evaluations = [evaluate(loaded, t) for t in found]
+    run = policy_svc.evaluate_targets(policy, targets, bundle, _auth(insecure, registry_username, registry_password))
+    for w in run.warnings:
+        output.warn(w)
     if output_fmt is PolicyOutput.table:
-        sys.stdout.write(report.table(evaluations))
+        sys.stdout.write(report.table(run.evaluations))
     elif output_fmt is PolicyOutput.json:
-        output.emit_json(report.to_json(evaluations))
+        output.emit_json(report.to_json(run.evaluations))
     else:
-        output.emit_json(report.sarif(evaluations, __version__))
-    if vsa_out:
-        _policy_vsa(evaluations, loaded, vsa_out, vsa_key or "", password_file)
-    blocking = [ev for ev in evaluations if ev.blocking]
-    for ev in evaluations:
-        if ev.matched and not ev.passed and not ev.blocking:
-            output.warn(
-                f"warning[policy-would-fail]: {ev.target.name} fails {loaded.name} ({loaded.mode} mode, not blocking)"
-            )
-    if blocking:
-        first = next(r for r in blocking[0].rules if r.status != "pass")
+        output.emit_json(report.sarif(run.evaluations, __version__))
+    if vsa_out and vsa_key:
+        for path in policy_svc.write_vsas(run, vsa_out, vsa_key, password_file):
+            output.warn(f"verification summary written to {path}")
+    for ev in run.not_blocking_failures:
         output.warn(
-            f"error[{first.reason or 'policy-failed'}]: {blocking[0].target.name}: rule {first.name}: {first.message}"
+            f"warning[policy-would-fail]: {ev.target.name} fails {run.policy.name} ({run.policy.mode} mode, not blocking)"
         )
+    if run.blocking:
+        ev = run.blocking[0]
+        first = next(r for r in ev.rules if r.status != "pass")
+        output.warn(f"error[{first.reason or 'policy-failed'}]: {ev.target.name}: rule {first.name}: {first.message}")
         raise typer.Exit(1)
-
-
-def _policy_vsa(evaluations: list[Any], loaded: Any, vsa_out: str, vsa_key: str, password_file: str | None) -> None:
-    """One signed VSA per evaluation (several targets: VSA_OUT gets a numeric suffix)."""
-    from assay.attest import vsa
-    from assay.service import provenance as prov
-
-    for i, ev in enumerate(evaluations):
-        inputs = [(m.where, m.raw) for r in ev.rules for m in r.inputs]
-        levels = vsa.build_level({}, ev.passed and any(r.kind == "provenance" for r in ev.rules))
-        out = vsa_out if len(evaluations) == 1 else f"{vsa_out}.{i}"
-        prov.write_vsa(
-            inputs, ev.passed, resource=ev.target.name,
-            sha256=ev.target.sha256, policy_uri=loaded.path, policy_bytes=loaded.raw, levels=levels,
-            key=vsa_key, password_file=password_file, out=out,
-        )  # fmt: skip
-        output.warn(f"verification summary ({'PASSED' if ev.passed else 'FAILED'}) written to {out}")
 
 
 @policy_app.command("init")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.attest import provenance, vsa
-from assay.errors import InputError, VerificationError
+from assay.errors import AssayError, InputError, VerificationError
 from assay.formats import intoto
 from assay.oci.reference import is_image_argument
 from assay.verify.identity import IdentityPolicy
@@ -233,3 +233,44 @@ def digest_hex(data: bytes) -> str:
 
 
 __all__ = ["VerificationError", "Verified", "generate", "verify_attestation_of", "verify_provenance", "write_vsa"]
+
+
+@dataclass(frozen=True)
+class VsaRequest:
+    """Where and how to write a verification summary for one target."""
+
+    target: str
+    bundle: str | None
+    flags: dict[str, Any]
+    out: str
+    key: str
+    password_file: str | None
+    auth: Any = None
+
+
+def verify_with_vsa(run: Any, req: VsaRequest, written: Any) -> Any:
+    """Run a verification and write a signed VSA, PASSED or FAILED, before reporting its outcome.
+    Bad input (exit 2) is not a verification: nothing is written and the error propagates."""
+    name, sha = subject_digest(req.target, req.auth)
+    failure: AssayError | None = None
+    result: Any = None
+    try:
+        result = run()
+    except AssayError as exc:
+        if exc.exit_code != 1:
+            raise
+        failure = exc
+    verified = result if isinstance(result, Verified) else None
+    if verified is None and req.bundle is not None and Path(req.bundle).is_file():
+        verified = Verified(result, name, sha, [(req.bundle, Path(req.bundle).read_bytes())])
+    claims = verified.result.claims if verified and verified.result else {}
+    levels = vsa.build_level(claims, failure is None and req.flags.get("kind") == "provenance")
+    write_vsa(
+        verified.inputs if verified else [], failure is None, resource=verified.resource if verified else name,
+        sha256=sha, policy_uri="assay:cli-flags", policy_bytes=vsa.flags_policy(req.flags), levels=levels,
+        key=req.key, password_file=req.password_file, out=req.out,
+    )  # fmt: skip
+    written(failure is None)
+    if failure is not None:
+        raise failure
+    return verified.result if verified is not None else result
