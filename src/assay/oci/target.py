@@ -27,6 +27,10 @@ class Target:
     tag: str | None
     digest: str | None
 
+    def resolve(self) -> tuple[str, str, int]:
+        """(digest, media type, size) of the manifest the argument names now."""
+        return self.store.resolve(self.repository, self.reference)
+
     def pinned(self, digest: str) -> str:
         """The image pinned to a digest, for display."""
         return f"{self.name}@{digest}"

@@ -83,7 +83,7 @@ def image_target(image: str, auth: Any = None) -> Target:
     from assay.service.image import collect
 
     t = open_target(image, auth)
-    digest, _, _ = t.store.resolve(t.repository, t.reference)
+    digest, _, _ = t.resolve()
     attached = collect(t.store, t.repository, digest)
     target = Target("image", image, t.name, t.tag, digest.split(":", 1)[1], rejected=list(attached.rejected))
     for bundle, artifact, where in attached.candidates:

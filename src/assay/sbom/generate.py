@@ -31,7 +31,7 @@ def open_tree(target: str, auth: Any = None) -> tuple[Tree, dict[str, Any]]:
     from assay.oci.target import open_target
 
     t = open_target(target, auth)
-    digest, _, _ = t.store.resolve(t.repository, t.reference)
+    digest, _, _ = t.resolve()
     tree, platform = image_tree(t.store, t.repository, digest, wanted, golang.extract)
     return tree, {"name": t.name, "type": "container", "version": digest, "sha256": digest.split(":", 1)[1], **platform}
 

@@ -66,7 +66,7 @@ def sign_image(
     from assay.service.blob import Credentials
 
     target = open_target(image, auth)
-    digest, media_type, size = target.store.resolve(target.repository, target.reference)
+    digest, media_type, size = target.resolve()
     if target.digest is None:
         sys.stderr.write(f"warning: {image} is a mutable tag; signing its current digest {digest}\n")
     creds = Credentials.resolve(key, token, server, password_file)
@@ -221,14 +221,14 @@ def verify_image(
 ) -> Result:
     """Verify that an attached signature (or attestation of ``predicate_type``) binds the image's digest."""
     target = open_target(image, auth)
-    digest, _, _ = target.store.resolve(target.repository, target.reference)
+    digest, _, _ = target.resolve()
     return verifier.verify_stored(target.store, target.repository, digest, target.pinned(digest), predicate_type)
 
 
 def tree(image: str, *, auth: RegistryAuth | None = None) -> dict[str, Any]:
     """Everything attached to an image: where it is stored, its kind, signer and predicate type."""
     target = open_target(image, auth)
-    digest, media_type, _ = target.store.resolve(target.repository, target.reference)
+    digest, media_type, _ = target.resolve()
     attached = collect(target.store, target.repository, digest)
     items = []
     for b, _, where in attached.candidates:
@@ -279,7 +279,7 @@ def copy_image(
     """
     source = open_target(src, auth)
     dest = open_target(dst, auth, create=True)
-    digest, media_type, _ = source.store.resolve(source.repository, source.reference)
+    digest, media_type, _ = source.resolve()
     attached = collect(source.store, source.repository, digest)
     verdict = check(source, digest, attached)
     mover = _Mover(source, dest)

@@ -22,7 +22,7 @@ def subject_digest(target: str, auth: Any = None) -> tuple[str, str]:
         from assay.oci.target import open_target
 
         t = open_target(target, auth)
-        digest, _, _ = t.store.resolve(t.repository, t.reference)
+        digest, _, _ = t.resolve()
         return t.name, digest.split(":", 1)[1]
     from assay.crypto.digest import sha256_file
 
@@ -118,7 +118,7 @@ def verify_attestation_of(
         from assay.service.image import ImageVerifier
 
         t = open_target(target, auth)
-        digest, _, _ = t.store.resolve(t.repository, t.reference)
+        digest, _, _ = t.resolve()
         verifier = ImageVerifier(key, identity, trusted_root, server)
         result = verifier.verify_stored(t.store, t.repository, digest, t.pinned(digest), predicate_type)
         return Verified(result, t.pinned(digest), digest.split(":", 1)[1], [(t.pinned(digest), digest.encode())])
