@@ -22,9 +22,11 @@ from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Result
 from assay.verify.policy import Policy as VerifyPolicy
+from assay.vuln.osv import SEVERITIES
 
 ANY_IDENTITY = IdentityPolicy(None, ".*", None, ".*")
-RANK = ["none", "low", "medium", "high", "critical"]
+RANK = SEVERITIES
+RATING_SCORE = {"none": 0.0, "low": 1.0, "medium": 5.0, "high": 7.0, "critical": 9.0}  # a score inside each band
 
 
 @dataclass
@@ -296,16 +298,16 @@ def _severity(entry: dict[str, Any]) -> str:
             best = max(best, float(score))
         elif isinstance(score, str):
             low = score.lower()
-            if low in RANK:
-                best = max(best, {"none": 0, "low": 1, "medium": 5, "high": 7, "critical": 9}[low])
+            if low in RATING_SCORE:
+                best = max(best, RATING_SCORE[low])
             else:
                 try:
                     best = max(best, float(score))
                 except ValueError:
                     continue
     for a in entry.get("annotations") or []:
-        if isinstance(a, dict) and str(a.get("rating", "")).lower() in RANK:
-            best = max(best, {"none": 0, "low": 1, "medium": 5, "high": 7, "critical": 9}[str(a["rating"]).lower()])
+        if isinstance(a, dict) and str(a.get("rating", "")).lower() in RATING_SCORE:
+            best = max(best, RATING_SCORE[str(a["rating"]).lower()])
     return rating_of(best) if best >= 0 else "unknown"
 
 

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assay.vuln.osv import SEVERITIES as RANK
 from assay.vuln.scan import Finding
-
-RANK = ["none", "low", "medium", "high", "critical"]
 
 
 def _now() -> str:

@@ -17,7 +17,7 @@ from packageurl import PackageURL
 
 from assay.errors import InputError
 from assay.vuln import osv
-from assay.vuln.db import VulnDB
+from assay.vuln.db import VulnDB, normalise_name
 
 ECOSYSTEMS = {
     "pypi": "PyPI",
@@ -173,7 +173,7 @@ def match(db: VulnDB, packages: list[Package]) -> list[Finding]:
         for record, name in db.candidates(eco, release, names):
             for a in record.affected:
                 a_eco, _, a_rel = a.ecosystem.partition(":")
-                if a_eco != eco or db_name(eco, a.name) != name or (release and a_rel and a_rel != release):
+                if a_eco != eco or normalise_name(eco, a.name) != name or (release and a_rel and a_rel != release):
                     continue
                 if osv.affects(record, a, version):
                     key = (record.id, pkg.ref)
@@ -194,9 +194,3 @@ def match(db: VulnDB, packages: list[Package]) -> list[Finding]:
                         )
     order = {r: i for i, r in enumerate(("critical", "high", "medium", "low", "none", "unknown"))}
     return sorted(findings.values(), key=lambda f: (order.get(f.rating, 9), f.id, f.purl))
-
-
-def db_name(ecosystem: str, name: str) -> str:
-    from assay.vuln.db import normalise_name
-
-    return normalise_name(ecosystem, name)
