@@ -18,6 +18,7 @@ from typing import Any
 from assay.errors import AssayError
 from assay.policy.materials import Material, Target
 from assay.policy.model import CLAIM_FIELDS, Authorities, Keyless, Policy, Rule
+from assay.service.blob import needs_trust_root
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Result
@@ -152,8 +153,8 @@ class _Verifier:
                     key=key, identity=None if key is not None else ANY_IDENTITY,
                     predicate_type=ptype, expect_statement=ptype is not None,
                 )  # fmt: skip
-                needs_root = bool(m.bundle.certificates or m.bundle.tlog_entries or m.bundle.rfc3161_timestamps)
-                self.cache[k] = pipeline.verify(m.bundle, m.artifact, vp, self.policy.trust if needs_root else None)
+                trust = self.policy.trust if needs_trust_root(m.bundle) else None
+                self.cache[k] = pipeline.verify(m.bundle, m.artifact, vp, trust)
             except AssayError as exc:
                 self.cache[k] = exc
         return self.cache[k]

@@ -59,8 +59,12 @@ def _read(path: Path) -> tuple[bytes, Any, _Lines]:
         raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
     lines = _Lines()
     try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
-        data = yaml.safe_load(raw)
+        parser = yaml.SafeLoader(raw.decode("utf-8"))
+        try:
+            node = parser.get_single_node()  # one parse: the node tree gives line numbers and the data
+            data = parser.construct_document(node) if node is not None else None
+        finally:
+            parser.dispose()
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         raise _fail("policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {exc}") from None
