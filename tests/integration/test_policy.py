@@ -111,6 +111,13 @@ def test_bad_policies_are_refused_with_file_and_line(work: Path, body: str, line
     assert f"error[{reason}]: policy.yaml:{line}:" in r.err and text in r.err, r.err
 
 
+def test_malformed_yaml_is_one_line(work: Path):
+    (work / "policy.yaml").write_text("apiVersion: assay.dev/v1\nspec: [\n")
+    r = _eval(work)
+    assert r.code == 2 and r.err.startswith("error[policy-malformed]: policy.yaml:3:")
+    assert r.err.count("\n") == 1
+
+
 def test_unreadable_trust_root_and_schema(work: Path):
     text = (
         HEADER.format(mode="enforce") + "    - name: s\n      signature: {authorities: {keys: [k1.pub]}}\n"

@@ -67,7 +67,10 @@ def _read(path: Path) -> tuple[bytes, Any, _Lines]:
             parser.dispose()
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise _fail("policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {exc}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _fail(
+            "policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {problem}"
+        ) from None
     if node is not None:
         lines.walk(node, "")
     return raw, data, lines
