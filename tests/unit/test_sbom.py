@@ -120,3 +120,26 @@ def test_bad_targets(tmp_path: Path):
     assert r.code == 2 and "error[image-not-found]" in r.err
     r = run_assay("sbom", str(tmp_path), "--format", "xml")
     assert r.code == 2
+
+
+def test_layer_names_keep_leading_dots():
+    """``./.wh.NAME`` at the top of a layer is a whiteout of ``NAME``; dot-files keep their dot."""
+    import io
+    import tarfile
+
+    from assay.sbom.source import MemoryTree
+
+    def layer(entries: dict[str, bytes]) -> io.BytesIO:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, data in entries.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        buf.seek(0)
+        return buf
+
+    tree = MemoryTree()
+    tree.apply_layer(layer({"./gone": b"x", "./.profile": b"p", "/abs/file": b"a"}), lambda p: True)
+    tree.apply_layer(layer({"./.wh.gone": b""}), lambda p: True)
+    assert sorted(tree.paths()) == [".profile", "abs/file"]

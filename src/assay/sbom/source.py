@@ -139,9 +139,9 @@ class MemoryTree:
         try:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for member in tar:
-                    name = member.name.lstrip("./").lstrip("/")
+                    name = member.name.lstrip("/")
                     while name.startswith("./"):
-                        name = name[2:]
+                        name = name[2:].lstrip("/")
                     head_dir, _, base = name.rpartition("/")
                     if base == ".wh..wh..opq":
                         prefix = head_dir + "/"
