@@ -330,7 +330,7 @@ class _Mover:
         self._same_host = source.store.host == dest.store.host and source.repository != dest.repository
         self._done: set[str] = set()
 
-    def blob(self, digest: str, size: int) -> None:
+    def blob(self, digest: str) -> None:
         import tempfile
 
         s, d = self.source, self.dest
@@ -358,7 +358,7 @@ class _Mover:
         else:
             for layer in [doc.get("config"), *doc.get("layers", [])]:
                 if isinstance(layer, dict) and layer.get("digest"):
-                    self.blob(str(layer["digest"]), int(layer.get("size", 0)))
+                    self.blob(str(layer["digest"]))
         acknowledged = self.dest.store.put_manifest(self.dest.repository, tag or digest, data, media_type)
         self.manifests += 1
         return acknowledged
