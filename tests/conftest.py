@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +66,18 @@ def run_assay(
 @pytest.fixture
 def assay():
     return run_assay
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type) -> Iterator[str]:
+    """Serve ``handler`` (a BaseHTTPRequestHandler class) on a random 127.0.0.1 port; yields ``host:port``."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()

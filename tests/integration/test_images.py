@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import run_assay
+from tests.conftest import loopback_http, run_assay
 from tests.integration.conftest import dev_token, push_image
 
 
@@ -199,8 +199,7 @@ def test_tag_listing(registry):
 
 def test_tag_listing_follows_link_pagination():
     """docker-registry 2.8 ignores ?n= for tags, so a minimal loopback server plays a paginating registry."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
     from urllib.parse import parse_qs, urlparse
 
     from assay.oci.registry import Registry
@@ -226,12 +225,7 @@ def test_tag_listing_follows_link_pagination():
         def log_message(self, *args):
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        tags = Registry(f"127.0.0.1:{srv.server_address[1]}", insecure=True).list_tags("r", page_size=3)
-    finally:
-        srv.shutdown()
+    with loopback_http(Handler) as host:
+        tags = Registry(host, insecure=True).list_tags("r", page_size=3)
     assert tags == all_tags
     assert len(seen) == 3  # 3 + 3 + 2, reached through the Link headers

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import require_tool, run_assay
+from tests.conftest import loopback_http, require_tool, run_assay
 from tests.integration.conftest import build_image, build_index, dev_token, push_image, tar_layer
 
 ACCEPT_MANIFEST = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
@@ -425,8 +425,7 @@ def test_bearer_token_auth_from_the_challenge(tmp_path: Path):
     """A loopback registry that demands a bearer token: the client follows WWW-Authenticate to the realm,
     authenticates there with the docker config's credentials and retries with the token."""
     import hashlib
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
     from urllib.parse import parse_qs, urlparse
 
     from assay.oci.registry import Registry
@@ -460,10 +459,7 @@ def test_bearer_token_auth_from_the_challenge(tmp_path: Path):
         def log_message(self, *args):
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    host = f"127.0.0.1:{srv.server_address[1]}"
-    try:
+    with loopback_http(Handler) as host:
         (tmp_path / "config.json").write_text(json.dumps({"auths": {host: {"username": "bob", "password": "pw"}}}))
         from assay.oci.auth import docker_credentials
 
@@ -478,6 +474,3 @@ def test_bearer_token_auth_from_the_challenge(tmp_path: Path):
         with pytest.raises(EnvironmentFailure) as info:
             Registry(host, insecure=True, username="bob", password="wrong").resolve("team/app", "v1")
         assert info.value.reason == "registry-auth-failed"
-    finally:
-        srv.shutdown()
-        srv.server_close()
