@@ -170,24 +170,36 @@ class ImageVerifier:
         self, store: Store, repo: str, digest: str, name: str, predicate_type: str | None = None
     ) -> Result:
         """Referrers first; cosign's ``.sig``/``.att`` tag is read only when no referrer verifies
-        (fewer round trips for the common case; the same answer as reading everything)."""
+        (fewer round trips for the common case; the same answer as reading everything, and no
+        referrer is verified twice)."""
         first = collect(store, repo, digest, ("referrer",))
-        try:
-            return self.verify(first, name, predicate_type)
-        except AssayError:
-            rest = collect(store, repo, digest, ("att",) if predicate_type else ("sig",))
-            both = Attached(first.candidates + rest.candidates, first.rejected + rest.rejected)
-            return self.verify(both, name, predicate_type)
+        result, errors, tried = self._attempt(first.candidates, name, predicate_type, len(first.candidates))
+        if result is not None:
+            return result
+        rest = collect(store, repo, digest, ("att",) if predicate_type else ("sig",))
+        total = len(first.candidates) + len(rest.candidates)
+        result, more, tried_more = self._attempt(rest.candidates, name, predicate_type, total)
+        if result is not None:
+            return result
+        return self._fail(errors + more + first.rejected + rest.rejected, tried + tried_more, name, predicate_type)
 
     def verify(self, attached: Attached, name: str, predicate_type: str | None = None) -> Result:
         """The first attached bundle of the right kind that verifies; else the first reason it did not."""
+        result, errors, tried = self._attempt(attached.candidates, name, predicate_type, len(attached.candidates))
+        if result is not None:
+            return result
+        return self._fail(errors + attached.rejected, tried, name, predicate_type)
+
+    def _attempt(
+        self, candidates: list[tuple[Bundle, Artifact, str]], name: str, predicate_type: str | None, total: int
+    ) -> tuple[Result | None, list[AssayError], int]:
         from assay.crypto import keys
 
         key = keys.load_public(Path(self.key_path)) if self.key_path else None
         ptype = intoto.predicate_type(predicate_type) if predicate_type else None
         errors: list[AssayError] = []
         tried = 0
-        for bundle, artifact, where in attached.candidates:
+        for bundle, artifact, where in candidates:
             if (bundle.dsse_envelope is not None) != (ptype is not None):
                 continue  # signatures and attestations are verified by different commands
             tried += 1
@@ -200,13 +212,16 @@ class ImageVerifier:
                     expect_statement=ptype is not None,
                 )
                 result = pipeline.verify(bundle, artifact, policy, self._trust(bundle))
-                result.notes.append(f"verified {name} ({where}; {len(attached.candidates)} bundle(s) attached)")
-                return result
+                result.notes.append(f"verified {name} ({where}; {total} bundle(s) attached)")
+                return result, errors, tried
             except AssayError as exc:
                 errors.append(exc)
-        errors += attached.rejected
+        return None, errors, tried
+
+    @staticmethod
+    def _fail(errors: list[AssayError], tried: int, name: str, predicate_type: str | None) -> Result:
         if not errors:
-            kind = f"attestation of type {ptype}" if ptype else "signature"
+            kind = f"attestation of type {intoto.predicate_type(predicate_type)}" if predicate_type else "signature"
             raise VerificationError("no-signatures", f"no {kind} is attached to {name}", step="material")
         first = errors[0]
         raise VerificationError(
