@@ -9,20 +9,14 @@ from assay.errors import VerificationError
 from assay.oci.target import Target
 from assay.policy import loader
 from assay.policy.evaluate import evaluate
-from assay.policy.materials import Material
-from assay.policy.materials import Target as PolicyTarget
+from assay.policy.materials import attached_target
 
 
 def copy_check(policy_path: str) -> Callable[[Target, str, Any], Any]:
     policy = loader.load(policy_path)
 
     def check(source: Target, digest: str, attached: Any) -> Any:
-        t = PolicyTarget("image", source.pinned(digest), source.name, source.tag, digest.split(":", 1)[1],
-                         rejected=list(attached.rejected))  # fmt: skip
-        from assay.policy.materials import statement_of
-
-        for bundle, artifact, where in attached.candidates:
-            t.materials.append(Material(bundle, artifact, where, bundle.to_bytes(), statement_of(bundle)))
+        t = attached_target(source.pinned(digest), source, digest, attached)
         ev = evaluate(policy, t)
         if not ev.matched:
             raise VerificationError(

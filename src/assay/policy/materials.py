@@ -84,8 +84,12 @@ def image_target(image: str, auth: Any = None) -> Target:
 
     t = open_target(image, auth)
     digest, _, _ = t.resolve()
-    attached = collect(t.store, t.repository, digest)
-    target = Target("image", image, t.name, t.tag, digest.split(":", 1)[1], rejected=list(attached.rejected))
+    return attached_target(image, t, digest, collect(t.store, t.repository, digest))
+
+
+def attached_target(name: str, t: Any, digest: str, attached: Any) -> Target:
+    """A policy target from what ``service.image.collect`` found attached to an image digest."""
+    target = Target("image", name, t.name, t.tag, digest.split(":", 1)[1], rejected=list(attached.rejected))
     for bundle, artifact, where in attached.candidates:
         target.materials.append(
             Material(bundle, artifact, f"{t.pinned(digest)} ({where})", bundle.to_bytes(), statement_of(bundle))
