@@ -1,0 +1,223 @@
+"""Blob commands: keygen, public-key, sign-blob, verify-blob, attest-blob, verify-blob-attestation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from assay.cli import output
+from assay.cli.app import app
+from assay.cli.options import (
+    ExtensionOpt,
+    GhNameOpt,
+    GhRefOpt,
+    GhRepoOpt,
+    GhShaOpt,
+    GhTriggerOpt,
+    IdentityOpt,
+    IdentityRegexpOpt,
+    IssuerOpt,
+    IssuerRegexpOpt,
+    KeyOpt,
+    OutputFormat,
+    OutputOpt,
+    PasswordFileOpt,
+    RequireTlogOpt,
+    ServerOpt,
+    TokenOpt,
+    TrustedRootOpt,
+    VsaKeyOpt,
+    VsaOutOpt,
+    identity_policy,
+    read_token,
+    render_verified,
+    verify_output,
+    vsa_flags,
+    with_vsa,
+)
+from assay.errors import InputError
+
+
+@app.command()
+def keygen(
+    type: Annotated[str, typer.Option("--type", help="ecdsa-p256, ed25519 or rsa-3072")] = "ecdsa-p256",
+    output_prefix: Annotated[str, typer.Option("--output-prefix", help="writes PREFIX.key and PREFIX.pub")] = "assay",
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Generate a key pair: PKCS#8 private key (mode 0600) and SPKI public key."""
+
+    from assay.crypto import keys
+    from assay.service.io import password, write_atomic
+
+    key = keys.generate(type)
+    pw = password(password_file)
+    priv, pub = Path(output_prefix + ".key"), Path(output_prefix + ".pub")
+    if pub.exists():
+        raise InputError("file-exists", f"{pub}: already exists; refusing to overwrite")
+    keys.write_private(priv, keys.private_pem(key, pw))
+    write_atomic(str(pub), keys.public_pem(key.public_key()))
+    if pw is None:
+        output.warn("warning: the private key is not encrypted (set ASSAY_PASSWORD or --password-file to encrypt it)")
+    output.say(f"Private key written to {priv}")
+    output.say(f"Public key written to {pub}")
+
+
+@app.command("public-key")
+def public_key(
+    key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
+    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Print the public key (SPKI PEM) of a private key file or signer URI."""
+    from assay.crypto import keys
+    from assay.crypto import signer as signers
+    from assay.service.io import password, write_atomic
+
+    pem = keys.public_pem(signers.load(key, password(password_file)).public_key)
+    write_atomic(out or "-", pem)
+
+
+@app.command("sign-blob")
+def sign_blob(
+    file: Annotated[str, typer.Argument(help="file to sign, or - for stdin")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
+    bundle: Annotated[
+        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
+    ] = None,
+    server: ServerOpt = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token)."""
+    from assay.service import blob
+
+    b, out = blob.sign_file(file, key, bundle, password_file, server, read_token(identity_token))
+    _say_logged(b)
+    output.say(f"Wrote bundle to {out}")
+
+
+def _say_logged(b: Any) -> None:
+    if b.tlog_entries:
+        output.warn(f"tlog entry created with index {b.tlog_entries[0].log_index}")
+    else:
+        output.warn("note: no transparency log configured; the bundle has no tlog entry")
+
+
+@app.command("verify-blob")
+def verify_blob(
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    certificate_github_workflow_trigger: GhTriggerOpt = None,
+    certificate_github_workflow_sha: GhShaOpt = None,
+    certificate_github_workflow_name: GhNameOpt = None,
+    certificate_github_workflow_repository: GhRepoOpt = None,
+    certificate_github_workflow_ref: GhRefOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    require_tlog: RequireTlogOpt = False,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify a blob against a Sigstore bundle (managed key or keyless identity)."""
+    from assay.service import blob
+
+    def run() -> Any:
+        policy = identity_policy(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {
+                "githubWorkflowTrigger": certificate_github_workflow_trigger,
+                "githubWorkflowSha": certificate_github_workflow_sha,
+                "githubWorkflowName": certificate_github_workflow_name,
+                "githubWorkflowRepository": certificate_github_workflow_repository,
+                "githubWorkflowRef": certificate_github_workflow_ref,
+            },
+        )
+        return blob.verify_file(
+            file, bundle, key, identity=policy, trusted_root=trusted_root, server=server, require_tlog=require_tlog
+        )
+
+    verify_output(output_fmt, run, render_verified)
+
+
+@app.command("attest-blob")
+def attest_blob(
+    file: Annotated[str, typer.Argument(help="the subject file, or - for stdin")],
+    predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
+    type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand (slsaprovenance1, ...)")],
+    key: KeyOpt = None,
+    identity_token: TokenOpt = None,
+    bundle: Annotated[
+        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
+    ] = None,
+    server: ServerOpt = None,
+    password_file: PasswordFileOpt = None,
+) -> None:
+    """Sign an in-toto statement about a blob (DSSE in a Sigstore bundle), with a key or keyless."""
+    from assay.service import blob
+
+    b, out = blob.attest_file(file, predicate, type, key, bundle, password_file, server, read_token(identity_token))
+    _say_logged(b)
+    output.say(f"Wrote attestation bundle to {out}")
+
+
+@app.command("verify-blob-attestation")
+def verify_blob_attestation(
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    type: Annotated[Optional[str], typer.Option("--type", help="required predicate type")] = None,
+    certificate_identity: IdentityOpt = None,
+    certificate_identity_regexp: IdentityRegexpOpt = None,
+    certificate_oidc_issuer: IssuerOpt = None,
+    certificate_oidc_issuer_regexp: IssuerRegexpOpt = None,
+    certificate_extension: ExtensionOpt = None,
+    trusted_root: TrustedRootOpt = None,
+    server: ServerOpt = None,
+    require_tlog: RequireTlogOpt = False,
+    vsa_out: VsaOutOpt = None,
+    vsa_key: VsaKeyOpt = None,
+    password_file: PasswordFileOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify an in-toto attestation bundle about a blob (optionally writing a signed VSA)."""
+    from assay.service import blob
+
+    def run() -> Any:
+        policy = identity_policy(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            certificate_extension,
+            {},
+        )
+        return blob.verify_file(
+            file,
+            bundle,
+            key,
+            identity=policy,
+            trusted_root=trusted_root,
+            server=server,
+            require_tlog=require_tlog,
+            predicate_type=type,
+            expect_statement=True,
+        )
+
+    flags = vsa_flags("attestation", type=type, key=key, identity=certificate_identity,
+                       identityRegexp=certificate_identity_regexp, issuer=certificate_oidc_issuer)  # fmt: skip
+    run_vsa = with_vsa(
+        run, target=file, bundle=bundle or (file + ".sigstore.json"), flags=flags, vsa_out=vsa_out,
+        vsa_key=vsa_key, password_file=password_file,
+    )  # fmt: skip
+    verify_output(output_fmt, run_vsa, render_verified)

@@ -1,0 +1,215 @@
+"""The server and its operators' commands: server, dev token, trust-config, log info|get|proof|verify-entry|monitor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from assay.cli import output
+from assay.cli.app import app
+from assay.cli.options import (
+    JsonResult,
+    OutputFormat,
+    OutputOpt,
+    TrustedRootOpt,
+    verify_output,
+)
+from assay.errors import InputError
+
+
+@app.command()
+def server(
+    dev: Annotated[bool, typer.Option("--dev", help="development mode (loud warning)")] = False,
+    data_dir: Annotated[str, typer.Option("--data-dir", help="keys and the SQLite database")] = ".assay",
+    database: Annotated[
+        Optional[str], typer.Option("--database", help="postgresql://... (default: SQLite in the data directory)")
+    ] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    public_url: Annotated[
+        Optional[str], typer.Option("--public-url", help="URL clients use (default http://HOST:PORT)")
+    ] = None,
+    log_key: Annotated[
+        Optional[str], typer.Option("--log-key", help="signer URI or key file for the log (default: generated)")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="server processes (they share the database)")] = 1,
+    oidc_issuer: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--oidc-issuer", help="accepted OIDC issuer URL[=email|github-workflow|gitlab-pipeline|uri] (repeatable)"
+        ),
+    ] = None,
+    ca_key: Annotated[
+        Optional[str], typer.Option("--ca-key", help="signer URI or key file for the issuing CA (e.g. hsm:...)")
+    ] = None,
+    audience: Annotated[str, typer.Option("--audience", help="required token audience")] = "sigstore",
+) -> None:
+    """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
+
+    from assay.server.config import Settings
+    from assay.server.main import serve
+
+    serve(
+        Settings(
+            Path(data_dir),
+            database,
+            host,
+            port,
+            dev,
+            public_url,
+            log_key=log_key,
+            workers=workers,
+            oidc_issuers=list(oidc_issuer or []),
+            ca_key=ca_key,
+            audience=audience,
+        )
+    )
+
+
+dev_app = typer.Typer(help="Development helpers (need a server started with --dev).", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+@dev_app.command("token")
+def dev_token(
+    server: Annotated[str, typer.Option("--server", help="an assay server started with --dev")],
+    email: Annotated[Optional[str], typer.Option("--email", help="an email identity")] = None,
+    github_workflow: Annotated[
+        Optional[str],
+        typer.Option("--github-workflow", help="OWNER/REPO: a GitHub-Actions-shaped token for that repository"),
+    ] = None,
+    ref: Annotated[str, typer.Option("--ref")] = "refs/heads/main",
+    workflow: Annotated[str, typer.Option("--workflow")] = ".github/workflows/release.yml",
+    audience: Annotated[str, typer.Option("--audience")] = "sigstore",
+    expires_in: Annotated[int, typer.Option("--expires-in", help="seconds")] = 600,
+) -> None:
+    """Print an ID token minted by the server's development issuer."""
+    from assay.clients.http import reject, request
+
+    if email and github_workflow:
+        raise InputError("usage", "give --email or --github-workflow, not both")
+    base = server.rstrip("/") + "/dev/oidc"
+    body: dict[str, object]
+    if github_workflow:
+        url, body = base + "/github/token", {"repository": github_workflow, "ref": ref, "workflow": workflow}
+    else:
+        url, body = base + "/token", {"email": email or "dev@example.com"}
+    body.update({"audience": audience, "expiresIn": expires_in})
+    resp = request("POST", url, json=body)
+    if resp.status_code == 404:
+        raise InputError("dev-issuer-off", f"{server} has no development issuer (start it with --dev)")
+    if resp.status_code != 200:
+        raise reject(resp, "token")
+    output.say(resp.json()["id_token"])
+
+
+@app.command("trust-config")
+def trust_config(server: Annotated[str, typer.Option("--server", help="assay server URL")]) -> None:
+    """Print the server's ClientTrustConfig (trusted root + signing config) for Sigstore clients."""
+    from assay.clients.http import reject, request
+
+    resp = request("GET", server.rstrip("/") + "/api/v1/trustConfig")
+    if resp.status_code != 200:
+        raise reject(resp, "trust config")
+    output.emit_json(resp.json())
+
+
+log_app = typer.Typer(help="Inspect, verify and monitor a transparency log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+ServerReq = Annotated[str, typer.Option("--server", help="log server URL")]
+
+
+@log_app.command("info")
+def log_info(server: ServerReq, output_fmt: OutputOpt = OutputFormat.text) -> None:
+    """The log's current size, root hash and checkpoint."""
+    from assay.clients.rekor import RekorClient
+
+    info = RekorClient(server).log_info()
+    if output_fmt is OutputFormat.json:
+        output.emit_json(info)
+    else:
+        output.say(f"tree size: {info['treeSize']}\nroot hash: {info['rootHash']}\n\n{info['signedTreeHead']}")
+
+
+@log_app.command("get")
+def log_get(
+    server: ServerReq,
+    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
+    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+) -> None:
+    """Print an entry (by UUID or index) with its proof, as JSON."""
+    from assay.clients.http import reject, request
+
+    if (uuid is None) == (index is None):
+        raise InputError("usage", "give exactly one of --uuid and --index")
+    base = server.rstrip("/")
+    resp = (
+        request("GET", f"{base}/api/v1/log/entries/{uuid}")
+        if uuid
+        else request("GET", f"{base}/api/v1/log/entries", params={"logIndex": index})
+    )
+    if resp.status_code != 200:
+        raise reject(resp, "log entry")
+    output.emit_json(resp.json())
+
+
+@log_app.command("proof")
+def log_proof(
+    server: ServerReq,
+    first: Annotated[int, typer.Option("--first", min=0)],
+    last: Annotated[int, typer.Option("--last", min=0)],
+) -> None:
+    """Print the consistency proof between two tree sizes, as JSON."""
+    from assay.clients.rekor import RekorClient
+
+    output.emit_json(RekorClient(server).consistency(first, last))
+
+
+@log_app.command("verify-entry")
+def log_verify_entry(
+    server: ServerReq,
+    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
+    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+    trusted_root: TrustedRootOpt = None,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Check an entry's signed entry timestamp, inclusion proof and checkpoint."""
+    from assay.service import logops
+
+    if (uuid is None) == (index is None):
+        raise InputError("usage", "give exactly one of --uuid and --index")
+
+    def render(r: Any) -> None:
+        output.say(f"entry {r['logIndex']} ({r['kind']}) is included in the log at size {r['treeSize']}")
+
+    verify_output(
+        output_fmt,
+        lambda: JsonResult(logops.verify_entry(server, uuid=uuid, index=index, trusted_root=trusted_root)),
+        render,
+    )
+
+
+@log_app.command("monitor")
+def log_monitor(
+    server: ServerReq,
+    state: Annotated[
+        str, typer.Option("--state", help="file remembering the last verified checkpoint")
+    ] = ".assay-monitor.json",
+    trusted_root: TrustedRootOpt = None,
+    interval: Annotated[float, typer.Option("--interval", help="seconds between checks; 0 checks once")] = 0,
+    output_fmt: OutputOpt = OutputFormat.text,
+) -> None:
+    """Verify each new checkpoint is signed and consistent with the last one; exit 1 on fork or shrink."""
+
+    from assay.service import logops
+
+    def render(r: Any) -> None:
+        prev = f" (consistent with size {r['previousSize']})" if "previousSize" in r else " (first checkpoint pinned)"
+        output.say(f"checkpoint verified at size {r['size']}{prev}")
+
+    while True:
+        verify_output(output_fmt, lambda: JsonResult(logops.monitor_once(server, Path(state), trusted_root)), render)
+        if interval <= 0:
+            return
