@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo
 
 
-.PHONY: run demo test install test-install system-deps lint typecheck unit conformance bench clean
+.PHONY: run demo test install test-install system-deps lint typecheck unit smoke conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,12 @@ typecheck: test-install
 unit: test-install
 	$(BIN)/pytest -q
 
-test: test-install lint typecheck unit
+# The README contract: a runtime-only venv (`pip install .`, no extras) imports everything, `make run`'s entry
+# point starts and the README quickstart passes against it (scripts/readme_smoke.py).
+smoke:
+	$(PYTHON) scripts/readme_smoke.py
+
+test: test-install lint typecheck unit smoke
 
 conformance: install
 	$$( [ -d ../shared ] && echo ../shared || echo /work/shared )/conformance/run-bundle-verify -- $(BIN)/assay conformance
