@@ -41,8 +41,8 @@ demo: install
 	@bash scripts/demo.sh $(BIN)/assay
 
 lint: test-install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: test-install
 	$(BIN)/mypy

@@ -198,7 +198,11 @@ def tamper(commands: list[str], port: int, work: Path, venv: Path) -> None:
         fail("the README quickstart has no verify-blob command")
     artifact = work / "dist" / "app.tar.gz"
     original = artifact.read_bytes()
-    lines = ["set -uo pipefail", f"restore() {{ cp {artifact}.orig {artifact}; }}", f"tamper() {{ echo tampered >> {artifact}; }}"]
+    lines = [
+        "set -uo pipefail",
+        f"restore() {{ cp {artifact}.orig {artifact}; }}",
+        f"tamper() {{ echo tampered >> {artifact}; }}",
+    ]
     artifact.with_name(artifact.name + ".orig").write_bytes(original)
     for cmd in commands:
         cmd = cmd.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
@@ -214,7 +218,9 @@ def tamper(commands: list[str], port: int, work: Path, venv: Path) -> None:
             ]
         else:
             lines += ["restore", f"{cmd} >/dev/null 2>&1 || {{ echo 'failed: {cmd}'; exit 1; }}"]
-    proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, env=clean_env(venv), capture_output=True, text=True)
+    proc = subprocess.run(
+        ["bash", "-c", "\n".join(lines)], cwd=work, env=clean_env(venv), capture_output=True, text=True
+    )
     for line in proc.stdout.splitlines():
         step(f"tampered artifact {line}")
     if proc.returncode != 0:
