@@ -41,6 +41,11 @@ from assay.verify.signature import check_dsse_signature, check_message_signature
 from assay.verify.tlog import verify_entries
 
 
+def needs_trust_root(bundle: Bundle) -> bool:
+    """Certificates, log entries and timestamps are checked against a trusted root; a bare key signature is not."""
+    return bool(bundle.certificates or bundle.tlog_entries or bundle.rfc3161_timestamps)
+
+
 def _material(
     bundle: Bundle, policy: Policy, result: Result
 ) -> tuple[keys.PublicKey, x509.Certificate | None, Verifier]:
