@@ -132,3 +132,18 @@ def test_unknown_shard_must_use_one_index():
     with pytest.raises(AssayError) as exc:
         check_index_binding(replace(entry, inclusion_proof=other))
     assert exc.value.reason == "tlog-index-mismatch"
+
+
+def test_intoto_kind_entry_index_not_bound():
+    # A real intoto/0.0.2 entry from an unsharded log whose index (5475922) is not its proof's (0). Its bundle
+    # fails earlier in the pipeline (certificate validity), so the binding is checked on the entry directly.
+    bundle = parse_bundle(
+        (CASES / "intoto-set-outside-signing-cert-validity_fail" / "bundle.sigstore.json").read_bytes()
+    )
+    entry = bundle.tlog_entries[0]
+    assert entry.kind == "intoto" and entry.inclusion_proof is not None
+    with pytest.raises(AssayError) as exc:
+        check_index_binding(entry)
+    assert exc.value.reason == "tlog-index-mismatch"
+    assert entry.inclusion_proof is not None
+    check_index_binding(replace(entry, log_index=entry.inclusion_proof.log_index))
