@@ -352,9 +352,9 @@ def test_keyless_claims_init_template_and_copy(work: Path, dev_server, registry)
     who = tmpl["spec"]["require"][0]["signature"]["authorities"]["keyless"][0]
     assert who["claims"]["runnerEnvironment"] == "github-hosted" and who["claims"]["sourceRef"] == "refs/heads/main"
     assert who["subject"] == wf and tmpl["spec"]["match"]["tagRegExp"] == "v.*"
-    from assay.policy import loader
+    from assay.service.policy import load_policy
 
-    assert loader.load(str(work / "tmpl.yaml")).tag_re is not None
+    assert load_policy(str(work / "tmpl.yaml")).tag_re is not None
 
     # copy --policy: promotion only when the policy passes
     push_image(registry.host, "low/app", "v1", b"image")

@@ -3,7 +3,10 @@
 Seeds are the valid shared conformance bundles; each mutation tampers with one
 part (signature, certificate, proof, checkpoint, body, promise, timestamp,
 trust root, identity, artifact). Known, justified disagreements are listed in
-``EXPECTED_DIFFERENCES`` with the reason.
+``EXPECTED_DIFFERENCES`` with the reason; where assay is the stricter one,
+``STRICTER_REASONS`` names the reason code it must give (sigstore-python 4.5
+accepts a Rekor v2 entry whose logIndex differs from its inclusion proof's;
+assay refuses it with ``tlog-index-mismatch``).
 """
 
 from __future__ import annotations
@@ -49,7 +52,21 @@ SEEDS = [
 ]
 
 # (seed, mutation) -> why assay and sigstore-python legitimately differ.
-EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {}
+_INDEX_BINDING = (
+    "assay is stricter: a Rekor v2 entry carries no promise, so its logIndex is bound to the inclusion proof's "
+    "(tlog-index-mismatch); sigstore-python proves inclusion at the proof's index and accepts the entry's own"
+)
+EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {
+    (seed, "entry-index-plus-one"): _INDEX_BINDING
+    for seed in (
+        "rekor2-happy-path",
+        "rekor2-dsse-happy-path",
+        "rekor2-timestamp-without-embedded-cert",
+        "rekor2-checkpoint-cosigned",
+    )
+}
+# Where assay is stricter, the reason it gives (sigstore-python accepts these).
+STRICTER_REASONS = {"entry-index-plus-one": "tlog-index-mismatch"}
 
 # Tampering both clients accept, because the field is not covered by any signature.
 BENIGN: dict[tuple[str, str], str] = {
@@ -186,6 +203,10 @@ MUTATIONS: dict[str, tuple[Callable[[Doc], bool], Callable[[Doc], None]]] = {
         lambda d: "inclusionPromise" in _entry(d),
         lambda d: _entry(d).update(logIndex=str(int(_entry(d)["logIndex"]) + 1)),
     ),
+    "entry-index-plus-one": (
+        lambda d: "inclusionProof" in _entry(d) and "inclusionPromise" not in _entry(d),
+        lambda d: _entry(d).update(logIndex=str(int(_entry(d)["logIndex"]) + 1)),
+    ),
     "log-id-flip": (
         lambda d: True,
         lambda d: _entry(d)["logId"].update(keyId=_flip_b64(_entry(d)["logId"]["keyId"], 0.1)),
@@ -214,15 +235,21 @@ def _other_trust_path(seed: str) -> Path:
 
 
 def _assay(doc: Doc, artifact: bytes, trust: Path, identity: str, issuer: str) -> bool:
+    """True when assay accepts."""
+    return _assay_reason(doc, artifact, trust, identity, issuer) is None
+
+
+def _assay_reason(doc: Doc, artifact: bytes, trust: Path, identity: str, issuer: str) -> str | None:
+    """None when assay accepts, else its reason code."""
     try:
         bundle = parse_bundle(json.dumps(doc))
         art = None if bundle.dsse_envelope is not None else Artifact(hashlib.sha256(artifact).digest(), artifact)
         verify(
             bundle, art, Policy(identity=IdentityPolicy(identity, None, issuer)), parse_trusted_root(trust.read_bytes())
         )
-    except AssayError:
-        return False
-    return True
+    except AssayError as exc:
+        return exc.reason
+    return None
 
 
 def _sigstore(doc: Doc, artifact: bytes, trust: Path, identity: str, issuer: str) -> bool:
@@ -264,10 +291,13 @@ def test_assay_agrees_with_sigstore_python(seed, mutation):
         issuer = "https://accounts.google.com"
     elif mutation == "other-trust-root":
         trust = _other_trust_path(seed)
-    ours = _assay(doc, artifact, trust, identity, issuer)
+    reason = _assay_reason(doc, artifact, trust, identity, issuer)
+    ours = reason is None
     theirs = _sigstore(doc, artifact, trust, identity, issuer)
     if (seed, mutation) in EXPECTED_DIFFERENCES:
         assert ours != theirs, f"expected difference no longer occurs: {EXPECTED_DIFFERENCES[(seed, mutation)]}"
+        if mutation in STRICTER_REASONS:
+            assert theirs and reason == STRICTER_REASONS[mutation]
         return
     assert ours == theirs, (
         f"assay {'accepts' if ours else 'rejects'}, sigstore-python {'accepts' if theirs else 'rejects'}"

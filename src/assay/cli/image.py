@@ -279,7 +279,7 @@ def copy_image(
         certificate_extension,
     )
     if policy is not None:
-        from assay.policy.images import copy_check
+        from assay.service.policy import copy_check
 
         check = copy_check(policy)
     else:

@@ -117,9 +117,9 @@ def policy_init(
 @policy_app.command("test")
 def policy_test(directory: Annotated[str, typer.Argument(help="directory with policy.yaml and cases/*.yaml")]) -> None:
     """Run policy fixture cases (expected result per rule); exit 1 when any case disagrees."""
-    from assay.policy import testing
+    from assay.service import policy as policy_svc
 
-    results = testing.run(Path(directory))
+    results = policy_svc.run_tests(Path(directory))
     for r in results:
         output.say(f"{'PASS' if r.ok else 'FAIL'}  {r.name}")
         for p in r.problems:

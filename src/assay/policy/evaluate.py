@@ -18,9 +18,8 @@ from typing import Any
 from assay.errors import AssayError
 from assay.policy.materials import Material, Target
 from assay.policy.model import CLAIM_FIELDS, Authorities, Keyless, Policy, Rule
-from assay.service.blob import needs_trust_root
 from assay.verify import pipeline
-from assay.verify.identity import IdentityPolicy
+from assay.verify.identity import IdentityPolicy, ci_identity
 from assay.verify.model import Result
 from assay.verify.policy import Policy as VerifyPolicy
 from assay.vuln.osv import SEVERITIES
@@ -153,7 +152,7 @@ class _Verifier:
                     key=key, identity=None if key is not None else ANY_IDENTITY,
                     predicate_type=ptype, expect_statement=ptype is not None,
                 )  # fmt: skip
-                trust = self.policy.trust if needs_trust_root(m.bundle) else None
+                trust = self.policy.trust if pipeline.needs_trust_root(m.bundle) else None
                 self.cache[k] = pipeline.verify(m.bundle, m.artifact, vp, trust)
             except AssayError as exc:
                 self.cache[k] = exc
@@ -427,11 +426,7 @@ def _rule(v: _Verifier, rule: Rule, target: Target, now: datetime) -> RuleResult
 
 
 def _default_provenance_authority(rule: Rule) -> Authorities:
-    from assay.attest.provenance import Expectations
-    from assay.service.provenance import default_identity
-
-    o = rule.options
-    ident = default_identity(Expectations(o["sourceRepository"], o.get("branch"), o.get("tag")))
+    ident = ci_identity(rule.options["sourceRepository"])
     return Authorities(keyless=(Keyless(ident.issuer, None, None, re.compile(ident.identity_regexp or ".*")),))
 
 

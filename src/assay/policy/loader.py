@@ -1,16 +1,22 @@
-"""Reading a policy file: YAML or JSON, schema-checked, every regexp and CEL program compiled, keys and
-trust roots read — all before evaluation. Errors name the file and line (``error[policy-...]``)."""
+"""Compiling a policy document: YAML or JSON, schema-checked, every regexp and CEL program compiled —
+all before evaluation. Errors name the file and line (``error[policy-...]``).
+
+Pure, in two phases around the I/O the service layer does: :func:`parse` checks the document's bytes and
+lists what it names outside itself (:meth:`Source.key_refs`, :attr:`Source.trust_ref`); the caller reads
+those and hands them to :func:`compile_policy`, which reports an unreadable key at the line that names it.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from assay.crypto import keys
+from assay.crypto.keys import PublicKey
 from assay.errors import AssayError, InputError
 from assay.formats import intoto
 from assay.policy import schema
@@ -52,11 +58,7 @@ def _fail(reason: str, where: str, line: int, message: str) -> InputError:
     return InputError(reason, f"{where}:{line}: {message}")
 
 
-def _read(path: Path) -> tuple[bytes, Any, _Lines]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
+def _read(raw: bytes, path: str) -> tuple[Any, _Lines]:
     lines = _Lines()
     try:
         parser = yaml.SafeLoader(raw.decode("utf-8"))
@@ -73,7 +75,7 @@ def _read(path: Path) -> tuple[bytes, Any, _Lines]:
         ) from None
     if node is not None:
         lines.walk(node, "")
-    return raw, data, lines
+    return data, lines
 
 
 def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
@@ -157,18 +159,18 @@ def _cel(source: str, where: str, line: int) -> Any:
     return Condition(source, ast, env.program(ast))
 
 
-def _authorities(doc: dict[str, Any] | None, base: Path, where: str, lines: _Lines, path: str) -> Authorities:
+def _authorities(
+    doc: dict[str, Any] | None, keys: Mapping[str, PublicKey | AssayError], where: str, lines: _Lines, path: str
+) -> Authorities:
     if doc is None:
         return Authorities()
     loaded = []
     for i, k in enumerate(doc.get("keys") or []):
-        key_path = (base / k) if not Path(k).is_absolute() else Path(k)
-        try:
-            loaded.append((k, keys.load_public(key_path)))
-        except AssayError as exc:
-            raise _fail(
-                "policy-key-unreadable", where, lines.line(f"{path}/keys/{i}"), f"key {k!r}: {exc.message}"
-            ) from None
+        key = keys.get(k)
+        if key is None or isinstance(key, AssayError):
+            message = key.message if key is not None else "not read"
+            raise _fail("policy-key-unreadable", where, lines.line(f"{path}/keys/{i}"), f"key {k!r}: {message}")
+        loaded.append((k, key))
     keyless = []
     for i, kl in enumerate(doc.get("keyless") or []):
         p = f"{path}/keyless/{i}"
@@ -200,49 +202,61 @@ def _authorities(doc: dict[str, Any] | None, base: Path, where: str, lines: _Lin
     return Authorities(tuple(loaded), threshold, tuple(keyless))
 
 
-def _trust(doc: dict[str, Any], base: Path, where: str, lines: _Lines) -> Any:
-    from assay.formats.trustroot import parse_trusted_root
+@dataclass(frozen=True)
+class Source:
+    """A policy document parsed and schema-checked, before anything it names outside itself is read."""
 
-    if "trustedRoot" in doc:
-        p = base / doc["trustedRoot"]
-        try:
-            return parse_trusted_root(p.read_bytes())
-        except OSError as exc:
-            raise _fail(
-                "policy-trust-root-unreadable", where, lines.line("spec/trust/trustedRoot"), f"{p}: {exc.strerror}"
-            ) from None
-        except AssayError as exc:
-            raise _fail(
-                "policy-trust-root-unreadable", where, lines.line("spec/trust/trustedRoot"), f"{p}: {exc.message}"
-            ) from None
-    if "server" in doc:
-        from assay.clients.rekor import RekorClient
+    where: str
+    raw: bytes
+    data: dict[str, Any]
+    lines: _Lines
 
-        try:
-            return parse_trusted_root(RekorClient(doc["server"]).trusted_root())
-        except AssayError as exc:
-            raise _fail("policy-trust-root-unreadable", where, lines.line("spec/trust/server"), exc.message) from None
-    from assay.service.blob import public_good_root
+    def key_refs(self) -> list[str]:
+        """Every key file the rules name, as written (relative to the policy's directory), in order."""
+        out: list[str] = []
+        for r in self.data["spec"]["require"]:
+            kind = next(k for k in RULE_KINDS if k in r)
+            for k in (r[kind].get("authorities") or {}).get("keys") or []:
+                if k not in out:
+                    out.append(k)
+        return out
 
-    return public_good_root()
+    @property
+    def trust_ref(self) -> tuple[str, str] | None:
+        """``("trustedRoot", path)`` or ``("server", url)`` from ``spec.trust``; None means public good."""
+        trust = self.data["spec"].get("trust") or {}
+        for field in ("trustedRoot", "server"):
+            if field in trust:
+                return field, str(trust[field])
+        return None
+
+    def trust_error(self, message: str) -> InputError:
+        """``policy-trust-root-unreadable`` at the line of ``spec.trust``'s source."""
+        field = self.trust_ref[0] if self.trust_ref else "trust"
+        return _fail("policy-trust-root-unreadable", self.where, self.lines.line(f"spec/trust/{field}"), message)
 
 
-def load(path_str: str) -> Policy:
-    """Read, check and compile a policy; InputError (exit 2) names file and line on any problem."""
-    path = Path(path_str)
-    raw, data, lines = _read(path)
-    where = str(path)
+def parse(raw: bytes, where: str) -> Source:
+    """Parse and schema-check a policy document; InputError (exit 2) names file and line on any problem."""
+    data, lines = _read(raw, where)
     if not isinstance(data, dict):
         raise _fail("policy-invalid", where, 1, "a policy is a mapping (apiVersion, kind, metadata, spec)")
     _schema_errors(data, where, lines)
+    return Source(where, raw, data, lines)
+
+
+def compile_policy(source: Source, keys: Mapping[str, PublicKey | AssayError]) -> Policy:
+    """Compile rules, regexps and CEL with the keys read for :meth:`Source.key_refs`; ``trust`` is left None
+    for the caller to fill."""
+    data, where, lines = source.data, source.where, source.lines
+    raw = source.raw
     spec = data["spec"]
-    base = path.parent
     rules: list[Rule] = []
     for i, r in enumerate(spec["require"]):
         kind = next(k for k in RULE_KINDS if k in r)
         body = r[kind]
         p = f"spec/require/{i}/{kind}"
-        auth = _authorities(body.get("authorities"), base, where, lines, f"{p}/authorities")
+        auth = _authorities(body.get("authorities"), keys, where, lines, f"{p}/authorities")
         rule = Rule(r["name"], kind, auth, lines.line(f"spec/require/{i}"))
         if "maxAge" in body:
             rule.max_age = parse_duration(body["maxAge"])
@@ -286,7 +300,7 @@ def load(path_str: str) -> Policy:
         exclude=tuple(match.get("exclude") or ()),
         tags=tuple(match.get("tags") or ()),
         tag_re=tag_re,
-        trust=_trust(spec.get("trust") or {}, base, where, lines),
+        trust=None,
         rules=rules,
         lines=lines.map,
     )

@@ -1,17 +1,16 @@
-"""Gathering what a policy evaluates: an artifact's digest and every bundle about it.
+"""What a policy evaluates: a target (an artifact's digest) and every bundle about it, as materials.
 
-Blobs: ``FILE.sigstore.json`` and ``FILE.*.sigstore.json`` next to the file,
-or the ``--bundle`` files given. Images: everything attached in either
-layout (referrers and cosign's ``.sig``/``.att``). Fetching happens here;
-evaluation is pure over the result.
+Pure: the service layer (:mod:`assay.service.policy`) reads the files and
+registries — blobs' ``FILE.sigstore.json`` and ``FILE.*.sigstore.json`` or
+the ``--bundle`` files given; images' attachments in either layout
+(referrers and cosign's ``.sig``/``.att``) — and hands the bytes here.
 """
 
 from __future__ import annotations
 
-import glob
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError
@@ -53,42 +52,26 @@ def statement_of(bundle: Bundle) -> Any:
         return None
 
 
-def blob_target(path: str, bundles: list[str] | None = None) -> Target:
-    from assay.service.blob import load_artifact
-
-    art = load_artifact(path, need_message=False)
-    if bundles is None:
-        bundles = [
-            p
-            for p in [path + ".sigstore.json", *sorted(glob.glob(glob.escape(path) + ".*.sigstore.json"))]
-            if Path(p).is_file()
-        ]
-    target = Target("blob", path, path, None, art.sha256.hex())
-    for b in bundles:
-        try:
-            raw = Path(b).read_bytes()
-            bundle = parse_bundle(raw)
-        except OSError as exc:
-            target.rejected.append(AssayError("bundle-unreadable", f"{b}: {exc.strerror}"))
+def blob_target(
+    path: str, sha256: bytes, artifact: Artifact, bundles: Sequence[tuple[str, bytes | AssayError]]
+) -> Target:
+    """A blob target from its digest and each bundle file's bytes (or why that file could not be read)."""
+    target = Target("blob", path, path, None, sha256.hex())
+    for where, raw in bundles:
+        if isinstance(raw, AssayError):
+            target.rejected.append(raw)
             continue
+        try:
+            bundle = parse_bundle(raw)
         except AssayError as exc:
             target.rejected.append(exc)
             continue
-        target.materials.append(Material(bundle, art.as_artifact(), b, raw, statement_of(bundle)))
+        target.materials.append(Material(bundle, artifact, where, raw, statement_of(bundle)))
     return target
 
 
-def image_target(image: str, auth: Any = None) -> Target:
-    from assay.oci.target import open_target
-    from assay.service.image import collect
-
-    t = open_target(image, auth)
-    digest, _, _ = t.resolve()
-    return attached_target(image, t, digest, collect(t.store, t.repository, digest))
-
-
 def attached_target(name: str, t: Any, digest: str, attached: Any) -> Target:
-    """A policy target from what ``service.image.collect`` found attached to an image digest."""
+    """An image target from what ``service.image.collect`` found attached to a digest of ``t`` (an OCI target)."""
     target = Target("image", name, t.name, t.tag, digest.split(":", 1)[1], rejected=list(attached.rejected))
     for bundle, artifact, where in attached.candidates:
         target.materials.append(

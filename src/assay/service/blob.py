@@ -218,16 +218,11 @@ def _certificate_key(der: bytes) -> keys.PublicKey | None:
         return None  # the pipeline reports a malformed certificate with its own reason
 
 
-def needs_trust_root(bundle: Bundle) -> bool:
-    """Certificates, log entries and timestamps are checked against a trusted root; a bare key signature is not."""
-    return bool(bundle.certificates or bundle.tlog_entries or bundle.rfc3161_timestamps)
-
-
 def trust_for(bundle: Bundle, trusted_root: str | None, *, require_tlog: bool = False) -> TrustedRoot | None:
     """The trusted root to use: the given file, else the shipped public-good root when the bundle needs one."""
     if trusted_root:
         return parse_trusted_root(read_file(trusted_root, "trusted root"))
-    if needs_trust_root(bundle) or require_tlog:
+    if pipeline.needs_trust_root(bundle) or require_tlog:
         return public_good_root()
     return None
 

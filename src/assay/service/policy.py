@@ -1,12 +1,27 @@
-"""The policy use cases: gather materials for each target, evaluate, and sign summaries."""
+"""The policy use cases: read a policy and what it names, gather each target's materials, evaluate, sign summaries.
+
+All of the policy engine's I/O happens here — the policy file, its key files and trust root (a file, an
+assay server or the shipped public-good root), blobs and their bundle files, images and their attachments,
+``policy test`` case files — and :mod:`assay.policy` evaluates the result without any.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import glob
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from assay.errors import InputError
-from assay.policy.evaluate import Evaluation
+from assay.crypto import keys
+from assay.crypto.keys import PublicKey
+from assay.errors import AssayError, InputError, VerificationError
+from assay.formats.trustroot import TrustedRoot, parse_trusted_root
+from assay.oci.reference import is_image_argument
+from assay.policy import loader, materials, testing
+from assay.policy.evaluate import Evaluation, evaluate, name_matches
+from assay.policy.materials import Target
 from assay.policy.model import Policy
 
 
@@ -25,14 +40,87 @@ class Run:
         return [ev for ev in self.evaluations if ev.matched and not ev.passed and not ev.blocking]
 
 
+# ---- the policy and what it names --------------------------------------------------------
+
+
+def _trust(source: loader.Source, base: Path) -> TrustedRoot:
+    ref = source.trust_ref
+    if ref is None:
+        from assay.service.blob import public_good_root
+
+        return public_good_root()
+    field_name, value = ref
+    if field_name == "trustedRoot":
+        p = base / value
+        try:
+            return parse_trusted_root(p.read_bytes())
+        except OSError as exc:
+            raise source.trust_error(f"{p}: {exc.strerror}") from None
+        except AssayError as exc:
+            raise source.trust_error(f"{p}: {exc.message}") from None
+    from assay.clients.rekor import RekorClient
+
+    try:
+        return parse_trusted_root(RekorClient(value).trusted_root())
+    except AssayError as exc:
+        raise source.trust_error(exc.message) from None
+
+
+def load_policy(path_str: str) -> Policy:
+    """Read, check and compile a policy, then read its trust root; InputError (exit 2) names file and line."""
+    path = Path(path_str)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
+    source = loader.parse(raw, str(path))
+    base = path.parent
+    read: dict[str, PublicKey | AssayError] = {}
+    for k in source.key_refs():
+        try:
+            read[k] = keys.load_public(Path(k) if Path(k).is_absolute() else base / k)
+        except AssayError as exc:
+            read[k] = exc
+    policy = loader.compile_policy(source, read)  # a bad policy is refused before any trust root is fetched
+    return replace(policy, trust=_trust(source, base))
+
+
+# ---- targets -------------------------------------------------------------------------------
+
+
+def blob_target(path: str, bundles: list[str] | None = None) -> Target:
+    """A blob and its bundles: the ``--bundle`` files, else ``FILE.sigstore.json`` and ``FILE.*.sigstore.json``."""
+    from assay.service.blob import load_artifact
+
+    art = load_artifact(path, need_message=False)
+    if bundles is None:
+        bundles = [
+            p
+            for p in [path + ".sigstore.json", *sorted(glob.glob(glob.escape(path) + ".*.sigstore.json"))]
+            if Path(p).is_file()
+        ]
+    read: list[tuple[str, bytes | AssayError]] = []
+    for b in bundles:
+        try:
+            read.append((b, Path(b).read_bytes()))
+        except OSError as exc:
+            read.append((b, AssayError("bundle-unreadable", f"{b}: {exc.strerror}")))
+    return materials.blob_target(path, art.sha256, art.as_artifact(), read)
+
+
+def image_target(image: str, auth: Any = None) -> Target:
+    """An image digest and everything attached to it, in either layout."""
+    from assay.oci.target import open_target
+    from assay.service.image import collect
+
+    t = open_target(image, auth)
+    digest, _, _ = t.resolve()
+    return materials.attached_target(image, t, digest, collect(t.store, t.repository, digest))
+
+
 def evaluate_targets(policy_path: str, targets: list[str], bundles: list[str] | None, auth: Any = None) -> Run:
     """Load the policy (refusing a bad one before any fetch), gather each target's materials, evaluate."""
-    from assay.oci.reference import is_image_argument
-    from assay.policy import loader
-    from assay.policy.evaluate import evaluate, name_matches
-    from assay.policy.materials import blob_target, image_target
-
-    policy = loader.load(policy_path)
+    policy = load_policy(policy_path)
     if bundles and len(targets) != 1:
         raise InputError("usage", "--bundle applies to a single blob target")
     found = [image_target(t, auth) if is_image_argument(t) else blob_target(t, bundles) for t in targets]
@@ -63,3 +151,63 @@ def write_vsas(run: Run, vsa_out: str, vsa_key: str, password_file: str | None) 
         )  # fmt: skip
         written.append(out)
     return written
+
+
+def copy_check(policy_path: str) -> Callable[[Any, str, Any], Any]:
+    """The policy as the check of ``assay copy --policy`` (promotion into a repository of verified artifacts)."""
+    policy = load_policy(policy_path)
+
+    def check(source: Any, digest: str, attached: Any) -> Any:
+        t = materials.attached_target(source.pinned(digest), source, digest, attached)
+        ev = evaluate(policy, t)
+        if not ev.matched:
+            raise VerificationError(
+                "policy-not-applicable", f"policy {policy.name} does not match {t.name}; refusing to copy"
+            )
+        failed = [r for r in ev.rules if r.status != "pass"]
+        if failed and policy.mode == "enforce":
+            first = failed[0]
+            raise VerificationError(first.reason or "policy-failed", f"rule {first.name}: {first.message}")
+        return ev.to_json()
+
+    return check
+
+
+# ---- policy test -----------------------------------------------------------------------------
+
+
+def run_tests(directory: Path) -> list[testing.CaseResult]:
+    """``assay policy test DIR``: every ``cases/*.yaml`` evaluated and compared with what it expects."""
+    cases = sorted((directory / "cases").glob("*.y*ml"))
+    if not cases:
+        raise InputError("policy-test-malformed", f"{directory}/cases holds no *.yaml cases")
+    policies: dict[Path, Policy] = {}
+    out = []
+    for path in cases:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError("policy-test-malformed", f"{path}: {exc}") from None
+        doc = testing.parse_case(text, path)
+        base = path.parent
+        policy_path = (base / doc["policy"]) if "policy" in doc else directory / "policy.yaml"
+        policy = policies.get(policy_path) or load_policy(str(policy_path))
+        policies[policy_path] = policy
+        target_arg = str(doc["target"])
+        if not (base / target_arg).exists() and is_image_argument(target_arg):
+            if target_arg.startswith("oci:") and not Path(target_arg[4:].split(":")[0]).is_absolute():
+                target_arg = "oci:" + str(base / target_arg[4:])
+            target = image_target(target_arg)
+        else:
+            bundles = [str(base / b) for b in doc["bundles"]] if "bundles" in doc else None
+            target = blob_target(str(base / target_arg), bundles)
+        now = datetime.fromisoformat(str(doc["now"]).replace("Z", "+00:00")) if "now" in doc else None
+        name = str(doc.get("name", path.stem))
+        try:
+            ev = evaluate(policy, target, now)
+        except AssayError as exc:
+            out.append(testing.CaseResult(name, False, [f"evaluation failed: {exc.reason}: {exc.message}"]))
+            continue
+        problems = testing.expected_problems(doc["expect"], ev)
+        out.append(testing.CaseResult(name, not problems, problems))
+    return out

@@ -12,7 +12,7 @@ from assay.attest import provenance, vsa
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats import intoto
 from assay.oci.reference import is_image_argument
-from assay.verify.identity import IdentityPolicy
+from assay.verify.identity import IdentityPolicy, ci_identity
 from assay.verify.model import Result
 
 
@@ -176,23 +176,7 @@ def verify_provenance(
 
 def default_identity(expect: provenance.Expectations) -> IdentityPolicy:
     """Without identity flags: the CI identity of the source repository (GitHub or GitLab hosted)."""
-    repo = expect.repository
-    if repo.startswith("https://github.com/"):
-        return IdentityPolicy(
-            None, rf"{_re(repo)}/\.github/workflows/.+", "https://token.actions.githubusercontent.com"
-        )
-    if repo.startswith("https://gitlab.com/"):
-        return IdentityPolicy(None, rf"{_re(repo)}//.+", "https://gitlab.com")
-    raise InputError(
-        "identity-required",
-        f"no default signer identity for {repo}: pass --key or --certificate-identity[-regexp] and the issuer",
-    )
-
-
-def _re(value: str) -> str:
-    import re
-
-    return re.escape(value)
+    return ci_identity(expect.repository)
 
 
 def write_vsa(

@@ -81,3 +81,17 @@ class IdentityPolicy:
             if found != expected:
                 raise fail("identity", "extension-mismatch", f"expected {name} {expected!r}, found {found!r}")
         return f"{subject} via {issuer}"
+
+
+def ci_identity(repository: str) -> IdentityPolicy:
+    """The CI signer identity of a source repository (GitHub or GitLab hosted), for provenance without flags."""
+    if repository.startswith("https://github.com/"):
+        return IdentityPolicy(
+            None, rf"{re.escape(repository)}/\.github/workflows/.+", "https://token.actions.githubusercontent.com"
+        )
+    if repository.startswith("https://gitlab.com/"):
+        return IdentityPolicy(None, rf"{re.escape(repository)}//.+", "https://gitlab.com")
+    raise InputError(
+        "identity-required",
+        f"no default signer identity for {repository}: pass --key or --certificate-identity[-regexp] and the issuer",
+    )

@@ -15,8 +15,9 @@ step and reason code. Steps that do not apply are recorded as skipped.
 5. ``key-usage``         — digitalSignature and the code-signing EKU.
 6. ``identity``          — SAN identity, OIDC issuer and extension claims.
 7. ``tlog``              — each entry: trusted log, log key valid at integration
-                           time, inclusion proof to a checkpoint signed by the log,
-                           promise, and a body consistent with the bundle.
+                           time, promise, the entry's logIndex bound to its proof's
+                           (``tlog-index-mismatch``), inclusion proof to a checkpoint
+                           signed by the log, and a body consistent with the bundle.
 8. ``signature``         — the signature over the artifact digest or the DSSE PAE.
 9. ``subject``           — for DSSE bundles, the in-toto subject digest and
                            predicate type.
@@ -38,6 +39,11 @@ from assay.verify.model import Artifact, Result, fail
 from assay.verify.policy import Policy
 from assay.verify.signature import check_dsse_signature, check_message_signature, check_statement
 from assay.verify.tlog import verify_entries
+
+
+def needs_trust_root(bundle: Bundle) -> bool:
+    """Certificates, log entries and timestamps are checked against a trusted root; a bare key signature is not."""
+    return bool(bundle.certificates or bundle.tlog_entries or bundle.rfc3161_timestamps)
 
 
 def _material(
