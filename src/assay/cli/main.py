@@ -1314,6 +1314,10 @@ def conformance_sign_bundle(
     write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())
 
 
+from assay.cli import attestation as _attestation  # noqa: E402
+
+app.add_typer(_attestation.app, name="attestation")
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:

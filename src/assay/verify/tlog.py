@@ -61,9 +61,7 @@ def _key_valid(entry: TlogEntry, log: LogAuthority, times: list[VerifiedTime]) -
             raise fail("tlog", "tlog-key-not-valid", f"the log key was not valid at {t.isoformat()}")
 
 
-def check_body(
-    body: EntryBody, bundle: Bundle, artifact_digest: tuple[str, bytes | None], verifier: Verifier
-) -> None:
+def check_body(body: EntryBody, bundle: Bundle, artifact_digest: tuple[str, bytes | None], verifier: Verifier) -> None:
     """The logged body commits to exactly this bundle's signature, verifier and content (``(algorithm, digest)``)."""
 
     def mismatch(what: str) -> None:
