@@ -1318,6 +1318,7 @@ from assay.cli import attestation as _attestation  # noqa: E402
 
 app.add_typer(_attestation.app, name="attestation")
 
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:

@@ -369,7 +369,7 @@ def run(
         raw_digest = bytes.fromhex(digest.split(":", 1)[1])
         label = image.pinned(digest)
 
-        def load(_: list[str]) -> Artifact:
+        def load(algorithms: list[str]) -> Artifact:
             return Artifact(raw_digest, name=label)
 
         if bundle_from_oci:
