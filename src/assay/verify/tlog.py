@@ -71,8 +71,10 @@ def check_body(body: EntryBody, bundle: Bundle, artifact_digest: tuple[str, byte
         if body.kind != "hashedrekord":
             mismatch(f"a message signature must be logged as hashedrekord, not {body.kind}")
         alg, digest = artifact_digest
-        if body.digest_algorithm != alg or (digest is not None and body.digest != digest):
-            mismatch(f"artifact digest (the key signs {alg} digests, the entry holds {body.digest_algorithm})")
+        if body.digest_algorithm != alg:
+            mismatch(f"digest algorithm (the signature is over {alg}, the entry holds {body.digest_algorithm})")
+        if digest is not None and body.digest != digest:
+            mismatch("artifact digest")
         if bundle.message_signature.digest is not None and body.digest != bundle.message_signature.digest:
             mismatch("message digest")
         if body.signatures != (SignedBy(bundle.message_signature.signature, verifier),):
