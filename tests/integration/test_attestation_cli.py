@@ -145,3 +145,16 @@ def test_image_with_bundle_from_oci(registry, dev_server, tmp_path: Path) -> Non
     assert ok.out.splitlines()[1].split()[0] == "acme/app"
     bad = verify(f"oci://{image}", "--owner", "evil", *base, cwd=tmp_path)
     assert bad.code == 1 and "error[identity-mismatch]" in bad.err
+
+
+def test_pypi_provenance_file() -> None:
+    pypi = DATA / "pypi"
+    tarball = str(pypi / "pypi_attestations-0.0.19.tar.gz")
+    prov = str(pypi / "pypi_attestations-0.0.19.tar.gz.provenance")
+    publish = ["--predicate-type", "https://docs.pypi.org/attestations/publish/v1"]
+    r = verify(tarball, "--repo", "trailofbits/pypi-attestations", "--bundle", prov, *publish)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1].split()[:2] == ["trailofbits/pypi-attestations", publish[1]]
+    # gh's default predicate type (SLSA provenance) is not what PyPI publishes
+    r = verify(tarball, "--repo", "trailofbits/pypi-attestations", "--bundle", prov)
+    assert r.code == 1 and "error[no-matching-predicate-type]" in r.err

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from assay.errors import AssayError
+from assay.formats import pep740
 from assay.formats.bundle import parse_bundle
 from assay.formats.trustroot import parse_trusted_root
 from assay.verify.identity import IdentityPolicy
@@ -323,6 +324,20 @@ REAL_SEEDS: dict[str, tuple[str, str, str, str, str]] = {
         ISSUER,
         "github",
     ),
+    "pypi-gitlab-publish": (
+        "pypi/gitlab_oidc_project-0.0.3.tar.gz.publish.attestation",
+        "pypi/gitlab_oidc_project-0.0.3.tar.gz",
+        "https://gitlab.com/facutuesca/gitlab-oidc-project//.gitlab-ci.yml@refs/heads/main",
+        "https://gitlab.com",
+        "public-good",
+    ),
+    "pypi-provenance": (
+        "pypi/pypi_attestations-0.0.19.tar.gz.provenance",
+        "pypi/pypi_attestations-0.0.19.tar.gz",
+        "https://github.com/trailofbits/pypi-attestations/.github/workflows/release.yml@refs/tags/v0.0.19",
+        ISSUER,
+        "public-good",
+    ),
     **{
         f"java-{alg}": (f"java/PKIX_{alg}.sigstore.json", "java/artifact.txt", JAVA_SA, GOOGLE, "public-good")
         for alg in (
@@ -371,7 +386,8 @@ def _real_doc(seed: str) -> Doc:
     rel = REAL_SEEDS[seed][0]
     text = (REAL / rel).read_text().strip()
     doc: Doc = json.loads(text.splitlines()[0] if rel.endswith(".jsonl") else text)
-    return doc.get("bundle", doc)
+    converted = pep740.bundles_in(doc)  # PyPI's PEP 740 objects, as the same v0.3 bundle both clients read
+    return converted[0] if converted else doc.get("bundle", doc)
 
 
 def _applies(name: str, doc: Doc) -> bool:

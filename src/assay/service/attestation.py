@@ -1,7 +1,8 @@
 """``gh attestation verify`` parity, offline: GitHub's policy defaults over bundles from files or an image.
 
 Bundles come from a file (one bundle, JSON Lines of bundles or of
-``{"bundle": …}`` rows, or the GitHub API's ``{"attestations": [{"bundle": …}]}``)
+``{"bundle": …}`` rows, the GitHub API's ``{"attestations": [{"bundle": …}]}``,
+or PyPI's PEP 740 attestations and provenance files)
 or from the image's OCI referrers; nothing asks the GitHub API. The identity
 policy is gh's: the SAN bound to the owner or repository (or the signer
 workflow/repository), the Actions OIDC issuer, the source repository owner
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import AssayError, InputError, VerificationError
-from assay.formats import intoto
+from assay.formats import intoto, pep740
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.encoding import load_json
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
@@ -166,6 +167,9 @@ def _rows(doc: Any) -> list[dict[str, Any]]:
     """The bundles one JSON value holds: a bundle, ``{"bundle": …}``, or ``{"attestations": [...]}``."""
     if not isinstance(doc, dict):
         raise InputError("bundle-malformed", "expected a JSON object (a bundle or an attestation row)")
+    converted = pep740.bundles_in(doc)
+    if converted is not None:
+        return converted
     if "attestations" in doc:
         items = doc["attestations"]
         if not isinstance(items, list):

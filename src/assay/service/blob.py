@@ -12,7 +12,7 @@ from assay.crypto import keys
 from assay.crypto import signer as signers
 from assay.crypto.digest import digest_file, parse_typed_digest_ref, sha256_file
 from assay.errors import InputError
-from assay.formats import intoto
+from assay.formats import intoto, pep740
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.encoding import load_json
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
@@ -178,8 +178,19 @@ def attest_file(
 
 
 def read_bundle(path: str) -> Bundle:
-    """Read and parse a bundle file."""
-    return parse_bundle(read_file(path, "bundle"))
+    """Read and parse a bundle file (a Sigstore bundle, or a PEP 740 attestation or one-attestation provenance)."""
+    data = read_file(path, "bundle")
+    if b'"envelope"' in data or b'"attestation_bundles"' in data:
+        doc = load_json(data, "bundle")
+        converted = pep740.bundles_in(doc)
+        if converted is not None:
+            if len(converted) != 1:
+                raise InputError(
+                    "bundle-ambiguous", f"{path} holds {len(converted)} attestations; use `assay attestation verify`"
+                )
+            return parse_bundle(converted[0])
+        return parse_bundle(doc)
+    return parse_bundle(data)
 
 
 def verify_file(
