@@ -258,6 +258,11 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
         ms = MessageSignature(sig, alg, digest)
     else:
         env = Envelope.from_json(doc["dsseEnvelope"])
+        if len(env.signatures) != 1:
+            raise InputError(
+                "bundle-dsse-signature-count",
+                f"a bundle's DSSE envelope must carry exactly one signature, not {len(env.signatures)}",
+            )
     bundle = Bundle(media_type, version, certs, hint, entries, stamps, ms, env, single)
     _check_version_rules(bundle)
     return bundle

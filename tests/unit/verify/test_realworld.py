@@ -302,3 +302,13 @@ def test_statement_with_only_unknown_digest_algorithms_is_refused() -> None:
     with pytest.raises(AssayError) as exc:
         verify(bundle, art, Policy(key=key.public_key()))
     assert exc.value.reason == "subject-digest-unsupported"
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_dsse_envelope_needs_exactly_one_signature(count: int) -> None:
+    doc = bundle_doc(NPM)
+    sig = doc["dsseEnvelope"]["signatures"][0]
+    doc["dsseEnvelope"]["signatures"] = [copy.deepcopy(sig) for _ in range(count)]
+    with pytest.raises(InputError) as exc:
+        parse_bundle(doc)
+    assert exc.value.reason == ("dsse-no-signatures" if count == 0 else "bundle-dsse-signature-count")
