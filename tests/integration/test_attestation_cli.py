@@ -158,3 +158,17 @@ def test_pypi_provenance_file() -> None:
     # gh's default predicate type (SLSA provenance) is not what PyPI publishes
     r = verify(tarball, "--repo", "trailofbits/pypi-attestations", "--bundle", prov)
     assert r.code == 1 and "error[no-matching-predicate-type]" in r.err
+
+
+def test_reusable_workflow_needs_the_signer_repo() -> None:
+    """Built in malancas/attest-demo, signed by a reusable workflow of github/artifact-attestations-workflows."""
+    artifact = str(DATA / "cli" / "reusable-workflow-artifact")
+    bundle = str(DATA / "cli" / "reusable-workflow-attestation.sigstore.json")
+    r = verify(artifact, "--repo", "malancas/attest-demo", "--bundle", bundle)
+    assert r.code == 1 and "error[identity-mismatch]" in r.err  # the SAN is the reusable workflow's
+    signer = ["--signer-repo", "github/artifact-attestations-workflows"]
+    r = verify(artifact, "--repo", "malancas/attest-demo", "--bundle", bundle, *signer)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[1].split()[0] == "malancas/attest-demo"
+    r = verify(artifact, "--repo", "someone/attest-demo", "--bundle", bundle, *signer)
+    assert r.code == 1 and "error[extension-mismatch]" in r.err
