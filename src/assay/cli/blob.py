@@ -107,7 +107,7 @@ def _say_logged(b: Any) -> None:
 
 @app.command("verify-blob")
 def verify_blob(
-    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or ALG:HEX (sha256, sha384, sha512)")],
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
     certificate_identity: IdentityOpt = None,
@@ -173,7 +173,7 @@ def attest_blob(
 
 @app.command("verify-blob-attestation")
 def verify_blob_attestation(
-    file: Annotated[str, typer.Argument(help="file, - for stdin, or sha256:HEX")],
+    file: Annotated[str, typer.Argument(help="file, - for stdin, or ALG:HEX (sha256, sha384, sha512)")],
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
     key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
     type: Annotated[Optional[str], typer.Option("--type", help="required predicate type")] = None,

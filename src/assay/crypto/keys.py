@@ -183,6 +183,30 @@ def needs_message(key: PublicKey) -> bool:
     return isinstance(key, ed25519.Ed25519PublicKey)
 
 
+def registry_digest(key: PublicKey) -> str:
+    """The digest algorithm the Sigstore algorithm registry pairs with this key (sha256 for RSA and Ed25519)."""
+    return hash_for(key).name
+
+
+def allowed_digests(key: PublicKey) -> tuple[str, ...]:
+    """Digest algorithms a signature by this key may be over: the registry's pairing (Ed25519: sha256, sha512)."""
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ("sha256", "sha512")
+    return (registry_digest(key),)
+
+
+def hash_named(name: str) -> hashes.HashAlgorithm:
+    """A SHA-2 hash object by its name (``sha256``, ``sha384``, ``sha512``)."""
+    table: dict[str, type[hashes.HashAlgorithm]] = {
+        "sha256": hashes.SHA256,
+        "sha384": hashes.SHA384,
+        "sha512": hashes.SHA512,
+    }
+    if name not in table:
+        raise InputError("unsupported-digest-algorithm", f"digest algorithm {name!r} is not supported")
+    return table[name]()
+
+
 def hash_for(key: PublicKey) -> hashes.HashAlgorithm:
     """The hash a key type signs with: by curve for ECDSA, SHA-256 for RSA."""
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -198,10 +222,24 @@ def verify_message(key: PublicKey, signature: bytes, message: bytes) -> bool:
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(hash_for(key)))
         else:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            return _verify_rsa(key, signature, message, hashes.SHA256())
     except InvalidSignature:
         return False
     return True
+
+
+def _verify_rsa(
+    key: rsa.RSAPublicKey, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm, *, prehashed: bool = False
+) -> bool:
+    """RSA PKCS#1 v1.5, else RSA-PSS (MGF1 with the same hash): both are in the Sigstore algorithm registry."""
+    alg: hashes.HashAlgorithm | Prehashed = Prehashed(algorithm) if prehashed else algorithm
+    for pad in (padding.PKCS1v15(), padding.PSS(padding.MGF1(algorithm), padding.PSS.AUTO)):
+        try:
+            key.verify(signature, data, pad, alg)
+            return True
+        except InvalidSignature:
+            continue
+    return False
 
 
 def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, algorithm: hashes.HashAlgorithm) -> bool:
@@ -215,7 +253,7 @@ def verify_prehashed(key: PublicKey, signature: bytes, digest: bytes, algorithm:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, digest, ec.ECDSA(Prehashed(algorithm)))
         else:
-            key.verify(signature, digest, padding.PKCS1v15(), Prehashed(algorithm))
+            return _verify_rsa(key, signature, digest, algorithm, prehashed=True)
     except InvalidSignature:
         return False
     return True

@@ -178,7 +178,7 @@ def _parse_entry(d: object, i: int) -> TlogEntry:
     )
 
 
-def _parse_material(vm: dict[str, Any]) -> tuple[tuple[bytes, ...], str | None, bool]:
+def _parse_material(vm: dict[str, Any], version: tuple[int, int]) -> tuple[tuple[bytes, ...], str | None, bool]:
     kinds = [k for k in ("publicKey", "x509CertificateChain", "certificate") if k in vm]
     if len(kinds) != 1:
         raise InputError(
@@ -186,6 +186,12 @@ def _parse_material(vm: dict[str, Any]) -> tuple[tuple[bytes, ...], str | None, 
             "verificationMaterial must hold exactly one of publicKey, x509CertificateChain, certificate",
         )
     kind = kinds[0]
+    if kind == "x509CertificateChain" and version >= (0, 3):
+        raise InputError(
+            "bundle-v03-certificate-chain",
+            "a v0.3 bundle must carry its signing certificate as a single `certificate`, not an x509CertificateChain",
+        )
+
     if kind == "publicKey":
         hint = obj(vm["publicKey"], "publicKey").get("hint")
         return (), (str(hint) if hint is not None else None), False
@@ -214,7 +220,7 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
         raise InputError("unknown-bundle-media-type", f"bundle has unsupported mediaType {media_type!r}")
     version = MEDIA_TYPES[media_type]
     vm = obj(doc.get("verificationMaterial"), "verificationMaterial")
-    certs, hint, single = _parse_material(vm)
+    certs, hint, single = _parse_material(vm, version)
     entries_raw = vm.get("tlogEntries", [])
     if not isinstance(entries_raw, list):
         raise InputError("malformed-field", "tlogEntries: expected a list")
@@ -252,6 +258,11 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
         ms = MessageSignature(sig, alg, digest)
     else:
         env = Envelope.from_json(doc["dsseEnvelope"])
+        if len(env.signatures) != 1:
+            raise InputError(
+                "bundle-dsse-signature-count",
+                f"a bundle's DSSE envelope must carry exactly one signature, not {len(env.signatures)}",
+            )
     bundle = Bundle(media_type, version, certs, hint, entries, stamps, ms, env, single)
     _check_version_rules(bundle)
     return bundle

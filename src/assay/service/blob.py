@@ -3,54 +3,66 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assay.crypto import keys
 from assay.crypto import signer as signers
-from assay.crypto.digest import parse_digest_ref, sha256_file
+from assay.crypto.digest import digest_file, parse_typed_digest_ref, sha256_file
 from assay.errors import InputError
-from assay.formats import intoto
+from assay.formats import intoto, pep740
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.encoding import load_json
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
+from assay.service import trust
 from assay.service.io import map_message, password, read_file, write_atomic
 from assay.sign import blob as sign_blob_mod
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Artifact, Result
 from assay.verify.policy import Policy
+from assay.verify.signature import digests_needed
 
 
 @dataclass(frozen=True)
 class LoadedArtifact:
-    """An artifact argument resolved to its digest (and message, when loaded)."""
+    """An artifact argument resolved to its digests (and message, when loaded)."""
 
-    sha256: bytes
+    digests: dict[str, bytes]
     message: Any = None
     name: str | None = None
 
+    @property
+    def sha256(self) -> bytes:
+        """The SHA-256 digest; an artifact given as ``sha384:``/``sha512:HEX`` has none."""
+        if "sha256" not in self.digests:
+            raise InputError("artifact-digest-unavailable", "this needs the artifact's sha256 digest; give the file")
+        return self.digests["sha256"]
+
     def as_artifact(self) -> Artifact:
-        return Artifact(self.sha256, self.message, self.name)
+        """The pipeline's view of the artifact."""
+        return Artifact(self.digests.get("sha256"), self.message, self.name, dict(self.digests))
 
 
-def load_artifact(target: str, *, need_message: bool) -> LoadedArtifact:
-    """Resolve ``FILE``, ``-`` or ``sha256:HEX``; loads the bytes only when needed."""
-    digest = parse_digest_ref(target)
-    if digest is not None:
-        return LoadedArtifact(digest, None, None)
+def load_artifact(target: str, *, need_message: bool, algorithms: Sequence[str] = ("sha256",)) -> LoadedArtifact:
+    """Resolve ``FILE``, ``-`` or ``ALG:HEX``; hashes once in every algorithm, loads the bytes only when needed."""
+    typed = parse_typed_digest_ref(target)
+    if typed is not None:
+        return LoadedArtifact({typed[0]: typed[1]}, None, None)
+    name = Path(target).name if target != "-" else None
     if need_message:
         if target != "-":
             sha256_file(target)  # for clear errors on missing files and directories
         message = map_message(target)
-        return LoadedArtifact(hashlib.sha256(message).digest(), message, Path(target).name if target != "-" else None)
-    return LoadedArtifact(sha256_file(target), None, Path(target).name if target != "-" else None)
+        return LoadedArtifact({a: hashlib.new(a, message).digest() for a in dict.fromkeys(algorithms)}, message, name)
+    return LoadedArtifact(digest_file(target, algorithms), None, name)
 
 
 def default_bundle_path(target: str) -> str:
     """``FILE.sigstore.json``, the conventional bundle name next to an artifact."""
-    if target == "-" or target.startswith("sha256:"):
+    if target == "-" or parse_typed_digest_ref(target) is not None:
         raise InputError("bundle-path-required", "pass --bundle when the artifact is stdin or a digest")
     return target + ".sigstore.json"
 
@@ -166,8 +178,19 @@ def attest_file(
 
 
 def read_bundle(path: str) -> Bundle:
-    """Read and parse a bundle file."""
-    return parse_bundle(read_file(path, "bundle"))
+    """Read and parse a bundle file (a Sigstore bundle, or a PEP 740 attestation or one-attestation provenance)."""
+    data = read_file(path, "bundle")
+    if b'"envelope"' in data or b'"attestation_bundles"' in data:
+        doc = load_json(data, "bundle")
+        converted = pep740.bundles_in(doc)
+        if converted is not None:
+            if len(converted) != 1:
+                raise InputError(
+                    "bundle-ambiguous", f"{path} holds {len(converted)} attestations; use `assay attestation verify`"
+                )
+            return parse_bundle(converted[0])
+        return parse_bundle(doc)
+    return parse_bundle(data)
 
 
 def verify_file(
@@ -202,7 +225,7 @@ def verify_file(
     if signing_key is None and bundle.certificates:
         signing_key = _certificate_key(bundle.certificates[0])
     need_message = bundle.message_signature is not None and signing_key is not None and keys.needs_message(signing_key)
-    art = load_artifact(target, need_message=need_message)
+    art = load_artifact(target, need_message=need_message, algorithms=digests_needed(bundle, signing_key))
     policy = Policy(
         key=key, identity=identity, require_tlog=require_tlog, predicate_type=ptype, expect_statement=expect_statement
     )
@@ -219,16 +242,14 @@ def _certificate_key(der: bytes) -> keys.PublicKey | None:
 
 
 def trust_for(bundle: Bundle, trusted_root: str | None, *, require_tlog: bool = False) -> TrustedRoot | None:
-    """The trusted root to use: the given file, else the shipped public-good root when the bundle needs one."""
+    """The trusted root to use: the given file, else the shipped root for the certificate's issuer when needed."""
     if trusted_root:
         return parse_trusted_root(read_file(trusted_root, "trusted root"))
     if pipeline.needs_trust_root(bundle) or require_tlog:
-        return public_good_root()
+        return trust.shipped_root_for(bundle)
     return None
 
 
 def public_good_root() -> TrustedRoot:
     """The Sigstore public-good trusted root shipped with assay (offline)."""
-    from importlib.resources import files
-
-    return parse_trusted_root(files("assay").joinpath("data/public-good/trusted_root.json").read_bytes())
+    return trust.public_good_root()

@@ -168,7 +168,7 @@ class CertificateVerdict:
 
     chain: tuple[x509.Certificate, ...]
     chain_detail: str
-    sct_detail: str
+    sct_detail: str | None  # None: the trusted root names no CT log, so no SCT is demanded
     key_usage_detail: str
     claims: tuple[tuple[str, str], ...]
 
@@ -179,7 +179,11 @@ _VERDICTS: Memo[tuple[bytes, tuple[datetime, ...], int], CertificateVerdict] = m
 def verify_certificate(
     leaf: x509.Certificate, leaf_der: bytes, times: list[datetime], trust: TrustedRoot
 ) -> CertificateVerdict:
-    """Steps 3-5 on the certificate: chain at every verified time, SCT, key usage; claims read (memoised)."""
+    """Steps 3-5 on the certificate: chain at every verified time, SCT, key usage; claims read (memoised).
+
+    An SCT is demanded exactly when the trusted root names a CT log (an instance
+    without CT, like GitHub's, names none).
+    """
     key = (leaf_der, tuple(times), id(trust))
     hit = _VERDICTS.get(key)
     if hit is not None:
@@ -188,7 +192,7 @@ def verify_certificate(
     verdict = CertificateVerdict(
         chain=tuple(chain),
         chain_detail=f"chains to {chain[-1].subject.rfc4514_string()}",
-        sct_detail=verify_scts(leaf, chain, trust),
+        sct_detail=verify_scts(leaf, chain, trust) if trust.ctlogs else None,
         key_usage_detail=check_key_usage(leaf),
         claims=tuple(fulcio.claims(leaf).items()),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,15 +12,33 @@ from assay.errors import VerificationError
 
 @dataclass(frozen=True)
 class Artifact:
-    """What was signed: its SHA-256 digest, and the bytes when the caller has them.
+    """What was signed: its digests, and the bytes when the caller has them.
 
-    The bytes are needed only for Ed25519 message signatures, which cover the
-    message itself; everything else is checked against the digest.
+    ``sha256`` is None when the caller knows the artifact only by another
+    digest (``sha512:HEX``); ``digests`` holds the other algorithms computed in
+    the same pass. The bytes are needed only for Ed25519 message signatures,
+    which cover the message itself; everything else is checked against a digest.
     """
 
-    sha256: bytes
-    message: bytes | None = None  # any buffer (bytes, mmap) at run time
+    sha256: bytes | None
+    message: Any = None  # any buffer (bytes, mmap) at run time
     name: str | None = None
+    digests: Mapping[str, bytes] = field(default_factory=dict)
+
+    def digest(self, algorithm: str) -> bytes | None:
+        """The artifact's digest in ``algorithm`` (sha256, sha384, sha512), or None when it is not known."""
+        if algorithm == "sha256" and self.sha256 is not None:
+            return self.sha256
+        if algorithm in self.digests:
+            return self.digests[algorithm]
+        if self.message is not None and algorithm in ("sha256", "sha384", "sha512"):
+            return hashlib.new(algorithm, self.message).digest()
+        return None
+
+    def known(self) -> list[str]:
+        """Algorithms whose digest is available without reading the artifact again."""
+        algs = (["sha256"] if self.sha256 is not None else []) + [a for a in self.digests if a != "sha256"]
+        return algs
 
 
 @dataclass

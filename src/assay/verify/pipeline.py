@@ -11,16 +11,20 @@ step and reason code. Steps that do not apply are recorded as skipped.
                            promise. Certificates need at least one.
 3. ``certificate-chain`` — the certificate chains to a trusted CA valid at every
                            verified time, and is itself valid then (inclusive).
-4. ``sct``               — an embedded SCT verifies under a trusted CT log key.
+4. ``sct``               — an embedded SCT verifies under a trusted CT log key
+                           (skipped when the trusted root names no CT log).
 5. ``key-usage``         — digitalSignature and the code-signing EKU.
 6. ``identity``          — SAN identity, OIDC issuer and extension claims.
 7. ``tlog``              — each entry: trusted log, log key valid at integration
                            time, promise, the entry's logIndex bound to its proof's
                            (``tlog-index-mismatch``), inclusion proof to a checkpoint
-                           signed by the log, and a body consistent with the bundle.
+                           signed by the log, and a body consistent with the bundle (its
+                           digest in the algorithm the key implies). Certificate bundles
+                           need an entry when the trusted root names a log; when it names
+                           none, a verified RFC 3161 timestamp stands in for it.
 8. ``signature``         — the signature over the artifact digest or the DSSE PAE.
-9. ``subject``           — for DSSE bundles, the in-toto subject digest and
-                           predicate type.
+9. ``subject``           — for DSSE bundles, a subject digest in any algorithm
+                           assay can compute (sha256/384/512), and the predicate type.
 """
 
 from __future__ import annotations
@@ -37,7 +41,12 @@ from assay.verify import certs
 from assay.verify import timestamps as ts
 from assay.verify.model import Artifact, Result, fail
 from assay.verify.policy import Policy
-from assay.verify.signature import check_dsse_signature, check_message_signature, check_statement
+from assay.verify.signature import (
+    check_dsse_signature,
+    check_message_signature,
+    check_statement,
+    message_digest_algorithm,
+)
 from assay.verify.tlog import verify_entries
 
 
@@ -75,6 +84,9 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
     """Run every step; return the result or raise :class:`VerificationError`."""
     result = Result()
     key, leaf, verifier = _material(bundle, policy, result)
+    msg_alg = (
+        message_digest_algorithm(bundle, key, managed=leaf is None) if bundle.message_signature is not None else ""
+    )
 
     # 2. time
     times: list[ts.VerifiedTime] = []
@@ -103,7 +115,10 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
             raise fail("time", "no-verified-time", "the bundle has no verified timestamp or log integration time")
         verdict = certs.verify_certificate(leaf, bundle.certificates[0], [t.time for t in times], trust)
         result.record("certificate-chain", verdict.chain_detail)
-        result.record("sct", verdict.sct_detail)
+        if verdict.sct_detail is None:
+            result.record("sct", "the trusted root names no CT log", status="skip")
+        else:
+            result.record("sct", verdict.sct_detail)
         result.record("key-usage", verdict.key_usage_detail)
         claims = dict(verdict.claims)
         result.claims = claims
@@ -119,14 +134,22 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
 
     # 7. tlog
     if not bundle.tlog_entries:
-        if leaf is not None or policy.require_tlog:
+        root_has_log = trust is None or bool(trust.tlogs)
+        if policy.require_tlog or (leaf is not None and root_has_log):
             raise fail("tlog", "missing-tlog-entry", "the bundle has no transparency-log entry and one is required")
+        if leaf is not None and not any(t.source == "tsa" for t in times):
+            raise fail(
+                "time",
+                "no-verified-timestamp",
+                "the trusted root names no transparency log, so a verified RFC 3161 timestamp must give the time",
+            )
         result.record("tlog", "no tlog entry", status="skip")
         result.notes.append("no tlog entry: the signature is not recorded in a transparency log")
     elif trust is None:
         raise InputError("trusted-root-required", "log entries can only be checked against a trusted root", step="tlog")
     else:
-        result.tlog = verify_entries(bundle, trust, times, artifact.sha256 if artifact else None, verifier)
+        digest = artifact.digest(msg_alg) if artifact is not None and msg_alg else None
+        result.tlog = verify_entries(bundle, trust, times, (msg_alg, digest), verifier)
         result.record(
             "tlog", f"{len(result.tlog)} entr{'y' if len(result.tlog) == 1 else 'ies'} included and consistent"
         )
@@ -135,16 +158,17 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
     if bundle.message_signature is not None:
         if artifact is None:
             raise InputError("artifact-required", "a message signature needs the artifact", step="signature")
-        result.record("signature", check_message_signature(bundle, artifact, key))
+        result.record("signature", check_message_signature(bundle, artifact, key, msg_alg))
     else:
         result.record("signature", check_dsse_signature(bundle, key))
 
     # 9. subject
     if bundle.dsse_envelope is not None:
-        statement = check_statement(bundle, artifact, policy.predicate_type)
+        statement, matched = check_statement(bundle, artifact, policy.predicate_type)
         result.statement = {"predicateType": statement.predicate_type, "subjects": [s.name for s in statement.subjects]}
         result.predicate = statement.predicate
-        result.record("subject", f"subject sha256 matches; predicate {statement.predicate_type}")
+        how = f"subject {matched} matches" if matched else "no artifact to match"
+        result.record("subject", f"{how}; predicate {statement.predicate_type}")
     elif policy.expect_statement:
         raise fail("subject", "not-an-attestation", "the bundle holds a message signature, not an attestation")
     return result

@@ -112,8 +112,8 @@ def _key_valid(entry: TlogEntry, log: LogAuthority, times: list[VerifiedTime]) -
             raise fail("tlog", "tlog-key-not-valid", f"the log key was not valid at {t.isoformat()}")
 
 
-def check_body(body: EntryBody, bundle: Bundle, artifact_sha256: bytes | None, verifier: Verifier) -> None:
-    """The logged body commits to exactly this bundle's signature, verifier and content."""
+def check_body(body: EntryBody, bundle: Bundle, artifact_digest: tuple[str, bytes | None], verifier: Verifier) -> None:
+    """The logged body commits to exactly this bundle's signature, verifier and content (``(algorithm, digest)``)."""
 
     def mismatch(what: str) -> None:
         raise fail("tlog", "tlog-body-mismatch", f"the log entry does not match the bundle: {what}")
@@ -121,7 +121,10 @@ def check_body(body: EntryBody, bundle: Bundle, artifact_sha256: bytes | None, v
     if bundle.message_signature is not None:
         if body.kind != "hashedrekord":
             mismatch(f"a message signature must be logged as hashedrekord, not {body.kind}")
-        if body.digest_algorithm != "sha256" or (artifact_sha256 is not None and body.digest != artifact_sha256):
+        alg, digest = artifact_digest
+        if body.digest_algorithm != alg:
+            mismatch(f"digest algorithm (the signature is over {alg}, the entry holds {body.digest_algorithm})")
+        if digest is not None and body.digest != digest:
             mismatch("artifact digest")
         if bundle.message_signature.digest is not None and body.digest != bundle.message_signature.digest:
             mismatch("message digest")
@@ -148,7 +151,11 @@ def check_body(body: EntryBody, bundle: Bundle, artifact_sha256: bytes | None, v
 
 
 def verify_entries(
-    bundle: Bundle, trust: TrustedRoot, times: list[VerifiedTime], artifact_sha256: bytes | None, verifier: Verifier
+    bundle: Bundle,
+    trust: TrustedRoot,
+    times: list[VerifiedTime],
+    artifact_digest: tuple[str, bytes | None],
+    verifier: Verifier,
 ) -> list[dict[str, object]]:
     """Verify every log entry; returns a summary of each."""
     out: list[dict[str, object]] = []
@@ -169,7 +176,7 @@ def verify_entries(
             body = parse_body(entry.canonicalized_body, entry.kind, entry.version)
         except InputError as exc:
             raise fail("tlog", exc.reason, exc.message) from None
-        check_body(body, bundle, artifact_sha256, verifier)
+        check_body(body, bundle, artifact_digest, verifier)
         out.append(
             {
                 "logIndex": entry.log_index,
