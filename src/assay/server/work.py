@@ -3,8 +3,9 @@
 Every job has a deadline (the client gets 503 ``deadline-exceeded``; the job's slot is
 freed only when the job really ends, so the pool is never oversubscribed). Waiting jobs
 start cheapest first, and heavy jobs (large bodies) may hold at most all slots but one,
-so an ordinary request always finds a worker within one light job's time. When too many
-jobs wait, new ones are refused at once with 503 ``server-busy``.
+so an ordinary request always finds a worker within one light job's time. Worker processes
+run at a lower CPU priority than the server process, so the event loop and the sequencer are
+scheduled first. When too many jobs wait, new ones are refused at once with 503 ``server-busy``.
 """
 
 from __future__ import annotations
@@ -49,14 +50,12 @@ class Lane:
 
     async def acquire(self, cost: int) -> None:
         """Wait for a slot (raises ``server-busy`` when the queue is full)."""
-        if not self._waiting and self._can_start(cost):
-            self._start(cost)
-            return
         if len(self._waiting) >= self.max_waiting:
             raise EnvironmentFailure("server-busy", "the server is at capacity; retry shortly")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         item = (cost, next(self._seq), fut)
         heapq.heappush(self._waiting, item)
+        self._dispatch()
         try:
             await fut
         except asyncio.CancelledError:
@@ -68,9 +67,13 @@ class Lane:
             raise
 
     def release(self, cost: int) -> None:
-        """Free a slot and start the cheapest waiting job that may run."""
+        """Free a slot and start the cheapest waiting jobs that may run."""
         self._running -= 1
         self._heavy -= cost >= HEAVY_COST
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        # Cheapest first; when the cheapest waiting job is heavy and blocked, every other waiting job is too.
         while self._waiting:
             next_cost, _, fut = self._waiting[0]
             if fut.done():
@@ -81,7 +84,16 @@ class Lane:
             heapq.heappop(self._waiting)
             self._start(next_cost)
             fut.set_result(None)
-            return
+
+
+WORKER_NICENESS = 10  # verification yields the CPU to the event loop and the sequencer
+
+
+def _init_worker() -> None:
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
 
 
 def _warm() -> int:
@@ -102,7 +114,9 @@ class WorkerPool:
         self.io_lane = Lane(threads)
 
     def _new_procs(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
 
     def warm(self) -> None:
         """Start the worker processes now rather than on the first request."""
