@@ -347,7 +347,7 @@ def test_random_kids_refetch_at_most_once_and_alg_must_match(tmp_path: Path):
 @pytest.mark.slow
 def test_healthz_and_appends_answer_under_attack(srv):
     appender = Appender()
-    bodies = [worst_dsse() for _ in range(2)] + [worst_dsse(payload_bytes=4096) for _ in range(2)]
+    bodies = [worst_dsse() for _ in range(2)] + [worst_dsse(payload_bytes=64) for _ in range(2)]
     with Attack(srv.url, bodies) as attack:
         health, appends = probe(srv.url, 8.0, appender)
     assert attack.statuses and all(s in (201, 409, 503) for s in attack.statuses), set(attack.statuses)

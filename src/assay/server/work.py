@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 DEADLINE = 10.0  # seconds per job, queueing included
 HEAVY_COST = 64 * 1024  # bodies at least this large are "heavy"
+SMALL_COST = 4 * 1024  # bodies under this size are verified in a thread: bounded work, no IPC
 MAX_WAITING = 256  # jobs allowed to queue per lane
 
 
@@ -111,6 +112,8 @@ class WorkerPool:
         self._procs = self._new_procs()
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="assay-work")
         self.cpu_lane = Lane(self.processes)
+        self._small = ThreadPoolExecutor(2, thread_name_prefix="assay-small")
+        self.small_lane = Lane(2)
         self.io_lane = Lane(threads)
 
     def _new_procs(self) -> ProcessPoolExecutor:
@@ -127,6 +130,7 @@ class WorkerPool:
         """Stop both pools (queued jobs are dropped)."""
         self._procs.shutdown(wait=False, cancel_futures=True)
         self._threads.shutdown(wait=False, cancel_futures=True)
+        self._small.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, lane: Lane, cost: int, submit: Callable[[], Future[T]]) -> T:
         loop = asyncio.get_running_loop()
@@ -147,7 +151,9 @@ class WorkerPool:
             raise EnvironmentFailure("deadline-exceeded", f"the request took longer than {self.deadline:g} s") from None
 
     async def cpu(self, fn: Callable[..., T], *args: Any, cost: int = 0) -> T:
-        """Run a picklable pure function in a worker process."""
+        """Run a picklable pure function in a worker process (small inputs: in a worker thread)."""
+        if cost < SMALL_COST:
+            return await self._run(self.small_lane, cost, lambda: self._small.submit(fn, *args))
         try:
             return await self._run(self.cpu_lane, cost, lambda: self._procs.submit(fn, *args))
         except BrokenProcessPool:
