@@ -17,6 +17,7 @@ from typing import Any
 
 import rfc8785
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -59,7 +60,7 @@ def _verifier_key(pem_b64: object, where: str) -> tuple[keys.PublicKey, str]:
             canonical_pem = key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise _bad("entry-malformed", f"{where}: not a PEM certificate or public key") from None
     return keys.supported_public(key, where), base64.b64encode(canonical_pem).decode()
 

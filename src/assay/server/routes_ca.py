@@ -7,6 +7,7 @@ from typing import Any
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Request
@@ -44,11 +45,12 @@ def _public_key_from_request(req: SigningCertRequest, challenge: str) -> keys.Pu
         pem = b64decode(req.certificateSigningRequest, "certificateSigningRequest")
         try:
             csr = x509.load_pem_x509_csr(pem) if b"-----BEGIN" in pem else x509.load_der_x509_csr(pem)
-        except ValueError:
+            valid, public = csr.is_signature_valid, csr.public_key()
+        except (ValueError, UnsupportedAlgorithm):
             raise InputError("csr-malformed", "certificateSigningRequest is not a PEM or DER CSR") from None
-        if not csr.is_signature_valid:
+        if not valid:
             raise InputError("proof-of-possession-invalid", "the CSR's signature does not verify")
-        return keys.supported_public(csr.public_key(), "CSR")
+        return keys.supported_public(public, "CSR")
     if req.publicKeyRequest is None:
         raise InputError("malformed-field", "send publicKeyRequest or certificateSigningRequest")
     key = keys.parse_public(req.publicKeyRequest.publicKey.content.encode(), "publicKeyRequest.publicKey")
