@@ -120,7 +120,7 @@ def test_dsse_entries(server):
             lambda d: d["spec"]["signature"]["publicKey"].update(content=base64.b64encode(b"junk").decode()),
             "entry-malformed",
         ),
-        (lambda d: d.pop("spec"), "malformed-field"),
+        (lambda d: d.pop("spec"), "entry-malformed"),
     ],
 )
 def test_bad_entries_get_400_with_reason(server, mutate, reason):
@@ -135,7 +135,7 @@ def test_malformed_and_oversize_requests(server):
     r = httpx.post(
         server.url + "/api/v1/log/entries", content=b"{not json", headers={"Content-Type": "application/json"}
     )
-    assert r.status_code == 400 and r.json()["reason"] == "malformed-json"
+    assert r.status_code == 400 and r.json()["reason"] == "json-invalid"
     big = b'{"kind":"' + b"x" * (4 * 1024 * 1024 + 10) + b'"}'
     r = httpx.post(server.url + "/api/v1/log/entries", content=big)
     assert r.status_code == 413 and r.json()["reason"] == "request-too-large"

@@ -5,26 +5,34 @@ An issuer is configured as ``URL[=type]`` with type ``email`` (default),
 expected audience (default ``sigstore``), be within ``nbf``/``exp`` (60 s
 skew), have a sane ``iat``, and be signed with an allowed algorithm by a key
 from the issuer's JWKS (fetched via discovery, cached, refetched once when a
-token names an unknown key id).
+token names an unknown key id, at most once per issuer per interval).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 
 from assay.errors import EnvironmentFailure, InputError
+from assay.formats import safejson
 
 ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
 ISSUER_TYPES = ("email", "github-workflow", "gitlab-pipeline", "uri")
 SKEW = 60
-JWKS_TTL = 600
+JWKS_TTL = 600  # seconds a fetched JWKS is trusted
+REFETCH_INTERVAL = 60  # at most one refetch per issuer per minute for unknown kids
+NEGATIVE_TTL = 30  # a failed fetch is remembered this long
+FETCH_TIMEOUT = 5.0  # seconds per outbound request (discovery, JWKS)
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_JWKS_KEYS = 64
+MAX_TOKEN_CHARS = 16 * 1024
 MAX_TOKEN_AGE = 24 * 3600
 
 
@@ -54,51 +62,112 @@ class IssuerConfig:
         return cls(url.rstrip("/"), kind, audience)
 
 
-JwksFetcher = Callable[[str], dict[str, Any]]
+JwksFetcher = Callable[[str], Awaitable[dict[str, Any]]]
 
 
-def http_jwks(issuer_url: str) -> dict[str, Any]:
-    """Discovery, then the JWKS it points to."""
+async def _get_json(client: Any, url: str) -> dict[str, Any]:
+    response = await client.get(url)
+    response.raise_for_status()
+    if len(response.content) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
+    return safejson.load_object(response.content, what=url)
+
+
+async def http_jwks(issuer_url: str) -> dict[str, Any]:
+    """Discovery, then the JWKS it points to (async, with a deadline for both)."""
     import httpx
 
+    async def both() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
+            disc = await _get_json(client, issuer_url + "/.well-known/openid-configuration")
+            if str(disc.get("issuer", "")).rstrip("/") != issuer_url:
+                raise EnvironmentFailure(
+                    "oidc-discovery-mismatch", f"discovery document of {issuer_url} names another issuer"
+                )
+            jwks_uri = disc.get("jwks_uri")
+            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+                raise ValueError("the discovery document has no jwks_uri")
+            return await _get_json(client, jwks_uri)
+
     try:
-        disc = httpx.get(issuer_url + "/.well-known/openid-configuration", timeout=10).json()
-        if disc.get("issuer", "").rstrip("/") != issuer_url:
-            raise EnvironmentFailure(
-                "oidc-discovery-mismatch", f"discovery document of {issuer_url} names another issuer"
-            )
-        return httpx.get(disc["jwks_uri"], timeout=10).json()  # type: ignore[no-any-return]
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        raise EnvironmentFailure("oidc-discovery-failed", f"cannot fetch the keys of {issuer_url}: {exc}") from None
+        return await asyncio.wait_for(both(), timeout=2 * FETCH_TIMEOUT)
+    except (httpx.HTTPError, ValueError, KeyError, InputError, TimeoutError) as exc:
+        if isinstance(exc, EnvironmentFailure):
+            raise
+        detail = str(exc) or type(exc).__name__
+        raise EnvironmentFailure("oidc-discovery-failed", f"cannot fetch the keys of {issuer_url}: {detail}") from None
 
 
 @dataclass
 class _Cached:
     keys: dict[str, Any]
-    fetched: float
+    fetched: float  # time.monotonic()
+    error: EnvironmentFailure | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What :meth:`TokenVerifier.resolve` found for a token: its issuer, algorithm and verification key."""
+
+    issuer: IssuerConfig
+    iss: str
+    alg: str
+    kid: str
+    jwk: dict[str, Any]
 
 
 @dataclass
 class TokenVerifier:
-    """Verifies ID tokens against the configured issuers."""
+    """Verifies ID tokens against the configured issuers.
+
+    Keys are fetched asynchronously and cached for ``JWKS_TTL``; a failed fetch is
+    cached for ``NEGATIVE_TTL``; a token naming an unknown ``kid`` triggers at most
+    one refetch per issuer per ``REFETCH_INTERVAL``, whatever the ``kid``.
+    """
 
     issuers: dict[str, IssuerConfig]
     fetch: JwksFetcher = http_jwks
     local_jwks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _parsed: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    fetches: int = 0  # outbound fetches made (for tests and metrics)
 
-    def _jwks(self, issuer: str, refresh: bool = False) -> dict[str, Any]:
-        with self._lock:
-            cached = self._cache.get(issuer)
-            if cached and not refresh and time.time() - cached.fetched < JWKS_TTL:
-                return cached.keys
-        doc = self.local_jwks[issuer]() if issuer in self.local_jwks else self.fetch(issuer)
-        keys = {str(k.get("kid", "")): k for k in doc.get("keys", []) if isinstance(k, dict)}
-        with self._lock:
-            self._cache[issuer] = _Cached(keys, time.time())
-        return keys
+    def _usable(self, cached: _Cached | None, kid: str, now: float) -> bool:
+        if cached is None:
+            return False
+        age = now - cached.fetched
+        if cached.error is not None:
+            return age < NEGATIVE_TTL
+        return age < JWKS_TTL and (kid in cached.keys or age < REFETCH_INTERVAL)
+
+    async def _jwks(self, issuer: str, kid: str) -> dict[str, Any]:
+        cached = self._cache.get(issuer)
+        if not self._usable(cached, kid, time.monotonic()):
+            lock = self._locks.setdefault(issuer, asyncio.Lock())
+            async with lock:  # one fetch per issuer at a time; waiters reuse its result
+                cached = self._cache.get(issuer)
+                if not self._usable(cached, kid, time.monotonic()):
+                    cached = await self._refetch(issuer)
+        assert cached is not None
+        if cached.error is not None:
+            raise cached.error
+        return cached.keys
+
+    async def _refetch(self, issuer: str) -> _Cached:
+        self.fetches += 1
+        try:
+            doc = self.local_jwks[issuer]() if issuer in self.local_jwks else await self.fetch(issuer)
+            raw = doc.get("keys") if isinstance(doc, dict) else None
+            if not isinstance(raw, list):
+                raise EnvironmentFailure("oidc-discovery-failed", f"the JWKS of {issuer} has no key list")
+            keys = {str(k.get("kid", "")): k for k in raw[:MAX_JWKS_KEYS] if isinstance(k, dict)}
+            entry = _Cached(keys, time.monotonic())
+        except EnvironmentFailure as exc:
+            entry = _Cached({}, time.monotonic(), exc)
+        self._cache[issuer] = entry
+        return entry
 
     def _key(self, iss: str, kid: str, alg: str, jwk: dict[str, Any]) -> Any:
         """The parsed verification key (cached; a JWKS refresh brings new JWK dicts and so new entries)."""
@@ -106,42 +175,64 @@ class TokenVerifier:
         with self._lock:
             hit = self._parsed.get(cache_key)
         if hit is None:
-            hit = jwt.PyJWK(jwk, algorithm=alg).key
+            try:
+                hit = jwt.PyJWK(jwk, algorithm=alg).key
+            except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+                raise TokenError(
+                    "oidc-unusable-key", f"the issuer's key {kid!r} is unusable for {alg}: {exc}"
+                ) from None
             with self._lock:
                 self._parsed[cache_key] = hit
         return hit
 
-    def verify(self, token: str) -> tuple[IssuerConfig, dict[str, Any]]:
-        """Return the issuer and the verified claims, or raise :class:`TokenError`."""
+    async def resolve(self, token: str) -> Resolved:
+        """Find the token's issuer and key (fetching the issuer's keys if needed), without verifying it yet."""
+        if len(token) > MAX_TOKEN_CHARS or not token.isascii():
+            raise TokenError("oidc-token-malformed", "the identity token is not a JWT")
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise TokenError("oidc-token-malformed", "the identity token is not a JWT") from None
-        iss = str(unverified.get("iss", "")).rstrip("/")
+        raw_iss = unverified.get("iss", "")
+        if not isinstance(raw_iss, str):
+            raise TokenError("oidc-token-invalid", "the token's iss claim is not a string")
+        iss = raw_iss.rstrip("/")
         issuer = self.issuers.get(iss)
         if issuer is None:
-            raise TokenError("oidc-unknown-issuer", f"tokens from {iss or 'an unnamed issuer'} are not accepted here")
+            raise TokenError(
+                "oidc-unknown-issuer", f"tokens from {iss[:200] or 'an unnamed issuer'} are not accepted here"
+            )
         alg = header.get("alg")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise TokenError("oidc-bad-algorithm", f"token algorithm {alg!r} is not allowed")
-        kid = str(header.get("kid", ""))
-        keys = self._jwks(iss)
-        if kid not in keys:
-            keys = self._jwks(iss, refresh=True)  # key rotation
+        if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+            raise TokenError("oidc-bad-algorithm", f"token algorithm {str(alg)[:20]!r} is not allowed")
+        kid = header.get("kid", "")
+        if not isinstance(kid, str):
+            raise TokenError("oidc-token-malformed", "the token's kid is not a string")
+        keys = await self._jwks(iss, kid)
         if kid not in keys:
             if not kid and len(keys) == 1:
                 kid = next(iter(keys))
             else:
-                raise TokenError("oidc-unknown-key", f"the issuer has no key {kid!r}")
+                raise TokenError("oidc-unknown-key", f"the issuer has no key {kid[:100]!r}")
+        jwk = keys[kid]
+        named = jwk.get("alg")
+        if named is not None and named != alg:
+            raise TokenError(
+                "oidc-algorithm-mismatch", f"the token is signed with {alg} but the issuer's key {kid!r} is for {named}"
+            )
+        return Resolved(issuer, raw_iss, alg, kid, jwk)
+
+    def check(self, token: str, found: Resolved) -> dict[str, Any]:
+        """Verify the token's signature and claims with the resolved key (CPU work: call it off the event loop)."""
+        key = self._key(found.iss, found.kid, found.alg, found.jwk)
         try:
-            key = self._key(iss, kid, alg, keys[kid])
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
-                algorithms=[alg],
-                audience=issuer.audience,
-                issuer=unverified.get("iss"),
+                algorithms=[found.alg],
+                audience=found.issuer.audience,
+                issuer=found.iss,
                 leeway=SKEW,
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
@@ -153,15 +244,26 @@ class TokenVerifier:
             ) from None
         except jwt.InvalidAudienceError:
             raise TokenError(
-                "oidc-wrong-audience", f"the identity token is not for audience {issuer.audience!r}"
+                "oidc-wrong-audience", f"the identity token is not for audience {found.issuer.audience!r}"
             ) from None
         except jwt.InvalidSignatureError:
             raise TokenError("oidc-bad-signature", "the identity token's signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise TokenError("oidc-token-invalid", f"the identity token is invalid: {exc}") from None
+        for name in ("iat", "exp", "nbf"):
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise TokenError("oidc-token-invalid", f"the token's {name} claim is not a number")
+        if not isinstance(claims.get("sub"), str):
+            raise TokenError("oidc-token-invalid", "the token's sub claim is not a string")
         if claims["iat"] > time.time() + SKEW or claims["iat"] < time.time() - MAX_TOKEN_AGE:
             raise TokenError("oidc-token-invalid", "the identity token's iat is implausible")
-        return issuer, claims
+        return claims
+
+    async def verify(self, token: str) -> tuple[IssuerConfig, dict[str, Any]]:
+        """Return the issuer and the verified claims, or raise :class:`TokenError` (checks on the calling thread)."""
+        found = await self.resolve(token)
+        return found.issuer, self.check(token, found)
 
 
 def jwk_of(public_pem: bytes, kid: str) -> dict[str, Any]:

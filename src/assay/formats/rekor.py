@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,11 +76,14 @@ def _pem_verifier(pem_b64: object, where: str) -> Verifier:
         raise _bad(f"{where}: not a PEM certificate or public key") from None
 
 
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+
+
 def _hex(value: object, where: str) -> bytes:
-    try:
-        return bytes.fromhex(string(value, where))
-    except ValueError:
-        raise _bad(f"{where}: not hex") from None
+    text = string(value, where)
+    if not _HEX.fullmatch(text):  # bytes.fromhex would skip whitespace: one digest, many spellings
+        raise _bad(f"{where}: not a hex digest")
+    return bytes.fromhex(text)
 
 
 def _hash(d: object, where: str) -> tuple[str, bytes]:

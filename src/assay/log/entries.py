@@ -17,12 +17,16 @@ from typing import Any
 
 import rfc8785
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from assay.crypto import keys
 from assay.errors import InputError
 from assay.formats.dsse import Envelope
-from assay.formats.encoding import b64decode, obj, string
+from assay.formats.dsse import pae as dsse_pae
+from assay.formats.encoding import b64decode
+from assay.log.proposals import DsseProposal, HashedRekordProposal, parse_envelope, parse_proposal
 
 MAX_BODY = 65535  # tlog-tiles entry bundles length-prefix entries with a uint16
 
@@ -56,29 +60,27 @@ def _verifier_key(pem_b64: object, where: str) -> tuple[keys.PublicKey, str]:
             canonical_pem = key.public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise _bad("entry-malformed", f"{where}: not a PEM certificate or public key") from None
     return keys.supported_public(key, where), base64.b64encode(canonical_pem).decode()
 
 
-def _hashedrekord(spec: dict[str, Any]) -> CanonicalEntry:
-    data = obj(spec.get("data"), "spec.data")
-    h = obj(data.get("hash"), "spec.data.hash")
-    if h.get("algorithm") != "sha256":
-        raise _bad("entry-malformed", "spec.data.hash.algorithm must be sha256")
-    hexdigest = string(h.get("value"), "spec.data.hash.value").lower()
-    try:
-        digest = bytes.fromhex(hexdigest)
-    except ValueError:
-        raise _bad("entry-malformed", "spec.data.hash.value is not hex") from None
-    if len(digest) != 32:
-        raise _bad("entry-malformed", "spec.data.hash.value is not a SHA-256 digest")
-    sig = obj(spec.get("signature"), "spec.signature")
-    content_b64 = string(sig.get("content"), "spec.signature.content")
-    signature = b64decode(content_b64, "spec.signature.content")
-    key, pem_b64 = _verifier_key(
-        obj(sig.get("publicKey"), "spec.signature.publicKey").get("content"), "spec.signature.publicKey.content"
-    )
+MAX_RSA_BITS = 8192
+MAX_MESSAGE_WORK = 64 * 1024 * 1024  # bytes Ed25519 verifiers may hash for one DSSE entry (they cannot prehash)
+
+
+def _checked(key: keys.PublicKey, where: str) -> keys.PublicKey:
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size > MAX_RSA_BITS:
+        raise _bad("entry-key-too-large", f"{where}: RSA keys over {MAX_RSA_BITS} bits are not accepted")
+    return key
+
+
+def _hashedrekord(p: HashedRekordProposal) -> CanonicalEntry:
+    hexdigest = p.spec.data.hash.value  # exactly ^[0-9a-f]{64}$ (the model checked it)
+    digest = bytes.fromhex(hexdigest)
+    signature = b64decode(p.spec.signature.content, "spec.signature.content")
+    key, pem_b64 = _verifier_key(p.spec.signature.publicKey.content, "spec.signature.publicKey.content")
+    key = _checked(key, "spec.signature.publicKey.content")
     if keys.needs_message(key):
         raise _bad(
             "entry-kind-unsupported",
@@ -97,59 +99,71 @@ def _hashedrekord(spec: dict[str, Any]) -> CanonicalEntry:
     return CanonicalEntry("hashedrekord", rfc8785.dumps(body), f"sha256:{hexdigest}")
 
 
-def _dsse(spec: dict[str, Any]) -> CanonicalEntry:
-    proposed = obj(spec.get("proposedContent"), "spec.proposedContent")
-    envelope_text = string(proposed.get("envelope"), "spec.proposedContent.envelope")
-    try:
-        env = Envelope.from_json(json.loads(envelope_text), "envelope")
-    except ValueError:
-        raise _bad("entry-malformed", "spec.proposedContent.envelope is not JSON") from None
-    verifiers_raw = proposed.get("verifiers")
-    if not isinstance(verifiers_raw, list) or not verifiers_raw:
-        raise _bad("entry-malformed", "spec.proposedContent.verifiers must list at least one key or certificate")
-    verifiers = [_verifier_key(v, f"verifiers[{i}]") for i, v in enumerate(verifiers_raw)]
-    pae = env.pae()
+def _dsse(p: DsseProposal) -> CanonicalEntry:
+    envelope_text = p.spec.proposedContent.envelope
+    env = parse_envelope(envelope_text)
+    payload = b64decode(env.payload, "envelope.payload")
+    sigs = [b64decode(s.sig, f"envelope.signatures[{i}].sig") for i, s in enumerate(env.signatures)]
+    if len(set(sigs)) != len(sigs):
+        raise _bad("entry-duplicate-signature", "the envelope carries the same signature more than once")
+    raw_verifiers = list(dict.fromkeys(p.spec.proposedContent.verifiers))  # each distinct verifier parsed once
+    verifiers = []
+    for i, v in enumerate(raw_verifiers):
+        key, pem_b64 = _verifier_key(v, f"verifiers[{i}]")
+        verifiers.append((_checked(key, f"verifiers[{i}]"), pem_b64))
+    pae = dsse_pae(env.payloadType, payload)
+    whole_message = sum(1 for k, _ in verifiers if keys.needs_message(k))
+    if whole_message * len(sigs) * len(pae) > MAX_MESSAGE_WORK:
+        raise _bad(
+            "entry-too-costly",
+            f"{len(sigs)} signatures x {whole_message} Ed25519 verifiers over {len(pae)} bytes exceeds the work limit",
+        )
+    digests: dict[str, bytes] = {}  # the PAE is hashed once per hash algorithm, not per signature x verifier
+
+    def prehashed(key: keys.PublicKey, sig: bytes) -> bool:
+        alg = keys.hash_for(key)
+        if alg.name not in digests:
+            digests[alg.name] = hashlib.new(alg.name, pae).digest()
+        return keys.verify_prehashed(key, sig, digests[alg.name], alg)
+
     signatures = []
-    for i, s in enumerate(env.signatures):
+    for i, sig in enumerate(sigs):
         for key, pem_b64 in verifiers:
-            if keys.verify_message(key, s.sig, pae) if keys.needs_message(key) else _verify_pae(key, s.sig, pae):
-                signatures.append({"signature": base64.b64encode(s.sig).decode(), "verifier": pem_b64})
+            if keys.verify_message(key, sig, pae) if keys.needs_message(key) else prehashed(key, sig):
+                signatures.append({"signature": base64.b64encode(sig).decode(), "verifier": pem_b64})
                 break
         else:
             raise _bad("entry-signature-invalid", f"DSSE signature {i} does not verify with any given verifier")
+    payload_hash = hashlib.sha256(payload).hexdigest()
     body: dict[str, Any] = {
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {
             "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(envelope_text.encode()).hexdigest()},
-            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(env.payload).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": payload_hash},
             "signatures": signatures,
         },
     }
-    return CanonicalEntry("dsse", rfc8785.dumps(body), f"sha256:{hashlib.sha256(env.payload).hexdigest()}")
+    return CanonicalEntry("dsse", rfc8785.dumps(body), f"sha256:{payload_hash}")
 
 
-def _verify_pae(key: keys.PublicKey, sig: bytes, pae: bytes) -> bool:
-    alg = keys.hash_for(key)
-    return keys.verify_prehashed(key, sig, hashlib.new(alg.name, pae).digest(), alg)
-
-
-def canonicalize(proposed: object) -> CanonicalEntry:
-    """Verify a proposed entry and return its canonical body."""
-    doc = obj(proposed, "entry")
-    kind, version = doc.get("kind"), doc.get("apiVersion")
-    if (kind, version) == ("hashedrekord", "0.0.1"):
-        entry = _hashedrekord(obj(doc.get("spec"), "spec"))
-    elif (kind, version) == ("dsse", "0.0.1"):
-        entry = _dsse(obj(doc.get("spec"), "spec"))
-    else:
-        raise _bad(
-            "entry-kind-unsupported",
-            f"entries of kind {kind!r} version {version!r} are not accepted (use hashedrekord or dsse 0.0.1)",
-        )
+def canonicalize(proposed: bytes | str | dict[str, Any]) -> CanonicalEntry:
+    """Verify a proposed entry (raw JSON, or an already-parsed object) and return its canonical body."""
+    if isinstance(proposed, dict):
+        proposed = json.dumps(proposed)
+    parsed = parse_proposal(proposed)
+    entry = _hashedrekord(parsed) if isinstance(parsed, HashedRekordProposal) else _dsse(parsed)
     if len(entry.body) > MAX_BODY:
         raise _bad("entry-too-large", f"the canonical entry is {len(entry.body)} bytes; the limit is {MAX_BODY}")
     return entry
+
+
+def canonicalize_outcome(raw: bytes) -> tuple[CanonicalEntry | None, tuple[str, str] | None]:
+    """:func:`canonicalize` for a worker process: (entry, None) or (None, (reason, message)), always picklable."""
+    try:
+        return canonicalize(raw), None
+    except InputError as exc:
+        return None, (exc.reason, exc.message)
 
 
 def hashedrekord_proposal(signature: bytes, digest: bytes, verifier_pem: bytes) -> dict[str, Any]:

@@ -189,9 +189,12 @@ class LogService:
                 raise
         fetch_memory = _memory_fetch(memory)
         by_hash = {s.leaf_hash: s for s in stored}
+        created: set[bytes] = set()  # identical proposals in one batch: the first is created, the rest exist
         for e, fut in batch:
             old = existing.get(e.leaf_hash)
             entry = old or by_hash[e.leaf_hash]
+            fresh_here = old is None and e.leaf_hash not in created
+            created.add(e.leaf_hash)
             try:
                 if old is None:
                     proof = tree.inclusion_proof(entry.index, head.size, fetch_memory)
@@ -199,7 +202,7 @@ class LogService:
                     proof = self.inclusion_proof(entry.index, head.size)
                 receipt = Receipt(
                     entry,
-                    old is None,
+                    fresh_here,
                     head.size,
                     head.root_hash,
                     proof,
@@ -302,12 +305,12 @@ class LogService:
             ).all()
         return [r.hash for r in rows]
 
-    def entries_by_artifact_hash(self, artifact_hash: str) -> list[StoredEntry]:
+    def entries_by_artifact_hash(self, artifact_hash: str, limit: int = 100) -> list[StoredEntry]:
         """Entries whose artifact (or DSSE payload) has this ``sha256:<hex>`` digest."""
-        value = artifact_hash.lower() if artifact_hash.startswith("sha256:") else "sha256:" + artifact_hash.lower()
+        value = artifact_hash if artifact_hash.startswith("sha256:") else "sha256:" + artifact_hash
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(log_entries).where(log_entries.c.artifact_hash == value).order_by(log_entries.c.idx).limit(100)
+                select(log_entries).where(log_entries.c.artifact_hash == value).order_by(log_entries.c.idx).limit(limit)
             ).all()
         return [_row(r) for r in rows]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from assay.errors import InputError
 
 TILE_WIDTH = 256
 TILE_HEIGHT = 8
+MAX_LEVEL = 63 // TILE_HEIGHT  # levels above this cover more than 2^63 leaves
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts "²" and other digits
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def parse_tile_path(path: str) -> TilePath:
     width = TILE_WIDTH
     if len(parts) >= 2 and parts[-2].endswith(".p"):
         w = parts[-1]
-        if not w.isdigit() or not 1 <= int(w) < TILE_WIDTH or w != str(int(w)):
+        if not _DIGITS.fullmatch(w) or not 1 <= int(w) < TILE_WIDTH or w != str(int(w)):
             raise bad
         width = int(w)
         parts = [*parts[:-2], parts[-2][:-2]]
@@ -47,14 +50,16 @@ def parse_tile_path(path: str) -> TilePath:
     head, *index_parts = parts
     if head == "entries":
         level = None
-    elif head.isdigit() and len(head) <= 2 and head == str(int(head)):
+    elif _DIGITS.fullmatch(head) and len(head) <= 2 and head == str(int(head)) and int(head) <= MAX_LEVEL:
         level = int(head)
     else:
         raise bad
     for i, p in enumerate(index_parts):
         digits = p[1:] if i < len(index_parts) - 1 else p
-        if (i < len(index_parts) - 1 and not p.startswith("x")) or len(digits) != 3 or not digits.isdigit():
+        if (i < len(index_parts) - 1 and not p.startswith("x")) or len(digits) != 3 or not _DIGITS.fullmatch(digits):
             raise bad
+    if len(index_parts) > 7:  # indexes beyond 10^21 are beyond any tree
+        raise bad
     n = int("".join(p.lstrip("x") for p in index_parts))
     if encode_index(n) != "/".join(index_parts):
         raise bad

@@ -7,16 +7,18 @@ from typing import Any
 
 import jwt
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from assay.ca.claims import identity_for
-from assay.ca.oidc import TokenError
+from assay.ca.oidc import Resolved, TokenError
 from assay.crypto import keys
 from assay.errors import InputError
-from assay.formats.encoding import b64decode, load_json, obj
+from assay.formats.encoding import b64decode
+from assay.server.models import DevTokenRequest, SigningCertRequest, parse
 
 router = APIRouter()
 dev_router = APIRouter()
@@ -26,10 +28,9 @@ def _pem_chain(certs: list[x509.Certificate]) -> list[str]:
     return [c.public_bytes(serialization.Encoding.PEM).decode() for c in certs]
 
 
-def _token(request: Request, doc: dict[str, Any]) -> str:
-    creds = doc.get("credentials")
-    if isinstance(creds, dict) and isinstance(creds.get("oidcIdentityToken"), str):
-        return str(creds["oidcIdentityToken"])
+def _token(request: Request, req: SigningCertRequest) -> str:
+    if req.credentials is not None:
+        return req.credentials.oidcIdentityToken
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
@@ -38,23 +39,22 @@ def _token(request: Request, doc: dict[str, Any]) -> str:
     )
 
 
-def _public_key_from_request(doc: dict[str, Any], challenge: str) -> keys.PublicKey:
+def _public_key_from_request(req: SigningCertRequest, challenge: str) -> keys.PublicKey:
     """The key to certify, after checking its proof of possession (CSR self-signature or a signature over the challenge)."""
-    if "certificateSigningRequest" in doc:
-        pem = b64decode(doc["certificateSigningRequest"], "certificateSigningRequest")
+    if req.certificateSigningRequest is not None:
+        pem = b64decode(req.certificateSigningRequest, "certificateSigningRequest")
         try:
             csr = x509.load_pem_x509_csr(pem) if b"-----BEGIN" in pem else x509.load_der_x509_csr(pem)
-        except ValueError:
+            valid, public = csr.is_signature_valid, csr.public_key()
+        except (ValueError, UnsupportedAlgorithm):
             raise InputError("csr-malformed", "certificateSigningRequest is not a PEM or DER CSR") from None
-        if not csr.is_signature_valid:
+        if not valid:
             raise InputError("proof-of-possession-invalid", "the CSR's signature does not verify")
-        return keys.supported_public(csr.public_key(), "CSR")
-    req = obj(doc.get("publicKeyRequest"), "publicKeyRequest")
-    content = obj(req.get("publicKey"), "publicKeyRequest.publicKey").get("content")
-    if not isinstance(content, str):
-        raise InputError("malformed-field", "publicKeyRequest.publicKey.content: expected a PEM string")
-    key = keys.parse_public(content.encode(), "publicKeyRequest.publicKey")
-    proof = b64decode(req.get("proofOfPossession"), "publicKeyRequest.proofOfPossession")
+        return keys.supported_public(public, "CSR")
+    if req.publicKeyRequest is None:
+        raise InputError("malformed-field", "send publicKeyRequest or certificateSigningRequest")
+    key = keys.parse_public(req.publicKeyRequest.publicKey.content.encode(), "publicKeyRequest.publicKey")
+    proof = b64decode(req.publicKeyRequest.proofOfPossession, "publicKeyRequest.proofOfPossession")
     if isinstance(key, ec.EllipticCurvePublicKey):
         ok = keys.verify_message_with(key, proof, challenge.encode(), ec.ECDSA(hashes.SHA256()))
     else:
@@ -66,18 +66,28 @@ def _public_key_from_request(doc: dict[str, Any], challenge: str) -> keys.Public
     return key
 
 
+def _issue(state: Any, token: str, found: Resolved, req: SigningCertRequest) -> list[str]:
+    """Token check, identity, proof of possession and signing: the CPU and key work, run off the event loop."""
+    claims = state.tokens.check(token, found)
+    identity = identity_for(found.issuer, claims)
+    key = _public_key_from_request(req, identity.challenge)
+    try:
+        cert = state.ca.issue(key, identity)
+    except ValueError as exc:
+        raise InputError("certificate-identity-invalid", f"cannot issue for this identity: {exc}") from None
+    return _pem_chain([cert, *state.ca.chain])
+
+
 @router.post("/api/v2/signingCert", tags=["ca"], summary="Issue a short-lived signing certificate (Fulcio v2)")
 async def signing_cert(request: Request) -> JSONResponse:
     state = request.app.state
-    doc = obj(load_json(await request.body(), "request"), "request")
+    req = parse(SigningCertRequest, await request.body())
     try:
-        issuer, claims = state.tokens.verify(_token(request, doc))
-        identity = identity_for(issuer, claims)
+        token = _token(request, req)
+        found = await state.tokens.resolve(token)
+        chain = await state.pool.blocking(_issue, state, token, found, req)
     except TokenError as exc:
         return JSONResponse({"code": 401, "reason": exc.reason, "message": exc.message}, status_code=401)
-    key = _public_key_from_request(doc, identity.challenge)
-    cert = state.ca.issue(key, identity)
-    chain = _pem_chain([cert, *state.ca.chain])
     return JSONResponse({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}, status_code=201)
 
 
@@ -105,7 +115,7 @@ def configuration(request: Request) -> dict[str, Any]:
 @router.post("/api/v1/timestamp", tags=["tsa"], summary="RFC 3161 timestamp (application/timestamp-query)")
 async def timestamp(request: Request) -> Response:
     body = await request.body()
-    reply = request.app.state.tsa.respond(body)
+    reply = await request.app.state.pool.blocking(request.app.state.tsa.respond, body)
     return Response(reply, media_type="application/timestamp-reply")
 
 
@@ -160,33 +170,24 @@ def dev_jwks(request: Request) -> dict[str, Any]:
 @dev_router.post("/dev/oidc/token", summary="(--dev only) mint an ID token for any email", tags=["dev"])
 @dev_router.post("/dev/oidc/{flavour}/token", summary="(--dev only) mint a CI-shaped ID token", tags=["dev"])
 async def dev_token(request: Request, flavour: str = "email") -> dict[str, Any]:
-    doc = obj(load_json(await request.body() or b"{}", "request"), "request")
+    doc = parse(DevTokenRequest, await request.body())
     now = int(time.time())
-    lifetime = int(doc.get("expiresIn", 600))
+    issued = now if doc.issuedAt is None else doc.issuedAt
     claims: dict[str, Any] = {
         "iss": _dev_issuer_url(request, flavour),
-        "aud": doc.get("audience", "sigstore"),
-        "iat": int(doc.get("issuedAt", now)),
-        "nbf": int(doc.get("issuedAt", now)),
-        "exp": int(doc.get("issuedAt", now)) + lifetime,
+        "aud": doc.audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + doc.expiresIn,
     }
-    extra = doc.get("claims") or {}
-    if not isinstance(extra, dict):
-        raise InputError("malformed-field", "claims: expected an object")
     if flavour == "email":
-        email = str(doc.get("email", "dev@example.com"))
-        claims.update({"sub": email, "email": email, "email_verified": bool(doc.get("emailVerified", True))})
+        claims.update({"sub": doc.email, "email": doc.email, "email_verified": doc.emailVerified})
     elif flavour == "github":
-        claims.update(
-            github_claims(
-                str(doc.get("repository", "example/project")),
-                str(doc.get("ref", "refs/heads/main")),
-                str(doc.get("workflow", ".github/workflows/release.yml")),
-            )
-        )
+        claims.update(github_claims(doc.repository, doc.ref, doc.workflow))
     else:
-        raise LookupError(f"no dev issuer flavour {flavour!r}")
-    claims.update(extra)
+        raise LookupError(f"no dev issuer flavour {flavour[:40]!r}")
+    claims.update(doc.claims)
+    lifetime = doc.expiresIn
     key = request.app.state.dev_key
     token = jwt.encode(claims, key.private_key, algorithm="ES256", headers={"kid": request.app.state.dev_kid})
     return {"id_token": token, "token_type": "Bearer", "expires_in": lifetime}

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from assay.errors import InputError
-from assay.formats.encoding import load_json
+from assay.errors import AssayError, EnvironmentFailure, InputError
 from assay.log import tiles
-from assay.log.entries import canonicalize
+from assay.log.entries import canonicalize_outcome
 from assay.log.service import LogService, Receipt
+from assay.server.models import MAX_HASH_RESULTS, MAX_INDEX, UUID_RE, RetrieveRequest, parse
+from assay.server.work import WorkerPool
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 router = APIRouter()
 
@@ -60,24 +65,37 @@ _ENTRY_BODY = {
 }
 
 
-async def append(svc: LogService, body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Verify, sequence and answer one proposed entry: (status, headers, JSON body)."""
-    import asyncio
-
-    from assay.errors import AssayError
-
+async def append(svc: LogService, pool: WorkerPool, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Verify (in a worker process), sequence and answer one proposed entry: (status, headers, JSON body)."""
     try:
-        entry = canonicalize(load_json(body, "entry"))
+        entry, error = await pool.cpu(canonicalize_outcome, body, cost=len(body))
     except AssayError as exc:
-        error = {"code": 400, "reason": exc.reason, "message": exc.message}
-        return 400, {"content-type": "application/json"}, json.dumps(error).encode()
-    receipt = await asyncio.wait_for(asyncio.wrap_future(svc.enqueue(entry)), timeout=30)
+        return _answer(503 if isinstance(exc, EnvironmentFailure) else 400, exc.reason, exc.message)
+    if entry is None:
+        assert error is not None
+        return _answer(400, *error)
+    try:
+        receipt = await asyncio.wait_for(asyncio.wrap_future(svc.enqueue(entry)), timeout=30)
+    except TimeoutError:
+        return _answer(503, "deadline-exceeded", "the log did not store the entry in time; retry")
     uuid = receipt.entry.leaf_hash.hex()
     headers = {"content-type": "application/json", "location": f"/api/v1/log/entries/{uuid}", "etag": uuid}
     if not receipt.created:
         message = f"an equivalent entry already exists in the log with UUID {uuid}"
         return 409, headers, json.dumps({"code": 409, "reason": "entry-exists", "message": message}).encode()
     return 201, headers, json.dumps(entry_json(receipt, svc.identity.log_id)).encode()
+
+
+def _answer(status: int, reason: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    payload = json.dumps({"code": status, "reason": reason, "message": message}).encode()
+    return status, {"content-type": "application/json"}, payload
+
+
+def _number(value: str, reason: str, name: str) -> int:
+    """A decimal parameter: ``[0-9]+`` (ASCII digits only) within int64."""
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_INDEX:
+        raise InputError(reason, f"{name} must be a decimal integer from 0 to {MAX_INDEX}, got {value[:30]!r}")
+    return int(value)
 
 
 @router.post(
@@ -89,56 +107,52 @@ async def append(svc: LogService, body: bytes) -> tuple[int, dict[str, str], byt
 )
 async def create_entry(request: Request) -> Response:
     # Served by the fast path in server.limits when wrapped by server.app.asgi; this route documents it.
-    status, headers, payload = await append(_svc(request), await request.body())
+    status, headers, payload = await append(_svc(request), request.app.state.pool, await request.body())
     return Response(payload, status_code=status, headers=headers)
 
 
 @router.get("/api/v1/log/entries/{uuid}", tags=["log"], summary="Get an entry by UUID")
 def get_entry(request: Request, uuid: str) -> JSONResponse:
     svc = _svc(request)
-    key = uuid[-64:]
-    try:
-        leaf = bytes.fromhex(key)
-    except ValueError:
-        raise InputError("bad-uuid", f"{uuid!r} is not an entry UUID") from None
-    entry = svc.entry_by_leaf_hash(leaf) if len(leaf) == 32 else None
+    if not UUID_RE.fullmatch(uuid):
+        raise InputError("bad-uuid", f"{uuid[:100]!r} is not an entry UUID")
+    entry = svc.entry_by_leaf_hash(bytes.fromhex(uuid[-64:]))
     if entry is None:
         raise LookupError(f"no entry with UUID {uuid}")
     return JSONResponse(entry_json(svc.receipt_for(entry), svc.identity.log_id))
 
 
 @router.get("/api/v1/log/entries", tags=["log"], summary="Get an entry by log index")
-def get_entry_by_index(request: Request, logIndex: int = Query(..., ge=0)) -> JSONResponse:
+def get_entry_by_index(
+    request: Request, logIndex: str = Query(..., description="a decimal index, 0 to 2^63-1")
+) -> JSONResponse:
     svc = _svc(request)
-    entry = svc.entry_by_index(logIndex)
+    index = _number(logIndex, "bad-index", "logIndex")
+    entry = svc.entry_by_index(index)
     if entry is None:
-        raise LookupError(f"no entry at index {logIndex}")
+        raise LookupError(f"no entry at index {index}")
     return JSONResponse(entry_json(svc.receipt_for(entry), svc.identity.log_id))
+
+
+def _retrieve(svc: LogService, req: RetrieveRequest) -> list[dict[str, Any]]:
+    found = []
+    for uuid in req.entryUUIDs:
+        e = svc.entry_by_leaf_hash(bytes.fromhex(uuid[-64:]))
+        if e:
+            found.append(e)
+    for idx in req.logIndexes:
+        e = svc.entry_by_index(idx)
+        if e:
+            found.append(e)
+    if req.hash:
+        found.extend(svc.entries_by_artifact_hash(req.hash, limit=MAX_HASH_RESULTS))
+    return [entry_json(svc.receipt_for(e), svc.identity.log_id) for e in found]
 
 
 @router.post("/api/v1/log/entries/retrieve", tags=["log"], summary="Search entries by UUID, index or artifact hash")
 async def retrieve(request: Request) -> JSONResponse:
-    doc = load_json(await request.body(), "request")
-    if not isinstance(doc, dict):
-        raise InputError("malformed-json", "expected a JSON object")
-    svc = _svc(request)
-    found = []
-    for uuid in doc.get("entryUUIDs") or []:
-        try:
-            e = svc.entry_by_leaf_hash(bytes.fromhex(str(uuid)[-64:]))
-        except ValueError:
-            raise InputError("bad-uuid", f"{uuid!r} is not an entry UUID") from None
-        if e:
-            found.append(e)
-    for idx in doc.get("logIndexes") or []:
-        if not isinstance(idx, int) or idx < 0:
-            raise InputError("bad-index", f"{idx!r} is not a log index")
-        e = svc.entry_by_index(idx)
-        if e:
-            found.append(e)
-    if doc.get("hash"):
-        found.extend(svc.entries_by_artifact_hash(str(doc["hash"])))
-    return JSONResponse([entry_json(svc.receipt_for(e), svc.identity.log_id) for e in found])
+    req = parse(RetrieveRequest, await request.body())
+    return JSONResponse(await request.app.state.pool.blocking(_retrieve, _svc(request), req))
 
 
 @router.get("/api/v1/log", tags=["log"], summary="Current tree head")
@@ -162,8 +176,13 @@ def public_key(request: Request) -> Response:
 
 
 @router.get("/api/v1/log/proof", tags=["log"], summary="Consistency proof between two tree sizes")
-def consistency(request: Request, firstSize: int = Query(0, ge=0), lastSize: int = Query(..., ge=0)) -> JSONResponse:
+def consistency(request: Request, firstSize: str = Query("0"), lastSize: str = Query(...)) -> JSONResponse:
     svc = _svc(request)
+    first, last = _number(firstSize, "bad-tree-size", "firstSize"), _number(lastSize, "bad-tree-size", "lastSize")
+    return _consistency(svc, first, last)
+
+
+def _consistency(svc: LogService, firstSize: int, lastSize: int) -> JSONResponse:
     head = svc.head()
     if lastSize > head.size or firstSize > lastSize:
         raise InputError("bad-tree-size", f"no proof from {firstSize} to {lastSize} (tree size is {head.size})")

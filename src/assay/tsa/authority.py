@@ -20,6 +20,7 @@ from assay.errors import InputError
 
 POLICY_OID = "1.3.6.1.4.1.57264.2"
 HASH_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 class TimestampAuthority:
@@ -88,16 +89,25 @@ class TimestampAuthority:
 
     def respond(self, request_der: bytes) -> bytes:
         """A DER TimeStampResp for a DER TimeStampReq."""
+        if len(request_der) > MAX_REQUEST_BYTES:
+            raise InputError(
+                "timestamp-request-malformed", f"timestamp requests are limited to {MAX_REQUEST_BYTES} bytes"
+            )
         try:
-            req = tsp.TimeStampReq.load(request_der)
+            req = tsp.TimeStampReq.load(request_der, strict=True)  # strict: no trailing bytes
             imprint = req["message_imprint"]
             alg = imprint["hash_algorithm"]["algorithm"].native
             digest = imprint["hashed_message"].native
             nonce = req["nonce"].native
             cert_req = bool(req["cert_req"].native)
             _ = req["version"].native
-        except (ValueError, TypeError, KeyError):
+            # DER only: re-encoding the parsed request must give back the bytes sent, which refuses BER
+            # indefinite lengths, non-minimal lengths, explicit DEFAULT values and trailing bytes.
+            canonical = req.copy().dump(force=True)
+        except (ValueError, TypeError, KeyError, OverflowError):
             raise InputError("timestamp-request-malformed", "not a DER TimeStampReq") from None
+        if canonical != request_der:
+            raise InputError("timestamp-request-not-der", "the TimeStampReq is not DER (BER or trailing bytes)")
         if alg not in HASH_LENGTHS or not isinstance(digest, bytes) or len(digest) != HASH_LENGTHS[alg]:
             raise InputError("timestamp-request-malformed", f"unsupported or inconsistent message imprint ({alg})")
         if not hasattr(self, "_sid"):
