@@ -1314,6 +1314,11 @@ def conformance_sign_bundle(
     write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())
 
 
+from assay.cli.admission import app as admission_app  # noqa: E402
+
+app.add_typer(admission_app, name="admission")
+
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:

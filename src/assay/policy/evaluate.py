@@ -74,7 +74,7 @@ class Evaluation:
     @property
     def blocking(self) -> bool:
         """True when the result should fail the command (enforce mode and a rule did not pass)."""
-        return self.matched and not self.passed and self.policy.mode == "enforce"
+        return self.matched and not self.passed and self.policy.mode in ("enforce", "allow-unmatched")
 
     def to_json(self) -> dict[str, Any]:
         return {
