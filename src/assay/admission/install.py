@@ -34,8 +34,9 @@ class Tls:
     ca_pem: bytes
 
 
-def generate_cert(service: str, namespace: str, days: int = 365) -> Tls:
-    """A self-signed CA and a P-256 serving certificate for the Service's DNS names."""
+def generate_cert(service: str, namespace: str, days: int = 365, client: bool = False) -> Tls:
+    """A self-signed CA and a P-256 serving certificate for the Service's DNS names (``client``: a client
+    certificate instead, e.g. for the apiserver when the webhook requires one)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -67,7 +68,10 @@ def generate_cert(service: str, namespace: str, days: int = 365) -> Tls:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
@@ -145,7 +149,7 @@ def manifests(spec: InstallSpec) -> list[dict[str, Any]]:
     if spec.cache:
         args += ["--cache", spec.cache]
     args += spec.extra_args
-    probe = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 5}
+    probe: dict[str, Any] = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 5}
     container = {
         "name": "webhook",
         "image": spec.image,
