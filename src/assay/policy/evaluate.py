@@ -10,6 +10,7 @@ material (or, for keys, enough distinct keys) satisfies all of it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -91,6 +92,7 @@ class Evaluation:
 # ---- matching ----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # admission matches the same globs on every request
 def glob_re(pattern: str) -> re.Pattern[str]:
     """``**`` crosses ``/``; ``*`` and ``?`` do not."""
     out = ""
