@@ -125,6 +125,10 @@ def test_registry_down_and_unauthorised(world: World, hook: Webhook, tmp_path: P
     down = f"127.0.0.1:{closed_port()}/down/app:v1"
     resp = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": down})))
     assert resp["allowed"] is False and resp["status"]["reason"] == "registry-unreachable"
+    # an immediate retry is not sent to the registry: back-off answers it
+    again = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": down})))
+    assert again["allowed"] is False and "backing off" in again["status"]["message"]
+    assert hook.metric("assay_admission_registry_operations_total", op="resolve", result="backoff") >= 1
     # a registry that answers 401
     from tests.integration.conftest import RegistryProcess
 
