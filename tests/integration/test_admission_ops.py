@@ -335,3 +335,39 @@ def test_serve_refuses_missing_tls_files(tmp_path: Path):
     r = run_assay("admission", "serve", "--policy", "p.yaml", "--tls-cert", "p.yaml", "--tls-key", "p.yaml",
                   "--cache", "memcached://x", cwd=tmp_path)  # fmt: skip
     assert r.code == 2 and "error[cache-url-invalid]" in r.err
+
+
+def test_keyless_identity_is_enforced(world: World, tmp_path: Path):
+    """Images signed keylessly by the release workflow pass; the same CA's certificate for another
+    repository's workflow is the wrong identity (identity-mismatch)."""
+    from tests.integration.conftest import ServerProcess, dev_token
+
+    srv = ServerProcess(tmp_path / "data", None, extra=["--dev"]).start()
+    try:
+        host = world.registry.host
+        good_d = push_image(host, "ci/app", "main", f"ci app {tmp_path}".encode())
+        evil_d = push_image(host, "ci/evil", "main", f"ci evil {tmp_path}".encode())
+        for repo, gh_repo, digest in (("ci/app", "acme/app", good_d), ("ci/evil", "mallory/app", evil_d)):
+            token = dev_token(srv, "github", repository=gh_repo, ref="refs/heads/main")
+            r = run_assay("sign", f"{host}/{repo}@{digest}", "--identity-token", token, "--server", srv.url,
+                          "--insecure", cwd=tmp_path)  # fmt: skip
+            assert r.code == 0, r.err
+        wf = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+        (tmp_path / "p.yaml").write_text(
+            "apiVersion: assay.dev/v1\nkind: Policy\nmetadata:\n  name: ci\nspec:\n"
+            f"  trust:\n    server: {srv.url}\n  match:\n    images: ['{host}/ci/**']\n"
+            "  require:\n    - name: release-workflow\n      signature:\n        authorities:\n          keyless:\n"
+            f"            - issuer: {srv.url}/dev/oidc/github\n              subject: {wf}\n"
+        )
+        _, _, ca = write_cert(tmp_path / "tls")
+        hook = Webhook(tmp_path, tmp_path / "p.yaml", ca).start()
+        try:
+            ok = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": f"{host}/ci/app:main"})))
+            assert ok["allowed"] is True and good_d in base64.b64decode(ok["patch"]).decode()
+            evil = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": f"{host}/ci/evil:main"})))
+            assert evil["allowed"] is False and evil["status"]["reason"] == "identity-mismatch"
+            assert "rule 'release-workflow'" in evil["status"]["message"] and "mallory" in evil["status"]["message"]
+        finally:
+            hook.stop()
+    finally:
+        srv.stop()

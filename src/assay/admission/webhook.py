@@ -173,9 +173,15 @@ async def _body(request: Request) -> bytes:
 
 def serve(state: State, host: str, port: int, cert: str, key: str, client_ca: str | None = None) -> None:
     """Run the webhook with uvicorn over TLS (blocks); ``client_ca`` requires client certificates it signed."""
+    import gc
     import ssl
 
     import uvicorn
+
+    import assay.service.image  # noqa: F401  (imported now, not during the first request)
+
+    gc.collect()
+    gc.freeze()  # the loaded policies and modules are long-lived: keep them out of every collection
 
     config = uvicorn.Config(
         build_app(state),
