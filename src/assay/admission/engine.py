@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,9 @@ class Engine:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._backoff: dict[str, tuple[float, float]] = {}  # registry -> (until, delay)
+        # registry calls block a thread each: a slow registry must not starve the others (the default
+        # executor has only cores + 4 threads)
+        self._threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="assay-registry")
 
     # ---- entry points ----------------------------------------------------------------
 
@@ -310,7 +314,7 @@ class Engine:
                            f"{registry} failed recently; backing off for {until - now:.1f}s", environment=True)  # fmt: skip
         sem = self._limits.setdefault(registry, asyncio.Semaphore(self.settings.registry_concurrency))
         async with sem:
-            out = await asyncio.to_thread(fn)
+            out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
         failed = isinstance(out, Verdict) and out.environment
         self.metrics.registry_ops.labels(registry, op, "error" if failed else "ok").inc()
         if failed and out.reason in BACKOFF_REASONS:

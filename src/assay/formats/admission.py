@@ -97,6 +97,8 @@ def parse_review(doc: Any) -> Request:
     for label, value in (("object", obj), ("oldObject", old)):
         if value is not None and not isinstance(value, dict):
             raise InputError("admission-review-invalid", f"request.{label} must be an object or null")
+    if operation in ("CREATE", "UPDATE") and obj is None:
+        raise InputError("admission-review-invalid", f"request.object is required for {operation}")
     dry = req.get("dryRun", False)
     if dry is not None and not isinstance(dry, bool):
         raise InputError("admission-review-invalid", "request.dryRun must be a boolean")

@@ -63,7 +63,8 @@ def test_kinds_without_pod_spec_are_not_handled():
         ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": "Pod", "operation": "CREATE"}}, "admission-review-invalid"),
         ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "PATCH"}}, "admission-review-invalid"),
         ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE", "object": []}}, "admission-review-invalid"),
-        ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE", "dryRun": "yes"}}, "admission-review-invalid"),
+        ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE", "object": {}, "dryRun": "yes"}}, "admission-review-invalid"),
+        ({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"kind": "Pod"}, "operation": "CREATE", "dryRun": False}}, "admission-review-invalid"),
     ],
 )  # fmt: skip
 def test_bad_reviews_have_reason_codes(doc: object, reason: str):
