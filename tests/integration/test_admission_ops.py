@@ -289,8 +289,15 @@ def test_install_manifests_validate_offline(world: World, tmp_path: Path):
     v = subprocess.run([tool, "--strict", "--quiet", str(tmp_path / "install.yaml")], capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
     docs = {d["kind"]: d for d in yaml.safe_load_all(r.out)}
-    assert set(docs) == {"Namespace", "Secret", "ConfigMap", "Deployment", "Service",
-                         "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}  # fmt: skip
+    assert set(docs) == {"Namespace", "Secret", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap",
+                         "Deployment", "Service", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}  # fmt: skip
+    assert docs["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]
+    pod_spec = docs["Deployment"]["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccountName"] == docs["ServiceAccount"]["metadata"]["name"]
+    assert (
+        "kubernetes"
+        == pod_spec["containers"][0]["args"][pod_spec["containers"][0]["args"].index("--namespace-labels") + 1]
+    )
     assert set(docs["ConfigMap"]["data"]) == {"p.yaml", "k.pub"}
     served = x509.load_pem_x509_certificate(base64.b64decode(docs["Secret"]["data"]["tls.crt"]))
     assert "assay-admission.assay-system.svc" in [
@@ -371,3 +378,67 @@ def test_keyless_identity_is_enforced(world: World, tmp_path: Path):
             hook.stop()
     finally:
         srv.stop()
+
+
+class _Apiserver(BaseHTTPRequestHandler):
+    """The one kube-apiserver read the webhook makes: GET /api/v1/namespaces/NAME with a bearer token
+    (no kube-apiserver can run on these machines)."""
+
+    def do_GET(self) -> None:
+        labels = {"shop": {"env": "prod", "kubernetes.io/metadata.name": "shop"}}
+        name = self.path.rsplit("/", 1)[-1]
+        if self.headers.get("Authorization") != "Bearer sa-token":
+            code, doc = 401, {"kind": "Status", "code": 401, "reason": "Unauthorized"}
+        elif self.path.startswith("/api/v1/namespaces/") and name in labels:
+            code, doc = (
+                200,
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels[name]}},
+            )
+        else:
+            code, doc = 404, {"kind": "Status", "code": 404, "reason": "NotFound"}
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_namespace_labels_from_the_kubernetes_api(world: World, tmp_path: Path):
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    cert, key, ca = write_cert(tmp_path / "api-tls")
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Apiserver)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    (tmp_path / "token").write_text("sa-token\n")
+    selector = "    namespaceSelector:\n      matchLabels: {env: prod}\n"
+    policies = {
+        "prod.yaml": policy_yaml(
+            "prod", [f"{world.registry.host}/team/**"], str(world.root / "k.pub"), extra_match=selector
+        )
+    }
+    api = f"https://localhost:{srv.server_address[1]}"
+    hook = _hook(world, tmp_path / "hook", policies,
+                 ["--namespace-labels", api, "--kube-token-file", str(tmp_path / "token"), "--kube-ca", str(ca)])  # fmt: skip
+    try:
+        signed = world.images["signed"][0]
+        assert hook.post("mutate", review(workload("Pod", "p", "shop", {"c": signed})))["allowed"] is True
+        lab = hook.post("mutate", review(workload("Pod", "p", "lab", {"c": signed})))  # 404: no labels
+        assert lab["allowed"] is False and lab["status"]["reason"] == "no-policy-matched"
+        (tmp_path / "token").write_text("revoked\n")  # cached labels keep serving for their TTL
+        assert hook.post("mutate", review(workload("Pod", "p", "shop", {"c": signed})))["allowed"] is True
+    finally:
+        hook.stop()
+        srv.shutdown()
+        srv.server_close()
+    r = run_assay("admission", "serve", "--policy", str(tmp_path / "hook" / "policies"), "--tls-cert", str(cert),
+                  "--tls-key", str(key), "--namespace-labels", "kubernetes", env={"KUBERNETES_SERVICE_HOST": ""})  # fmt: skip
+    assert r.code == 2 and "error[not-in-cluster]" in r.err

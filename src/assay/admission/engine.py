@@ -23,6 +23,7 @@ from typing import Any
 from assay.admission import check
 from assay.admission.cache import Cache, MemoryCache
 from assay.admission.check import Verdict
+from assay.admission.kube import NamespaceLabels
 from assay.admission.metrics import Metrics
 from assay.admission.policyset import PolicySet, image_target, matching
 from assay.errors import InputError
@@ -107,7 +108,7 @@ class Engine:
         settings: Settings | None = None,
         cache: Cache | None = None,
         metrics: Metrics | None = None,
-        labels_lookup: Callable[[str], dict[str, str] | None] | None = None,
+        labels_lookup: NamespaceLabels | None = None,
     ) -> None:
         self.policies = policies
         self.settings = settings or Settings()
@@ -160,7 +161,7 @@ class Engine:
                 old = {(c.field, c.name): c.image for c in fmt.images(req.kind, req.old) or []}
             except InputError:
                 old = {}
-        labels = self._labels(req.namespace)
+        labels = await self._labels(req.namespace)
         ns_policies = policies.for_namespace(req.namespace, labels)
         deadline = time.monotonic() + self.settings.timeout
         results = await asyncio.gather(
@@ -189,10 +190,12 @@ class Engine:
         resp.allowed, resp.code, resp.reason, resp.message = False, code, reason, message
         return resp
 
-    def _labels(self, namespace: str) -> dict[str, str]:
+    async def _labels(self, namespace: str) -> dict[str, str]:
         labels = self.settings.namespace_labels.get(namespace)
         if labels is None and self.labels_lookup is not None:
-            labels = self.labels_lookup(namespace)
+            fresh, labels = self.labels_lookup.peek(namespace)
+            if not fresh:
+                labels = await asyncio.get_running_loop().run_in_executor(self._threads, self.labels_lookup, namespace)
         return labels or {}
 
     # ---- one container ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The Kubernetes objects that run the webhook: ``assay admission install`` prints them as YAML.
 
-Namespace, Secret (TLS), ConfigMap (policies, when given), Deployment,
+Namespace, Secret (TLS), ServiceAccount with read access to namespaces (their
+labels, for ``namespaceSelector``), ConfigMap (policies), Deployment,
 Service, ValidatingWebhookConfiguration and MutatingWebhookConfiguration —
 ``sideEffects: None``, ``admissionReviewVersions: [v1]``, ``timeoutSeconds:
 10``, ``failurePolicy: Fail``, ``reinvocationPolicy: IfNeeded`` and a
@@ -144,6 +145,7 @@ def manifests(spec: InstallSpec) -> list[dict[str, Any]]:
     meta = {"name": svc, "namespace": ns, "labels": labels}
     args = ["admission", "serve", "--policy", "/etc/assay/policies", "--tls-cert", "/etc/assay/tls/tls.crt",
             "--tls-key", "/etc/assay/tls/tls.key", "--port", str(PORT)]  # fmt: skip
+    args += ["--namespace-labels", "kubernetes"]  # namespaceSelector: labels read with the RBAC below
     for e in spec.excluded:
         args += ["--exclude-namespace", e]
     if spec.cache:
@@ -176,6 +178,18 @@ def manifests(spec: InstallSpec) -> list[dict[str, Any]]:
             "metadata": {**meta, "name": f"{svc}-tls"},
             "data": {"tls.crt": _b64(spec.tls.cert_pem), "tls.key": _b64(spec.tls.key_pem), "ca.crt": _b64(spec.tls.ca_pem)},
         },
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": f"{svc}-{ns}-namespaces", "labels": labels},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": f"{svc}-{ns}-namespaces", "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": f"{svc}-{ns}-namespaces"},
+            "subjects": [{"kind": "ServiceAccount", "name": svc, "namespace": ns}],
+        },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {**meta, "name": f"{svc}-policies"}, "data": dict(spec.policies)},
         {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
@@ -185,6 +199,7 @@ def manifests(spec: InstallSpec) -> list[dict[str, Any]]:
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
+                        "serviceAccountName": svc,
                         "containers": [container],
                         "volumes": [
                             {"name": "tls", "secret": {"secretName": f"{svc}-tls"}},

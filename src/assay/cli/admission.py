@@ -60,8 +60,15 @@ def serve(
     registry_concurrency: Annotated[int, typer.Option("--registry-concurrency")] = 8,
     exclude_namespace: ExcludeOpt = None,
     namespace_labels: Annotated[
-        Optional[str], typer.Option("--namespace-labels", help="YAML with Namespace objects (for namespaceSelector)")
+        Optional[str],
+        typer.Option(
+            "--namespace-labels",
+            help="labels for namespaceSelector: a YAML file of Namespace objects, 'kubernetes' (in-cluster API) "
+            "or an API server URL (with --kube-token-file, --kube-ca)",
+        ),
     ] = None,
+    kube_token_file: Annotated[Optional[str], typer.Option("--kube-token-file")] = None,
+    kube_ca: Annotated[Optional[str], typer.Option("--kube-ca")] = None,
     allow_tags: Annotated[bool, typer.Option("--allow-tags", help="/validate admits verified tags too")] = False,
     client_ca: Annotated[
         Optional[str], typer.Option("--client-ca", help="require client certificates from this CA")
@@ -78,6 +85,7 @@ def serve(
 
     from assay.admission.cache import open_cache
     from assay.admission.engine import Engine
+    from assay.admission.kube import NamespaceLabels
     from assay.admission.webhook import State
     from assay.admission.webhook import serve as run
 
@@ -85,13 +93,26 @@ def serve(
         if not Path(f).is_file():
             raise InputError("file-not-found", f"{f}: no such file")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lookup = None
+    static = namespace_labels
+    if namespace_labels == "kubernetes":
+        lookup, static = NamespaceLabels.in_cluster(), None
+    elif namespace_labels and namespace_labels.startswith("https://"):
+        if not kube_token_file:
+            raise InputError("usage", "an API server URL for --namespace-labels needs --kube-token-file")
+        lookup, static = (
+            NamespaceLabels(namespace_labels, Path(kube_token_file), Path(kube_ca) if kube_ca else None),
+            None,
+        )
     settings = _settings(
         timeout, insecure, registry_username, registry_password, cache_ttl=cache_ttl, tag_ttl=tag_ttl,
         registry_concurrency=registry_concurrency, require_digests=not allow_tags,
-        namespace_labels=_labels_file(namespace_labels),
+        namespace_labels=_labels_file(static),
     )  # fmt: skip
     excluded = tuple(exclude_namespace) if exclude_namespace is not None else ("kube-system",)
-    state = State(Engine(None, settings, open_cache(cache)), list(policy), excluded, reload_interval)
+    state = State(
+        Engine(None, settings, open_cache(cache), labels_lookup=lookup), list(policy), excluded, reload_interval
+    )
     state.load()  # a bad set: not ready (503 on /readyz) until the files are fixed
     run(state, host, port, tls_cert, tls_key, client_ca)
 
