@@ -22,11 +22,17 @@ class Cache(Protocol):
 
     kind: str
 
-    async def get(self, key: str) -> Any: ...
+    async def get(self, key: str) -> Any:
+        """The value under ``key``, or None when absent or expired."""
+        ...
 
-    async def set(self, key: str, value: Any, ttl: float) -> None: ...
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds (nothing for ttl <= 0)."""
+        ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release connections."""
+        ...
 
 
 class MemoryCache:
@@ -38,6 +44,7 @@ class MemoryCache:
         self._data: dict[str, tuple[float, Any]] = {}
 
     async def get(self, key: str) -> Any:
+        """The value under ``key``, or None when absent or expired."""
         hit = self._data.get(key)
         if hit is None:
             return None
@@ -47,6 +54,7 @@ class MemoryCache:
         return hit[1]
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds (nothing for ttl <= 0)."""
         if ttl <= 0:
             return
         if len(self._data) >= MAX_MEMORY_ENTRIES:
@@ -55,6 +63,7 @@ class MemoryCache:
         self._data[key] = (time.monotonic() + ttl, value)
 
     async def close(self) -> None:
+        """Release connections."""
         self._data.clear()
 
 
@@ -77,6 +86,7 @@ class RedisCache:
             self._warned = True
 
     async def get(self, key: str) -> Any:
+        """The value under ``key``, or None when absent or expired."""
         import redis
 
         try:
@@ -88,6 +98,7 @@ class RedisCache:
         return json.loads(raw) if raw is not None else None
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds (nothing for ttl <= 0)."""
         import redis
 
         if ttl <= 0:
@@ -98,6 +109,7 @@ class RedisCache:
             self._trouble(exc)
 
     async def close(self) -> None:
+        """Release connections."""
         await self._client.aclose()
 
 

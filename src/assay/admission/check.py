@@ -30,10 +30,12 @@ class Verdict:
     environment: bool = False  # could not decide (registry down, auth): never cached, fail-open applies
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict as a cache entry."""
         return asdict(self)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Verdict:
+        """A verdict back from a cache entry."""
         return cls(**{k: doc[k] for k in ("passed", "rule", "reason", "message", "ttl", "environment") if k in doc})
 
 

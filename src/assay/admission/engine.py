@@ -67,6 +67,7 @@ class ContainerResult:
     reasons: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON (``admission test -o json``)."""
         out: dict[str, Any] = {
             "container": self.container, "field": self.slot, "image": self.image, "status": self.status,
         }  # fmt: skip

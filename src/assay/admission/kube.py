@@ -35,6 +35,7 @@ class NamespaceLabels:
 
     @classmethod
     def in_cluster(cls) -> NamespaceLabels:
+        """The API server and service account of the pod this runs in."""
         host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
         if not host:
             raise InputError(

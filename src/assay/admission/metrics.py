@@ -36,4 +36,5 @@ class Metrics:
         )
 
     def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

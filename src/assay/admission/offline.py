@@ -33,6 +33,7 @@ class Workload:
     patch: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The workload's decision as JSON."""
         out: dict[str, Any] = {
             "source": self.source, "kind": self.kind, "namespace": self.namespace, "name": self.name,
             "allowed": self.allowed, "containers": [c.to_json() for c in self.containers],

@@ -76,12 +76,15 @@ class PolicySet:
 
     @property
     def digest(self) -> str:
+        """sha256 over the policies' digests: changes when any policy file changes."""
         return hashlib.sha256("".join(p.digest for p in self.policies).encode()).hexdigest()
 
     def for_namespace(self, namespace: str, labels: dict[str, str]) -> list[Policy]:
+        """The image policies that cover a namespace with these labels."""
         return [p for p in self.policies if p.images and namespace_applies(p, namespace, labels)]
 
     def is_excluded(self, namespace: str) -> bool:
+        """True for a namespace never checked (``--exclude-namespace`` globs)."""
         return any(fnmatch.fnmatchcase(namespace, g) for g in self.excluded)
 
 

@@ -177,6 +177,7 @@ class Response:
     patch: list[dict[str, Any]] = field(default_factory=list)
 
     def to_review(self) -> dict[str, Any]:
+        """The ``admission.k8s.io/v1`` AdmissionReview carrying this response."""
         resp: dict[str, Any] = {"uid": self.uid, "allowed": self.allowed}
         if not self.allowed or self.message:
             status: dict[str, Any] = {"code": self.code, "message": self.message}
