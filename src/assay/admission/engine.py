@@ -254,18 +254,20 @@ class Engine:
                 continue
             verified = False
             line = f"{where}: {v.reason}: {v.message}"
-            res.reasons.append(v.reason)
             if v.environment and p.failure_policy == "fail-open":
                 res.lines.append(line + " (failurePolicy fail-open: allowed)")
                 res.status = "warned" if res.status != "denied" else res.status
             elif p.mode in BLOCKING:
                 res.status = "denied"
                 res.lines.insert(0, line)
+                res.reasons.insert(0, v.reason)
+                continue
             elif p.mode == "warn":
                 res.lines.append(line)
                 res.status = "warned" if res.status != "denied" else res.status
             else:
                 res.audit.append(line)
+            res.reasons.append(v.reason)
         if res.status == "denied":
             res.reasons = [r for r in res.reasons if r] or ["policy-failed"]
         elif verified and ref.digest is None and digest:
