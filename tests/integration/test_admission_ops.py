@@ -240,18 +240,9 @@ def test_offline_test_decides_manifests_and_pins_digests(world: World, tmp_path:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}}
     helm = "---\n# Source: shop/templates/deployment.yaml\n" + yaml.safe_dump(dep)
     helm += "---\n# Source: shop/templates/pods.yaml\n" + yaml.safe_dump(pods) + "---\n" + yaml.safe_dump(cm)
-    (tmp_path / "rendered.yaml").write_text(helm)
-    r = run_assay(
-        "admission",
-        "test",
-        "--policy",
-        "p.yaml",
-        "rendered.yaml",
-        "--insecure",
-        "--pin-digests",
-        "out.yaml",
-        cwd=tmp_path,
-    )
+    # helm template … | assay admission test --policy p.yaml /dev/stdin --pin-digests out.yaml
+    r = run_assay("admission", "test", "--policy", "p.yaml", "/dev/stdin", "--insecure", "--pin-digests", "out.yaml",
+                  cwd=tmp_path, stdin=helm.encode())  # fmt: skip
     assert r.code == 0, r.out + r.err
     assert "ALLOW Deployment/shop (prod)" in r.out and f"-> {host}/team/web@{web_d}" in r.out
     out = list(yaml.safe_load_all((tmp_path / "out.yaml").read_text()))

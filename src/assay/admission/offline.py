@@ -96,9 +96,23 @@ async def _decide_all(engine: Engine, work: list[Workload]) -> None:
         w.patch = r.patch
 
 
-def decide(engine: Engine, paths: list[str], default_namespace: str = "default") -> list[Workload]:
-    """Every workload of the manifests, decided as the mutating webhook would."""
-    _, objects = read_manifests(paths)
+@dataclass
+class Run:
+    """The manifests as read and the decision for each workload in them."""
+
+    files: list[tuple[str, list[Any]]]  # every document as read (workloads are the same objects)
+    workloads: list[Workload]
+
+    @property
+    def allowed(self) -> bool:
+        """True when no workload would be denied."""
+        return all(w.allowed for w in self.workloads)
+
+
+def decide(engine: Engine, paths: list[str], default_namespace: str = "default") -> Run:
+    """Every workload of the manifests, decided as the mutating webhook would (each file is read once,
+    so ``/dev/stdin`` works)."""
+    files, objects = read_manifests(paths)
     labels = namespace_labels([o for _, o in objects])
     engine.settings.namespace_labels = {**labels, **engine.settings.namespace_labels}
     work = []
@@ -111,22 +125,19 @@ def decide(engine: Engine, paths: list[str], default_namespace: str = "default")
         namespace = str(meta.get("namespace") or default_namespace)
         work.append(Workload(source, kind, namespace, str(meta.get("name", "")), o))
     asyncio.run(_decide_all(engine, work))
-    return work
+    return Run(files, work)
 
 
-def pin(paths: list[str], work: list[Workload], out: str) -> int:
-    """Write every document of ``paths`` to ``out`` with the verified tags pinned; returns images pinned."""
+def pin(run: Run, out: str) -> int:
+    """Write every document to ``out`` with the verified tags pinned (patched in place); returns images pinned."""
     import jsonpatch
     import yaml
 
-    files, objects = read_manifests(paths)
-    # the documents were read again: patch them by position among the workloads
-    fresh = [o for _, o in objects if isinstance(o.get("kind"), str) and o["kind"] in fmt.POD_SPEC_PATHS]
     pinned = 0
-    for w, target in zip(work, fresh, strict=True):
+    for w in run.workloads:
         if w.patch:
-            jsonpatch.apply_patch(target, copy.deepcopy(w.patch), in_place=True)
+            jsonpatch.apply_patch(w.obj, copy.deepcopy(w.patch), in_place=True)
             pinned += len(w.patch)
-    text = "---\n".join(yaml.safe_dump(d, sort_keys=False) for _, docs in files for d in docs)
+    text = "---\n".join(yaml.safe_dump(d, sort_keys=False) for _, docs in run.files for d in docs)
     Path(out).write_text(text, encoding="utf-8")
     return pinned

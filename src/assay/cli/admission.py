@@ -143,9 +143,10 @@ def test(
     engine = Engine(
         policyset.load(list(policy), excluded), _settings(timeout, insecure, registry_username, registry_password)
     )
-    work = offline.decide(engine, list(manifests), namespace)
+    run = offline.decide(engine, list(manifests), namespace)
+    work = run.workloads
     if output_fmt == "json":
-        output.emit_json({"allowed": all(w.allowed for w in work), "workloads": [w.to_json() for w in work]})
+        output.emit_json({"allowed": run.allowed, "workloads": [w.to_json() for w in work]})
     else:
         for w in work:
             sys.stdout.write(f"{'ALLOW' if w.allowed else 'DENY '} {w.kind}/{w.name} ({w.namespace}) in {w.source}\n")
@@ -157,9 +158,9 @@ def test(
         if not work:
             sys.stdout.write("no workloads (Pods or pod templates) in the manifests\n")
     if pin_digests:
-        n = offline.pin(list(manifests), work, pin_digests)
+        n = offline.pin(run, pin_digests)
         output.warn(f"{n} image(s) pinned; manifests written to {pin_digests}")
-    if not all(w.allowed for w in work):
+    if not run.allowed:
         raise typer.Exit(1)
 
 
