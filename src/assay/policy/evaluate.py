@@ -10,6 +10,7 @@ material (or, for keys, enough distinct keys) satisfies all of it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -73,7 +74,7 @@ class Evaluation:
     @property
     def blocking(self) -> bool:
         """True when the result should fail the command (enforce mode and a rule did not pass)."""
-        return self.matched and not self.passed and self.policy.mode == "enforce"
+        return self.matched and not self.passed and self.policy.mode in ("enforce", "allow-unmatched")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class Evaluation:
 # ---- matching ----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # admission matches the same globs on every request
 def glob_re(pattern: str) -> re.Pattern[str]:
     """``**`` crosses ``/``; ``*`` and ``?`` do not."""
     out = ""

@@ -288,6 +288,16 @@ def compile_policy(source: Source, keys: Mapping[str, PublicKey | AssayError]) -
     if dupes:
         raise _fail("policy-invalid", where, lines.line("spec/require"), f"rule names must be unique: {sorted(dupes)}")
     match = spec["match"]
+    selector = match.get("namespaceSelector")
+    if selector is not None:
+        labels = selector.get("matchLabels") or {}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            raise _fail(
+                "policy-invalid",
+                where,
+                lines.line("spec/match/namespaceSelector/matchLabels"),
+                "matchLabels maps label names to string values",
+            )
     tag_re = _regexp(match["tagRegExp"], where, lines.line("spec/match/tagRegExp")) if "tagRegExp" in match else None
     return Policy(
         name=data["metadata"]["name"],
@@ -303,4 +313,7 @@ def compile_policy(source: Source, keys: Mapping[str, PublicKey | AssayError]) -
         trust=None,
         rules=rules,
         lines=lines.map,
+        namespaces=tuple(match.get("namespaces") or ()),
+        namespace_selector=selector,
+        failure_policy=spec.get("failurePolicy", "fail-closed"),
     )

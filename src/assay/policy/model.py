@@ -71,6 +71,10 @@ class Policy:
     trust: TrustedRoot | None
     rules: list[Rule]
     lines: dict[str, int] = field(default_factory=dict)
+    # admission: namespace globs and a LabelSelector ({} / None: every namespace); timeouts fail closed or open
+    namespaces: tuple[str, ...] = ()
+    namespace_selector: dict[str, Any] | None = None
+    failure_policy: str = "fail-closed"
 
 
 def parse_duration(value: str) -> timedelta:

@@ -124,6 +124,28 @@ VULNERABILITIES = {
     },
 }
 
+# admission: a Kubernetes LabelSelector over the namespace's labels
+NAMESPACE_SELECTOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "matchLabels": {"type": "object"},
+        "matchExpressions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["key", "operator"],
+                "properties": {
+                    "key": {"type": "string", "minLength": 1},
+                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                    "values": STRINGS,
+                },
+            },
+        },
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://assay.dev/schemas/policy/v1.json",
@@ -145,7 +167,8 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["match", "require"],
             "properties": {
-                "mode": {"enum": ["enforce", "warn", "audit"]},
+                "mode": {"enum": ["enforce", "warn", "audit", "allow-unmatched"]},
+                "failurePolicy": {"enum": ["fail-closed", "fail-open"]},
                 "match": {
                     "type": "object",
                     "additionalProperties": False,
@@ -155,6 +178,8 @@ SCHEMA: dict[str, Any] = {
                         "exclude": STRINGS,
                         "tags": STRINGS,
                         "tagRegExp": {"type": "string"},
+                        "namespaces": STRINGS,
+                        "namespaceSelector": NAMESPACE_SELECTOR,
                     },
                     "anyOf": [{"required": ["images"]}, {"required": ["blobs"]}],
                 },
