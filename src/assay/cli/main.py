@@ -1314,6 +1314,11 @@ def conformance_sign_bundle(
     write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())
 
 
+from assay.cli import layout as _layout_cli  # noqa: E402
+
+_layout_cli.register(app)
+
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:
