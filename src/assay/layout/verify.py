@@ -152,6 +152,15 @@ def _step_links(
                 rejected.append(f"{fname} (signed by {_sig_keyids(sd)}; {'; '.join(why)})")
                 continue
             if keyid in verified:
+                first_file, first = verified[keyid]
+                other = sd.link(fname) if sd.kind == "link" else None
+                if other is None or (other.materials, other.products) != (first.materials, first.products):
+                    raise VerificationError(
+                        "functionary-links-conflict",
+                        f"step {step.name!r}: {first_file} and {fname} are both by {keyid[:8]} and record different "
+                        "artifacts",
+                        step=step.name,
+                    )
                 result.notes.append(f"step {step.name!r}: {fname} is a second link by {keyid[:8]}; counted once")
                 continue
             if sd.kind == "layout":

@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -62,7 +63,7 @@ def _stat(path: str) -> os.stat_result | None:
         raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
 
 
-def _walk(top: str, ancestors: frozenset[tuple[int, int]], spec: pathspec.PathSpec,  # type: ignore[type-arg] base: str) -> Iterator[str]:
+def _walk(top: str, ancestors: frozenset[tuple[int, int]], spec: Any, base: str) -> Iterator[str]:
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except PermissionError:
