@@ -11,6 +11,7 @@ import base64
 import binascii
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,34 @@ from assay.layout.model import LINK_PREDICATE, Link
 KEYLESS_TYPE = "sigstore-oidc"
 
 
+# An escape in json.dumps output (ensure_ascii=False) that is not \\ or \": a control character was escaped.
+_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[bfnrtu]")
+
+
+def _has_float(doc: Any) -> bool:
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(v for v in item.values() if not isinstance(v, str))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if not isinstance(v, str))
+        elif isinstance(item, float):
+            return True
+    return False
+
+
 def canonical(doc: Any) -> bytes:
-    """securesystemslib's canonical JSON (what legacy Metablock signatures cover)."""
+    """securesystemslib's canonical JSON (what legacy Metablock signatures cover).
+
+    The C JSON encoder gives the same bytes (sorted keys, no spaces, only ``\\`` and ``"`` escaped) as long as
+    no string holds a control character and no number is a float; otherwise securesystemslib's encoder
+    (which writes control characters raw and refuses floats) decides.
+    """
+    if not _has_float(doc):
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if _ESCAPE.search(text) is None:
+            return text.encode("utf-8")
     out = encode_canonical(doc)
     assert isinstance(out, str)
     return out.encode("utf-8")

@@ -11,7 +11,7 @@ from assay.errors import InputError
 
 LINK_PREDICATE = "https://in-toto.io/attestation/link/v0.3"
 EXPIRES_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+HEX_RE = re.compile(r"[0-9a-fA-F]+\Z")
 
 Artifacts = dict[str, dict[str, str]]
 
@@ -29,15 +29,16 @@ def _strs(value: Any, where: str) -> list[str]:
 
 
 def parse_artifacts(value: Any, where: str) -> Artifacts:
-    """Validate a ``{path: {algorithm: hex}}`` map."""
-    out: Artifacts = {}
-    for path, digests in _obj(value if value is not None else {}, where).items():
-        d = _obj(digests, f"{where}[{path!r}]")
-        for alg, hexval in d.items():
-            if not isinstance(hexval, str) or not HEX_RE.match(hexval):
+    """Validate a ``{path: {algorithm: hex}}`` map (returned as is: digests compare exactly, as in in-toto)."""
+    value = _obj(value if value is not None else {}, where)
+    match = HEX_RE.match
+    for path, digests in value.items():
+        if type(digests) is not dict:
+            raise InputError("link-malformed", f"{where}[{path!r}]: expected an object of digests")
+        for alg, hexval in digests.items():
+            if type(hexval) is not str or match(hexval) is None:
                 raise InputError("link-malformed", f"{where}[{path!r}].{alg}: not a hex digest")
-        out[str(path)] = {str(k): str(v).lower() for k, v in d.items()}
-    return out
+    return value  # type: ignore[no-any-return]
 
 
 @dataclass
