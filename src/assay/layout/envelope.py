@@ -38,12 +38,16 @@ def _has_float(doc: Any) -> bool:
     stack = [doc]
     while stack:
         item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(v for v in item.values() if not isinstance(v, str))
-        elif isinstance(item, list):
-            stack.extend(v for v in item if not isinstance(v, str))
-        elif isinstance(item, float):
-            return True
+        if type(item) is not dict and type(item) is not list:
+            if type(item) is float:
+                return True
+            continue
+        for v in item.values() if type(item) is dict else item:
+            t = type(v)
+            if t is dict or t is list:
+                stack.append(v)
+            elif t is float:
+                return True
     return False
 
 
@@ -54,10 +58,13 @@ def canonical(doc: Any) -> bytes:
     no string holds a control character and no number is a float; otherwise securesystemslib's encoder
     (which writes control characters raw and refuses floats) decides.
     """
-    if not _has_float(doc):
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        if _ESCAPE.search(text) is None:
-            return text.encode("utf-8")
+    try:
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = ""  # NaN or infinity: securesystemslib refuses it below
+    no_escapes = "\\" not in text or _ESCAPE.search(text) is None
+    if text and no_escapes and not _has_float(doc):
+        return text.encode("utf-8")
     out = encode_canonical(doc)
     assert isinstance(out, str)
     return out.encode("utf-8")

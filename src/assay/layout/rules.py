@@ -95,6 +95,11 @@ class RuleReport:
         return {"rule": self.rule, "location": self.location, "consumed": self.consumed, "remaining": self.remaining}
 
 
+def _filter(names: list[str] | set[str], pattern: str) -> list[str]:
+    """fnmatch.filter, with ``*`` (which matches every path, ``/`` included) answered directly."""
+    return list(names) if pattern == "*" else fnmatch.filter(names, pattern)
+
+
 def _join(prefix: str, path: str) -> str:
     return posixpath.join(prefix, path) if prefix else path
 
@@ -108,7 +113,7 @@ def _digest_text(d: dict[str, str] | None) -> str:
 def _match(rule: Rule, queue: set[str], source: Artifacts, links: dict[str, Link], misses: dict[str, str]) -> set[str]:
     dest_link = links.get(rule.dest_name)
     if dest_link is None:
-        for p in fnmatch.filter(queue, rule.pattern):
+        for p in _filter(queue, rule.pattern):
             misses.setdefault(p, f"MATCH found no link for step {rule.dest_name!r}")
         return set()
     dest: Artifacts = getattr(dest_link, rule.dest_type)
@@ -117,9 +122,18 @@ def _match(rule: Rule, queue: set[str], source: Artifacts, links: dict[str, Link
         candidates = [p[len(norm) :] for p in queue if p.startswith(norm)]
     else:
         candidates = list(queue)
-    consumed = set()
-    for rel in fnmatch.filter(candidates, rule.pattern):
+    matched = _filter(candidates, rule.pattern)
+    if not rule.source_prefix and not rule.dest_prefix:  # the common case, without per-path joins
+        get = dest.get
+        consumed = {p for p in matched if (d := get(p)) is not None and d == source[p]}
+        if len(consumed) == len(matched):
+            return consumed
+    else:
+        consumed = set()
+    for rel in matched:
         src_path = _join(rule.source_prefix, rel)
+        if src_path in consumed:
+            continue
         dst_path = _join(rule.dest_prefix, rel)
         theirs = dest.get(dst_path)
         if theirs is not None and theirs == source[src_path]:
@@ -149,19 +163,19 @@ def apply_rules(
         if rule.kind == "MATCH":
             consumed = _match(rule, queue, artifacts, links, misses)
         elif rule.kind == "CREATE":
-            consumed = set(fnmatch.filter(queue, rule.pattern)) & (set(products) - set(materials))
+            consumed = set(_filter(queue, rule.pattern)) & (set(products) - set(materials))
         elif rule.kind == "DELETE":
-            consumed = set(fnmatch.filter(queue, rule.pattern)) & (set(materials) - set(products))
+            consumed = set(_filter(queue, rule.pattern)) & (set(materials) - set(products))
         elif rule.kind == "MODIFY":
             consumed = {
                 p
-                for p in fnmatch.filter(queue, rule.pattern)
+                for p in _filter(queue, rule.pattern)
                 if p in materials and p in products and materials[p] != products[p]
             }
         elif rule.kind == "ALLOW":
-            consumed = set(fnmatch.filter(queue, rule.pattern))
+            consumed = set(_filter(queue, rule.pattern))
         elif rule.kind == "DISALLOW":
-            bad = sorted(fnmatch.filter(queue, rule.pattern))
+            bad = sorted(_filter(queue, rule.pattern))
             if bad:
                 why = [misses[p] for p in bad if p in misses]
                 detail = ("; " + "; ".join(why[:5])) if why else ""

@@ -63,16 +63,17 @@ def _stat(path: str) -> os.stat_result | None:
         raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
 
 
-def _walk(top: str, ancestors: frozenset[tuple[int, int]], spec: Any, base: str) -> Iterator[str]:
+def _walk(top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any) -> Iterator[tuple[str, str]]:
+    """(path, path relative to the base) of every regular file under ``top``."""
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except PermissionError:
         raise InputError("artifact-unreadable", f"{top}: permission denied") from None
     for entry in entries:
-        full = os.path.join(top, entry.name)
-        rel = os.path.relpath(full, base)
+        rel = entry.name if rel_top in ("", ".") else rel_top + "/" + entry.name
         if spec.match_file(rel):
             continue
+        full = entry.path
         st = _stat(full)
         if st is None:
             continue
@@ -82,9 +83,13 @@ def _walk(top: str, ancestors: frozenset[tuple[int, int]], spec: Any, base: str)
                 raise InputError("symlink-loop", f"{full}: symbolic link loop (a directory links to its ancestor)")
             if spec.match_file(rel + "/"):
                 continue
-            yield from _walk(full, ancestors | {ident}, spec, base)
+            yield from _walk(full, rel, ancestors | {ident}, spec)
         elif stat.S_ISREG(st.st_mode):
-            yield full
+            yield full, rel
+
+
+def _hash_batch(paths: list[str]) -> list[str]:
+    return [_hash(p) for p in paths]
 
 
 def _normalise(rel: str, lstrip: list[str]) -> str:
@@ -117,23 +122,27 @@ def record(
         st = _stat(full)
         if st is None:
             continue
+        rel = os.path.relpath(full, base)
         if stat.S_ISDIR(st.st_mode):
-            found = list(_walk(full, frozenset({(st.st_dev, st.st_ino)}), spec, base))
+            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), spec))
         else:
-            rel = os.path.relpath(full, base)
-            found = [] if spec.match_file(rel) else [full]
-        files.extend((f, _normalise(os.path.relpath(f, base), lstrip)) for f in found)
+            found = [] if spec.match_file(rel) else [(full, rel)]
+        files.extend((f, _normalise(r, lstrip)) for f, r in found)
     names = [n for _, n in files]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})[:5]
         raise InputError("artifact-path-conflict", f"several files record as the same path: {dup}")
     if not files:
         return {}
+    targets = [f for f, _ in files]
     if workers <= 1 or len(files) < 8:
-        digests = [_hash(f) for f, _ in files]
+        digests = _hash_batch(targets)
     else:
+        # contiguous batches, one task each: per-file tasks cost more than hashing small files
+        size = -(-len(targets) // (workers * 4))
+        batches = [targets[i : i + size] for i in range(0, len(targets), size)]
         with ThreadPoolExecutor(workers) as pool:
-            digests = list(pool.map(_hash, [f for f, _ in files], chunksize=64))
+            digests = [d for batch in pool.map(_hash_batch, batches) for d in batch]
     return {name: {"sha256": d} for (_, name), d in zip(files, digests, strict=True)}
 
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.crypto import keys
 from assay.crypto import signer as signers
@@ -22,8 +22,10 @@ from assay.layout.envelope import SignedDoc, parse_signed
 from assay.layout.model import Item, Link, parse_artifacts
 from assay.layout.verify import LayoutResult, Options, verify_layout
 from assay.service import artifacts
-from assay.service.blob import Credentials
 from assay.service.io import password, read_file, write_atomic
+
+if TYPE_CHECKING:  # signing pulls in the clients; verification does not need them
+    from assay.service.blob import Credentials
 
 LINK_SUFFIXES = (".link", ".sigstore.json")
 

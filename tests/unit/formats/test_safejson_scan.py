@@ -39,6 +39,37 @@ def test_depth_scan_agrees_with_reference(text, limit):
     assert safejson._depth_ok(text, limit) == _reference_depth_ok(text, limit)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.text(alphabet='[]{}"\\a', max_size=5) | st.integers(),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(alphabet='[]{"\\', max_size=3), c, max_size=3),
+        max_leaves=30,
+    ),
+    st.integers(min_value=0, max_value=8),
+)
+def test_depth_limit_on_json_documents(value, limit):
+    import json
+
+    text = json.dumps(value)
+    assert safejson._value_depth_ok(value, limit) == _reference_depth_ok(text, limit)
+    if _reference_depth_ok(text, limit):
+        assert safejson.loads(text, max_depth=limit) == value
+    else:
+        with pytest.raises(InputError) as exc:
+            safejson.loads(text, max_depth=limit)
+        assert exc.value.reason == "json-too-deep"
+
+
+def test_too_deep_wins_over_invalid():
+    with pytest.raises(InputError) as exc:
+        safejson.loads("[" * 100 + "x", max_depth=64)
+    assert exc.value.reason == "json-too-deep"
+    with pytest.raises(InputError) as exc:
+        safejson.loads("[" * 5000 + "]" * 5000)
+    assert exc.value.reason == "json-too-deep"
+
+
 def test_depth_scan_is_linear_on_many_escaped_quotes():
     text = '"' + '\\"' * 500_000
     start = time.perf_counter()
