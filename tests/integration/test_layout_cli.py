@@ -410,3 +410,31 @@ steps:
         assert r.code == 1 and "error[link-signer-not-authorised]" in r.err and "identity-mismatch" in r.err
     finally:
         srv.stop()
+
+
+POLICY = """\
+apiVersion: assay.dev/v1
+kind: Policy
+metadata: {name: built-by-our-chain}
+spec:
+  match: {blobs: ["*"]}
+  require:
+    - name: chain
+      layout:
+        layout: root.layout
+        keys: [owner.pub]
+        links: .
+"""
+
+
+def test_policy_layout_rule(project: Path):
+    _record_chain(project)
+    (project / "policy.yaml").write_text(POLICY)
+    r = run_assay("policy", "eval", "--policy", "policy.yaml", "app.tar", "-o", "json", cwd=project)
+    assert r.code == 0, r.err + r.out
+    (project / "other.bin").write_text("not built here")
+    r = run_assay("policy", "eval", "--policy", "policy.yaml", "other.bin", "-o", "json", cwd=project)
+    assert r.code == 1 and "artifact-not-produced" in r.out
+    (project / "bad.yaml").write_text(POLICY.replace("root.layout", "missing.layout"))
+    r = run_assay("policy", "eval", "--policy", "bad.yaml", "app.tar", cwd=project)
+    assert r.code == 2 and "error[policy-layout-unreadable]" in r.err

@@ -70,6 +70,7 @@ class LayoutResult:
     steps: list[StepOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     summary: Link | None = None
+    links: dict[str, Link] = field(default_factory=dict)  # the verified link of every step
 
     def to_json(self) -> dict[str, Any]:
         """JSON for ``-o json``."""
@@ -227,6 +228,7 @@ def _verify(
         raise VerificationError("layout-expired", f"{where}: the layout expired at {layout.expires}", step="expiry")
     result = LayoutResult()
     chain, outcomes = _step_links(layout, store, opts, result, depth)
+    result.links = dict(chain)
     for step in layout.steps:
         o = outcomes[step.name]
         o.materials = apply_rules(step, "materials", chain[step.name], chain, layout.locations)

@@ -22,7 +22,7 @@ SBOM_TYPES = {
     "spdx": ("https://spdx.dev/Document",),
 }
 VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
-RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities")
+RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities", "layout")
 
 
 class _Lines:
@@ -200,6 +200,37 @@ def _authorities(doc: dict[str, Any] | None, base: Path, where: str, lines: _Lin
     return Authorities(tuple(loaded), threshold, tuple(keyless))
 
 
+def _layout(body: dict[str, Any], base: Path, where: str, lines: _Lines, path: str) -> dict[str, Any]:
+    """A layout rule's inputs: the signed layout, its keys (in-toto key entries) and the links directory."""
+    from assay.layout.envelope import key_dict_from_public, parse_signed
+    from assay.service.layout import DirLinkStore
+
+    layout_path = base / body["layout"]
+    try:
+        layout = parse_signed(layout_path.read_bytes(), str(layout_path))
+    except OSError as exc:
+        raise _fail(
+            "policy-layout-unreadable", where, lines.line(f"{path}/layout"), f"{layout_path}: {exc.strerror}"
+        ) from None
+    except AssayError as exc:
+        raise _fail("policy-layout-unreadable", where, lines.line(f"{path}/layout"), exc.message) from None
+    layout_keys = []
+    for i, k in enumerate(body["keys"]):
+        try:
+            layout_keys.append(key_dict_from_public(keys.load_public(base / k)))
+        except AssayError as exc:
+            raise _fail(
+                "policy-key-unreadable", where, lines.line(f"{path}/keys/{i}"), f"key {k!r}: {exc.message}"
+            ) from None
+    return {
+        "layout": layout,
+        "path": str(layout_path),
+        "keys": layout_keys,
+        "links": DirLinkStore(str(base / body["links"])),
+        "step": body.get("step"),
+    }
+
+
 def _trust(doc: dict[str, Any], base: Path, where: str, lines: _Lines) -> Any:
     from assay.formats.trustroot import parse_trusted_root
 
@@ -264,7 +295,9 @@ def load(path_str: str) -> Policy:
         elif kind == "vulnerabilities":
             rule.predicate_types = VULNS_TYPES
             rule.options = {"failOn": body.get("failOn", "high"), "allow": body.get("allow") or []}
-        if kind != "provenance" and not auth.keys and not auth.keyless:
+        elif kind == "layout":
+            rule.options = _layout(body, base, where, lines, p)
+        if kind not in ("provenance", "layout") and not auth.keys and not auth.keyless:
             raise _fail(
                 "policy-invalid", where, lines.line(f"{p}/authorities"), "a rule needs keys or keyless authorities"
             )
