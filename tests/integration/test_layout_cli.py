@@ -438,3 +438,78 @@ def test_policy_layout_rule(project: Path):
     (project / "bad.yaml").write_text(POLICY.replace("root.layout", "missing.layout"))
     r = run_assay("policy", "eval", "--policy", "bad.yaml", "app.tar", cwd=project)
     assert r.code == 2 and "error[policy-layout-unreadable]" in r.err
+
+
+def test_layout_signed_with_hsm_and_file_keys(hsm, project: Path):
+    uri = "hsm:2?label=assay-test"
+    _ok(run_assay("public-key", "--key", uri, "--out", "hsm.pub", cwd=project, env=hsm))
+    _ok(run_assay("layout", "sign", "root.yaml", "--key", uri, "--key", "owner.key", cwd=project, env=hsm))
+    _record_chain(project)
+    args = ["verify-layout", "--layout", "root.layout", "--links", ".", "--layout-key", "owner.pub"]
+    _ok(run_assay(*args, "--layout-key", "hsm.pub", cwd=project))
+    _ok(run_assay("keygen", "--output-prefix", "stranger", cwd=project))
+    r = run_assay(*args, "--layout-key", "stranger.pub", cwd=project)
+    assert r.code == 1 and "error[layout-signature-invalid]" in r.err
+
+
+def test_rebuild_check_on_provenance_bundles(project: Path):
+    pred = project / "pred.json"
+    pred.write_text(
+        json.dumps({"buildDefinition": {"buildType": "x"}, "runDetails": {"builder": {"id": "https://ci.example/a"}}})
+    )
+    bundles = []
+    for n, (who, content) in enumerate((("dev", "same"), ("owner", "same"))):
+        d = project / f"p{n}"
+        d.mkdir()
+        (d / "app.bin").write_text(content)
+        _ok(
+            run_assay(
+                "attest-blob",
+                "app.bin",
+                "--predicate",
+                str(pred),
+                "--type",
+                "slsaprovenance1",
+                "--key",
+                str(project / f"{who}.key"),
+                "--bundle",
+                "prov.json",
+                cwd=d,
+            )
+        )
+        bundles.append(str(d / "prov.json"))
+    r = run_assay(
+        "rebuild-check",
+        "--link",
+        bundles[0],
+        "--link",
+        bundles[1],
+        "--link-key",
+        "dev.pub",
+        "--link-key",
+        "owner.pub",
+        "-o",
+        "json",
+        cwd=project,
+    )
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["verdict"] == "reproducible" and list(doc["builders"][0]["products"]) == ["app.bin"]
+    (project / "p1" / "app.bin").write_text("other")
+    _ok(
+        run_assay(
+            "attest-blob",
+            "app.bin",
+            "--predicate",
+            str(pred),
+            "--type",
+            "slsaprovenance1",
+            "--key",
+            str(project / "owner.key"),
+            "--bundle",
+            "prov.json",
+            cwd=project / "p1",
+        )
+    )
+    r = run_assay("rebuild-check", "--link", bundles[0], "--link", bundles[1], "-o", "json", cwd=project)
+    assert r.code == 1 and json.loads(r.out)["differences"][0]["name"] == "app.bin"
