@@ -128,14 +128,21 @@ def _diff(a: Link, b: Link) -> str:
     return "; ".join(out[:5]) + (" …" if len(out) > 5 else "")
 
 
+def _sublayout_step(fname: str) -> str:
+    """The step a sublayout file stands for: ``STEP.KEYID8.link`` (or ``.sigstore.json``) -> ``STEP``."""
+    for suffix in (".link.sigstore.json", ".sigstore.json", ".link"):
+        if fname.endswith(suffix):
+            fname = fname[: -len(suffix)]
+            break
+    return fname.rsplit(".", 1)[0] if "." in fname else fname
+
+
 def _step_links(
     layout: Layout, store: LinkStore, opts: Options, result: LayoutResult, depth: int
 ) -> tuple[dict[str, Link], dict[str, StepOutcome]]:
     by_step: dict[str, list[tuple[str, SignedDoc]]] = {s.name: [] for s in layout.steps}
     for fname, sd in store.links():
-        name = sd.document.get("name") if sd.kind == "link" else fname.split(".")[0]
-        if sd.kind == "layout":
-            name = fname.rsplit(".", 2)[0] if fname.endswith(".link") else fname.split(".")[0]
+        name = sd.document.get("name") if sd.kind == "link" else _sublayout_step(fname)
         if name not in by_step:
             raise InputError(
                 "link-for-unknown-step", f"{fname}: a {sd.kind} for step {name!r}, which the layout does not have"
@@ -147,7 +154,7 @@ def _step_links(
         out = StepOutcome(step.name)
         verified: dict[str, tuple[str, Link]] = {}
         rejected: list[str] = []
-        for fname, sd in sorted(by_step[step.name]):
+        for fname, sd in sorted(by_step[step.name], key=lambda pair: pair[0]):
             keyid, why = _authorised(sd, step, layout, opts.trust)
             if keyid is None:
                 rejected.append(f"{fname} (signed by {_sig_keyids(sd)}; {'; '.join(why)})")
