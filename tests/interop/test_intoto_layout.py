@@ -9,6 +9,9 @@ Documented differences from in-toto-verify (asserted below where they show):
 - inspections run only with ``--run-inspections``; without it a layout with inspections is bad input
   (exit 2, ``inspections-not-enabled``) where in-toto-verify runs them unasked.
 - an ``expected_command`` that is empty is not compared (in-toto-verify warns that any command differs).
+- a link counts for the step named inside it (signed); in-toto-verify takes the step from the file name.
+- layouts with keyless functionaries (``keytype: sigstore-oidc``) and links in Sigstore bundles verify only
+  under assay.
 """
 
 from __future__ import annotations
