@@ -338,3 +338,40 @@ def test_difference_link_for_unknown_step(base: Chain, tmp_path: Path):
     _sign_link(base, "alice", Link("deploy", [], {}, {}), links)
     a, ref, err = base.verdicts(base.layout(), links)
     assert (a, ref) == (2, 0) and "error[link-for-unknown-step]" in err
+
+
+SUBLAYOUT = """\
+expires: "2035-01-01T00:00:00Z"
+functionaries:
+  alice: {key: keys/alice.pub}
+steps:
+  - name: compile
+    functionaries: [alice]
+    expected_materials: [ALLOW src/*]
+    expected_products: [CREATE app.tar.gz, ALLOW src/*, DISALLOW *]
+"""
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_sublayout_under_both(base: Chain, tmp_path: Path, tamper: bool):
+    """bob delegates the build step to a sublayout he signs; alice's links sit in build.BOB8/."""
+    links = _links(base, tmp_path)
+    for f in links.glob("build.*.link"):
+        f.unlink()
+    bob8 = _keyid8(base, "bob")
+    (base.root / f"sub-{tmp_path.name}.yaml").write_text(SUBLAYOUT)
+    r = run_assay(
+        "layout", "sign", f"sub-{tmp_path.name}.yaml", "--key", str(base.keys / "bob.key"),
+        "--out", str(links / f"build.{bob8}.link"), cwd=base.root,
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    sub = links / f"build.{bob8}"
+    sub.mkdir()
+    original = _read(next((base.root / "work").glob(f"build.{bob8}.link")))
+    products = dict(original.products)
+    if tamper:
+        products["backdoor.sh"] = {"sha256": "3" * 64}
+    _sign_link(base, "alice", Link("compile", ["make"], original.materials, products), sub)
+    a, ref, err = base.verdicts(base.layout(), links)
+    expected = 1 if tamper else 0
+    assert (a, ref) == (expected, expected), err
