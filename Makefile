@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server
+# Installed without recommends (diffoscope-minimal is <1 MB alone, hundreds of MB with its recommends).
+SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
 .PHONY: run demo test install test-install system-deps lint typecheck unit smoke conformance bench clean
@@ -32,6 +34,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
 	  else echo "not root: cannot install$$missing; tests needing them will skip"; fi; \
+	fi
+	@missing=""; for p in $(SYSTEM_PACKAGES_NORECOMMENDS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing:$$missing"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	fi
 
 run: install

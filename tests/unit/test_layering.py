@@ -42,6 +42,8 @@ PEER_EDGES: dict[tuple[str, str], str] = {
     ("policy", "verify"): "each material is verified through the pipeline",
     ("policy", "attest"): "provenance rules use attest's expectations and checks",
     ("policy", "vuln"): "vulnerability rules rank severities as vuln does",
+    ("policy", "layout"): "the layout rule verifies a supply chain with layout's pure verifier",
+    ("layout", "verify"): "keyless functionaries' links are verified through the pipeline",
     ("sign", "clients"): "signing talks to the CA, log and TSA through clients",
     ("sign", "log"): "keyless signing builds the log's entry proposals",
     ("log", "store"): "the log service persists its tree and entries",

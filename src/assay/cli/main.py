@@ -15,7 +15,18 @@ from assay.errors import EXIT_ENVIRONMENT, EXIT_INPUT, AssayError
 __all__ = ["app", "main"]
 
 # Command groups, one module each; importing a module registers its commands, and this order is the help order.
-GROUPS = ("blob", "checksums", "server", "image", "supply", "policy", "conformance", "attestation", "admission")
+GROUPS = (
+    "blob",
+    "checksums",
+    "server",
+    "image",
+    "supply",
+    "policy",
+    "conformance",
+    "attestation",
+    "admission",
+    "layout",
+)
 for _group in GROUPS:
     importlib.import_module(f"assay.cli.{_group}")
 

@@ -7,6 +7,7 @@ explode when the text is encoded. Every untrusted document goes through :func:`l
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from assay.errors import InputError
@@ -15,28 +16,65 @@ MAX_DEPTH = 64
 MAX_BYTES = 64 * 1024 * 1024
 
 
+_STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _outside_strings(text: str) -> str:
+    """``text`` without its string literals (an unterminated string runs to the end); linear."""
+    pieces = []
+    pos, end = 0, len(text)
+    while True:
+        q = text.find('"', pos)
+        if q < 0:
+            pieces.append(text[pos:])
+            break
+        pieces.append(text[pos:q])
+        stop = _STRING_BODY.match(text, q + 1).end()  # type: ignore[union-attr]
+        if stop >= end:
+            break
+        pos = stop + 1
+    return "".join(pieces)
+
+
 def _depth_ok(text: str, limit: int) -> bool:
     """True when brackets outside strings never nest deeper than ``limit`` (a linear pre-scan)."""
     depth = 0
-    in_string = False
-    escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
+    for ch in _BRACKETS.findall(_outside_strings(text)):
+        if ch in "[{":
             depth += 1
             if depth > limit:
                 return False
-        elif ch in "]}":
+        else:
             depth -= 1
     return True
+
+
+def _value_depth_ok(value: Any, limit: int) -> bool:
+    """True when parsed JSON nests containers no deeper than ``limit`` (as the bracket scan counts them)."""
+    if type(value) is not dict and type(value) is not list:
+        return True
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        for v in item.values() if type(item) is dict else item:
+            if type(v) is dict or type(v) is list:
+                stack.append((v, depth + 1))
+    return True
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    """False when ``text`` can decode to no surrogate: no ``\\uD800``-``\\uDFFF`` escape and none raw."""
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -73,13 +111,20 @@ def loads(data: bytes | str, *, what: str = "JSON", max_depth: int = MAX_DEPTH, 
         text = data
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not _depth_ok(text, max_depth):
-        raise InputError("json-too-deep", f"{what} nests deeper than {max_depth} levels")
+    too_deep = InputError("json-too-deep", f"{what} nests deeper than {max_depth} levels")
+    # The C decoder guards its own recursion, so parsing first is safe; the depth limit is then checked on
+    # the parsed value, or on the failure path with the scan of the text.
     try:
         value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise too_deep from None
+    except ValueError as exc:
+        if not _depth_ok(text, max_depth):
+            raise too_deep from None
         raise InputError("json-invalid", f"{what} is not valid JSON: {str(exc).splitlines()[0]}") from None
-    if _has_lone_surrogate(value):
+    if not _value_depth_ok(value, max_depth):
+        raise too_deep
+    if _may_hold_surrogate(text) and _has_lone_surrogate(value):
         raise InputError("json-invalid", f"{what} contains an unpaired UTF-16 surrogate")
     return value
 

@@ -385,6 +385,14 @@ def _specific(rule: Rule, m: Material, r: Result, now: datetime) -> tuple[str, s
 
 
 def _rule(v: _Verifier, rule: Rule, target: Target, now: datetime) -> RuleResult:
+    if rule.kind == "layout":
+        from assay.policy.layout_rule import evaluate_layout
+
+        o = rule.options
+        return evaluate_layout(
+            rule.name, target.sha256, o["layout"], o["keys"], o["links"], now,
+            step=o["step"], trust=v.policy.trust, where=o["path"],
+        )  # fmt: skip
     res = RuleResult(rule.name, rule.kind, "pass")
     if rule.kind == "signature":
         mats = [m for m in target.materials if m.bundle.message_signature is not None]

@@ -28,7 +28,7 @@ SBOM_TYPES = {
     "spdx": ("https://spdx.dev/Document",),
 }
 VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
-RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities")
+RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities", "layout")
 
 
 class _Lines:
@@ -221,6 +221,15 @@ class Source:
                     out.append(k)
         return out
 
+    def layout_refs(self) -> dict[int, dict[str, Any]]:
+        """Each ``layout`` rule's files as written (``layout``, ``keys``, ``links``), by rule index."""
+        out: dict[int, dict[str, Any]] = {}
+        for i, r in enumerate(self.data["spec"]["require"]):
+            if "layout" in r:
+                body = r["layout"]
+                out[i] = {"layout": body["layout"], "keys": list(body["keys"]), "links": body["links"]}
+        return out
+
     @property
     def trust_ref(self) -> tuple[str, str] | None:
         """``("trustedRoot", path)`` or ``("server", url)`` from ``spec.trust``; None means public good."""
@@ -245,9 +254,22 @@ def parse(raw: bytes, where: str) -> Source:
     return Source(where, raw, data, lines)
 
 
-def compile_policy(source: Source, keys: Mapping[str, PublicKey | AssayError]) -> Policy:
-    """Compile rules, regexps and CEL with the keys read for :meth:`Source.key_refs`; ``trust`` is left None
-    for the caller to fill."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A file a ``layout`` rule names that the service layer could not read: which field, and why."""
+
+    field: str  # "layout" or "keys/<n>"
+    reason: str
+    message: str
+
+
+def compile_policy(
+    source: Source,
+    keys: Mapping[str, PublicKey | AssayError],
+    layouts: Mapping[int, dict[str, Any] | Unreadable] | None = None,
+) -> Policy:
+    """Compile rules, regexps and CEL with the keys read for :meth:`Source.key_refs` and the layouts read for
+    :meth:`Source.layout_refs`; ``trust`` is left None for the caller to fill."""
     data, where, lines = source.data, source.where, source.lines
     raw = source.raw
     spec = data["spec"]
@@ -278,7 +300,14 @@ def compile_policy(source: Source, keys: Mapping[str, PublicKey | AssayError]) -
         elif kind == "vulnerabilities":
             rule.predicate_types = VULNS_TYPES
             rule.options = {"failOn": body.get("failOn", "high"), "allow": body.get("allow") or []}
-        if kind != "provenance" and not auth.keys and not auth.keyless:
+        elif kind == "layout":
+            got = (layouts or {}).get(i)
+            if got is None:
+                raise _fail("policy-layout-unreadable", where, lines.line(f"{p}/layout"), "the layout was not read")
+            if isinstance(got, Unreadable):
+                raise _fail(got.reason, where, lines.line(f"{p}/{got.field}"), got.message)
+            rule.options = {**got, "step": body.get("step")}
+        if kind not in ("provenance", "layout") and not auth.keys and not auth.keyless:
             raise _fail(
                 "policy-invalid", where, lines.line(f"{p}/authorities"), "a rule needs keys or keyless authorities"
             )

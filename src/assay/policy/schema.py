@@ -146,6 +146,18 @@ NAMESPACE_SELECTOR = {
     },
 }
 
+LAYOUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["layout", "keys", "links"],
+    "properties": {
+        "layout": {"type": "string", "minLength": 1},
+        "keys": {**STRINGS, "minItems": 1},
+        "links": {"type": "string", "minLength": 1},
+        "step": {"type": "string", "minLength": 1},
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://assay.dev/schemas/policy/v1.json",
@@ -203,6 +215,7 @@ SCHEMA: dict[str, Any] = {
                             _rule("provenance", PROVENANCE),
                             _rule("sbom", SBOM),
                             _rule("vulnerabilities", VULNERABILITIES),
+                            _rule("layout", LAYOUT),
                         ]
                     },
                 },

@@ -66,6 +66,32 @@ def _trust(source: loader.Source, base: Path) -> TrustedRoot:
         raise source.trust_error(exc.message) from None
 
 
+def _read_layout(ref: dict[str, Any], base: Path) -> dict[str, Any] | loader.Unreadable:
+    """A ``layout`` rule's inputs: the signed layout, its keys (in-toto key entries) and the links directory."""
+    from assay.layout.envelope import key_dict_from_public, parse_signed
+    from assay.service.layout import DirLinkStore
+
+    layout_path = base / ref["layout"]
+    try:
+        layout = parse_signed(layout_path.read_bytes(), str(layout_path))
+    except OSError as exc:
+        return loader.Unreadable("layout", "policy-layout-unreadable", f"{layout_path}: {exc.strerror}")
+    except AssayError as exc:
+        return loader.Unreadable("layout", "policy-layout-unreadable", exc.message)
+    layout_keys = []
+    for i, k in enumerate(ref["keys"]):
+        try:
+            layout_keys.append(key_dict_from_public(keys.load_public(base / k)))
+        except AssayError as exc:
+            return loader.Unreadable(f"keys/{i}", "policy-key-unreadable", f"key {k!r}: {exc.message}")
+    return {
+        "layout": layout,
+        "path": str(layout_path),
+        "keys": layout_keys,
+        "links": DirLinkStore(str(base / ref["links"])),
+    }
+
+
 def load_policy(path_str: str) -> Policy:
     """Read, check and compile a policy, then read its trust root; InputError (exit 2) names file and line."""
     path = Path(path_str)
@@ -81,7 +107,8 @@ def load_policy(path_str: str) -> Policy:
             read[k] = keys.load_public(Path(k) if Path(k).is_absolute() else base / k)
         except AssayError as exc:
             read[k] = exc
-    policy = loader.compile_policy(source, read)  # a bad policy is refused before any trust root is fetched
+    layouts = {i: _read_layout(ref, base) for i, ref in source.layout_refs().items()}
+    policy = loader.compile_policy(source, read, layouts)  # a bad policy is refused before any trust root is fetched
     return replace(policy, trust=_trust(source, base))
 
 

@@ -1,0 +1,154 @@
+"""in-toto supply chains: ``assay verify-layout`` vs ``in-toto-verify``, and ``assay run`` vs ``in-toto-run``.
+
+1. A 5-step layout over N artifacts per step (default 10,000): the same legacy links (Metablocks) are
+   verified by both tools in this run (target: assay >= 5x faster).
+2. Recording a tree of files (default 200 MiB in 5,000 files; ``--size-mib 2048 --files 50000`` for the
+   full-size run): ``assay run -p tree`` vs ``in-toto-run -p tree``, wall time and peak RSS of each
+   (target: assay >= 2x faster, flat memory).
+
+Usage: python benchmarks/layout.py [--artifacts 10000] [--size-mib 200] [--files 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cryptography.hazmat.primitives.asymmetric import ec
+from securesystemslib.signer import CryptoSigner
+
+from _util import BIN, peak_rss_mib, time_command
+from assay.crypto import keys
+from assay.layout import envelope
+from assay.layout.model import Link
+
+STEPS = 5
+
+
+def _write_key(d: Path, name: str) -> CryptoSigner:
+    key = ec.generate_private_key(ec.SECP256R1())
+    keys.write_private(d / f"{name}.key", keys.private_pem(key, None))
+    (d / f"{name}.pub").write_bytes(keys.public_pem(key.public_key()))
+    return CryptoSigner(key)
+
+
+def _supply_chain(d: Path, n: int) -> None:
+    """A signed 5-step layout and one legacy link per step, each step over ``n`` artifacts."""
+    owner = _write_key(d, "owner")
+    workers = [_write_key(d, f"f{i}") for i in range(STEPS)]
+    steps = []
+    for i, w in enumerate(workers):
+        mats = [] if i == 0 else [["MATCH", "*", "WITH", "PRODUCTS", "FROM", f"step{i - 1}"], ["DISALLOW", "*"]]
+        prods = [["CREATE", "*"], ["DISALLOW", "*"]] if i == 0 else [["MODIFY", "*"], ["DISALLOW", "*"]]
+        steps.append(
+            {
+                "_type": "step",
+                "name": f"step{i}",
+                "pubkeys": [w.public_key.keyid],
+                "threshold": 1,
+                "expected_command": [],
+                "expected_materials": mats,
+                "expected_products": prods,
+            }
+        )
+    layout = {
+        "_type": "layout",
+        "expires": "2035-01-01T00:00:00Z",
+        "readme": "",
+        "keys": {w.public_key.keyid: envelope.key_dict(w.public_key) for w in workers},
+        "steps": steps,
+        "inspect": [],
+    }
+    (d / "root.layout").write_text(json.dumps(envelope.sign_metablock([owner], layout), indent=1, sort_keys=True))
+    links = d / "links"
+    links.mkdir()
+    prev: dict[str, dict[str, str]] = {}
+    for i, w in enumerate(workers):
+        products = {f"src/dir{j % 100}/file{j}.c": {"sha256": f"{i:02x}{j:062x}"} for j in range(n)}
+        link = Link(f"step{i}", ["build", str(i)], prev, products, {"return-value": 0, "stdout": "", "stderr": ""})
+        doc = envelope.sign_metablock([w], link.to_dict())
+        (links / f"step{i}.{w.public_key.keyid[:8]}.link").write_text(json.dumps(doc, indent=1, sort_keys=True))
+        prev = products
+
+
+def _tree(d: Path, size_mib: int, files: int) -> None:
+    per = max(1, size_mib * 1024 * 1024 // files)
+    block = os.urandom(min(per, 4 * 1024 * 1024))
+    for j in range(files):
+        sub = d / f"dir{j % 200}"
+        sub.mkdir(exist_ok=True)
+        with (sub / f"f{j}.bin").open("wb") as fh:
+            left = per
+            while left > 0:
+                chunk = block[: min(left, len(block))]
+                fh.write(j.to_bytes(8, "big") + chunk[8:] if left == per else chunk)
+                left -= len(chunk)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--artifacts", type=int, default=10_000)
+    ap.add_argument("--size-mib", type=int, default=200)
+    ap.add_argument("--files", type=int, default=5_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    verify_ref = shutil.which("in-toto-verify", path=str(BIN)) or shutil.which("in-toto-verify")
+    run_ref = shutil.which("in-toto-run", path=str(BIN)) or shutil.which("in-toto-run")
+    assert verify_ref and run_ref, "in-toto (pip install in-toto) is the peer measured here"
+    assay = str(BIN / "assay")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        d = Path(tmp)
+        _supply_chain(d, args.artifacts)
+        ours_cmd = [assay, "verify-layout", "--layout", "root.layout", "--layout-key", "owner.pub", "--links", "links"]
+        ref_cmd = [verify_ref, "-l", "root.layout", "--verification-keys", "owner.pub", "--link-dir", "links"]
+        import subprocess
+
+        for cmd in (ours_cmd, ref_cmd):  # both must accept the chain before timing means anything
+            subprocess.run(cmd, cwd=d, check=True, capture_output=True)
+        t_ours = time_command(ours_cmd, args.runs, cwd=d)
+        t_ref = time_command(ref_cmd, args.runs, cwd=d)
+        print(f"verify: {STEPS} steps x {args.artifacts} artifacts, legacy links, median of {args.runs}")
+        print(f"  assay verify-layout : {t_ours:7.2f} s")
+        print(f"  in-toto-verify      : {t_ref:7.2f} s")
+        print(f"  ratio in-toto/assay : {t_ref / t_ours:7.2f}x (target >= 5x)")
+
+        tree = d / "tree"
+        tree.mkdir()
+        _tree(tree, args.size_mib, args.files)
+        ours_run = [
+            assay,
+            "run",
+            "--step",
+            "s",
+            "--key",
+            str(d / "owner.key"),
+            "--legacy",
+            "--links-dir",
+            str(d / "o1"),
+            "-p",
+            ".",
+            "--",
+            "true",
+        ]
+        ref_run = [run_ref, "-n", "s", "--signing-key", str(d / "owner.key"), "-p", ".", "--", "true"]
+        subprocess.run(ours_run, cwd=tree, check=True, capture_output=True)  # warm the page cache
+        t_ours = time_command(ours_run, args.runs, cwd=tree)
+        t_ref = time_command(ref_run, args.runs, cwd=tree)
+        for f in tree.glob("*.link"):
+            f.unlink()
+        rss_ours = peak_rss_mib(ours_run, cwd=tree)
+        rss_ref = peak_rss_mib(ref_run, cwd=tree)
+        print(f"run: hashing {args.size_mib} MiB in {args.files} files, median of {args.runs}")
+        print(f"  assay run   : {t_ours:7.2f} s  peak RSS {rss_ours:7.1f} MiB")
+        print(f"  in-toto-run : {t_ref:7.2f} s  peak RSS {rss_ref:7.1f} MiB")
+        print(f"  ratio in-toto/assay : {t_ref / t_ours:7.2f}x (target >= 2x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Signed containers of links and layouts: the legacy Metablock, in-toto's DSSE form, and Sigstore bundles.
+
+The Metablock signs the canonical JSON of ``signed`` (securesystemslib's encoding); DSSE signs the PAE of
+the payload. Key ids, key dicts and legacy signature schemes are securesystemslib's, so the reference
+implementation and assay name and check keys identically.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from securesystemslib.formats import encode_canonical
+from securesystemslib.signer import Key, SSlibKey  # type: ignore[attr-defined]
+from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
+
+from assay.crypto import keys
+from assay.crypto.signer import KeyFileSigner, Signer, URISigner
+from assay.errors import InputError
+from assay.formats import intoto, safejson
+from assay.formats.bundle import Bundle, parse_bundle
+from assay.formats.dsse import Envelope, pae
+from assay.layout.model import LINK_PREDICATE, Link
+
+KEYLESS_TYPE = "sigstore-oidc"
+
+
+# An escape in json.dumps output (ensure_ascii=False) that is not \\ or \": a control character was escaped.
+_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[bfnrtu]")
+
+
+def _has_float(doc: Any) -> bool:
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if type(item) is not dict and type(item) is not list:
+            if type(item) is float:
+                return True
+            continue
+        for v in item.values() if type(item) is dict else item:
+            t = type(v)
+            if t is dict or t is list:
+                stack.append(v)
+            elif t is float:
+                return True
+    return False
+
+
+def canonical(doc: Any) -> bytes:
+    """securesystemslib's canonical JSON (what legacy Metablock signatures cover).
+
+    The C JSON encoder gives the same bytes (sorted keys, no spaces, only ``\\`` and ``"`` escaped) as long as
+    no string holds a control character and no number is a float; otherwise securesystemslib's encoder
+    (which writes control characters raw and refuses floats) decides.
+    """
+    try:
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = ""  # NaN or infinity: securesystemslib refuses it below
+    no_escapes = "\\" not in text or _ESCAPE.search(text) is None
+    if text and no_escapes and not _has_float(doc):
+        return text.encode("utf-8")
+    out = encode_canonical(doc)
+    assert isinstance(out, str)
+    return out.encode("utf-8")
+
+
+@dataclass
+class SignedDoc:
+    """A parsed signed link or layout: the document, its signatures, and the bytes they cover."""
+
+    form: str  # "metablock", "dsse" or "bundle"
+    document: dict[str, Any]
+    signatures: list[tuple[str, bytes]] = field(default_factory=list)
+    message: bytes = b""
+    bundle: Bundle | None = None
+
+    @property
+    def kind(self) -> str:
+        """``link`` or ``layout``."""
+        return str(self.document.get("_type"))
+
+    def link(self, where: str) -> Link:
+        """The document as a link."""
+        return Link.from_dict(self.document, where)
+
+
+def _payload_document(payload: bytes, where: str) -> dict[str, Any]:
+    doc = safejson.load_object(payload, what=f"{where} payload")
+    if doc.get("_type") in ("link", "layout"):
+        return doc
+    if doc.get("_type") == intoto.STATEMENT_V1:
+        if doc.get("predicateType") != LINK_PREDICATE:
+            raise InputError(
+                "link-wrong-predicate",
+                f"{where}: predicate type {doc.get('predicateType')!r}, expected {LINK_PREDICATE}",
+            )
+        return Link.from_statement(doc.get("subject") or [], doc.get("predicate"), where).to_dict()
+    raise InputError("link-malformed", f"{where}: payload is neither a link, a layout nor a link statement")
+
+
+def parse_signed(data: bytes, where: str) -> SignedDoc:
+    """Parse a Metablock, a DSSE envelope or a Sigstore bundle holding a link or layout."""
+    doc = safejson.load_object(data, what=where)
+    if "signed" in doc and "signatures" in doc:
+        signed = doc["signed"]
+        if not isinstance(signed, dict) or not isinstance(doc["signatures"], list):
+            raise InputError("link-malformed", f"{where}: malformed Metablock")
+        sigs = []
+        for s in doc["signatures"]:
+            if not isinstance(s, dict) or not isinstance(s.get("keyid"), str) or not isinstance(s.get("sig"), str):
+                raise InputError("link-malformed", f"{where}: malformed signature entry")
+            try:
+                sigs.append((s["keyid"], bytes.fromhex(s["sig"])))
+            except ValueError:
+                raise InputError("link-malformed", f"{where}: signature is not hex") from None
+        return SignedDoc("metablock", signed, sigs, canonical(signed))
+    if "payloadType" in doc:
+        env = Envelope.from_json(doc, where)
+        return SignedDoc(
+            "dsse",
+            _payload_document(env.payload, where),
+            [(s.keyid, s.sig) for s in env.signatures],
+            env.pae(),
+        )
+    if str(doc.get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
+        bundle = parse_bundle(doc)
+        if bundle.dsse_envelope is None:
+            raise InputError("link-malformed", f"{where}: the bundle holds no DSSE envelope")
+        env = bundle.dsse_envelope
+        return SignedDoc(
+            "bundle",
+            _payload_document(env.payload, where),
+            [(s.keyid, s.sig) for s in env.signatures],
+            env.pae(),
+            bundle,
+        )
+    raise InputError("link-malformed", f"{where}: neither a Metablock, a DSSE envelope nor a Sigstore bundle")
+
+
+def key_dict(key: Key) -> dict[str, Any]:
+    """A layout ``keys`` entry: securesystemslib's key dict with its keyid."""
+    d: dict[str, Any] = key.to_dict()
+    d["keyid"] = key.keyid
+    return d
+
+
+def key_dict_from_public(public: keys.PublicKey) -> dict[str, Any]:
+    """The layout key entry for a public key, with the default scheme in-toto-run uses for it."""
+    return key_dict(SSlibKey.from_crypto(public))
+
+
+def keyless_key_dict(
+    issuer: str | None,
+    subject: str | None,
+    *,
+    issuer_regexp: str | None = None,
+    subject_regexp: str | None = None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A layout key entry for a keyless functionary (a CI or OIDC identity rather than a key)."""
+    keyval: dict[str, Any] = {}
+    for name, value in (
+        ("issuer", issuer),
+        ("identity", subject),
+        ("issuer_regexp", issuer_regexp),
+        ("identity_regexp", subject_regexp),
+    ):
+        if value:
+            keyval[name] = value
+    if claims:
+        keyval["claims"] = dict(sorted(claims.items()))
+    d: dict[str, Any] = {"keytype": KEYLESS_TYPE, "scheme": "Fulcio", "keyval": keyval}
+    import hashlib
+
+    d["keyid"] = hashlib.sha256(canonical(d)).hexdigest()
+    return d
+
+
+def is_keyless(kd: dict[str, Any]) -> bool:
+    """True for a keyless functionary entry."""
+    return kd.get("keytype") == KEYLESS_TYPE
+
+
+def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
+    """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes)."""
+    body = {k: v for k, v in copy.deepcopy(kd).items() if k != "keyid"}
+    try:
+        key = Key.from_dict(kd["keyid"], body)
+    except Exception:  # an unknown key type or scheme in the layout cannot verify anything
+        return False
+    for keyid, sig in sd.signatures:
+        if keyid and keyid != kd["keyid"]:
+            continue
+        try:
+            key.verify_signature(SslibSignature(kd["keyid"], sig.hex()), sd.message)
+            return True
+        except Exception:  # securesystemslib raises several types for a bad signature
+            continue
+    return False
+
+
+def public_key_of(kd: dict[str, Any]) -> keys.PublicKey | None:
+    """The cryptography public key of a key-based layout entry."""
+    pub = (kd.get("keyval") or {}).get("public")
+    if not isinstance(pub, str):
+        return None
+    try:
+        if kd.get("keytype") == "ed25519" and not pub.startswith("-----"):
+            from cryptography.hazmat.primitives.asymmetric import ed25519
+
+            return ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub))
+        return keys.parse_public(pub.encode(), "layout key")
+    except (InputError, ValueError):
+        return None
+
+
+def sslib_signer(signer: Signer) -> Any:
+    """A securesystemslib signer for legacy signatures from an assay signer (key file or signer URI)."""
+    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+
+    if isinstance(signer, KeyFileSigner):
+        return CryptoSigner(signer.private_key)
+    if isinstance(signer, URISigner):
+        return signer.inner
+    raise InputError("unsupported-signer", "this signer cannot make in-toto legacy signatures")
+
+
+def sign_metablock(signers: list[Any], document: dict[str, Any]) -> dict[str, Any]:
+    """A Metablock over ``document`` signed by each securesystemslib signer."""
+    message = canonical(document)
+    sigs = []
+    for s in signers:
+        sig = s.sign(message)
+        sigs.append({"keyid": sig.keyid, "sig": sig.signature})
+    return {"signatures": sigs, "signed": document}
+
+
+def sign_dsse(signers: list[Any], document: dict[str, Any]) -> dict[str, Any]:
+    """in-toto's DSSE form: the link or layout JSON as payload, base64 signatures."""
+    payload = json.dumps(document, sort_keys=True).encode()
+    message = pae(intoto.PAYLOAD_TYPE, payload)
+    sigs = []
+    for s in signers:
+        sig = s.sign(message)
+        sigs.append({"keyid": sig.keyid, "sig": base64.b64encode(binascii.unhexlify(sig.signature)).decode()})
+    return {"payload": base64.b64encode(payload).decode(), "payloadType": intoto.PAYLOAD_TYPE, "signatures": sigs}
+
+
+def link_statement(link: Link) -> intoto.Statement:
+    """The in-toto Statement v1 with the link predicate v0.3 for ``link``."""
+    subjects, predicate = link.to_predicate()
+    return intoto.Statement(tuple(intoto.Subject(s["name"], s["digest"]) for s in subjects), LINK_PREDICATE, predicate)

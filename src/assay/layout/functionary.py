@@ -1,0 +1,59 @@
+"""Who signed a link: a layout key (legacy, DSSE or bundle signature) or a keyless identity (bundle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assay.crypto import keys
+from assay.errors import AssayError
+from assay.formats.trustroot import TrustedRoot
+from assay.layout.envelope import SignedDoc, is_keyless, public_key_of, verify_legacy
+from assay.layout.model import LINK_PREDICATE
+
+
+def _identity(kd: dict[str, Any]) -> Any:
+    from assay.verify.identity import IdentityPolicy
+
+    kv = kd.get("keyval") or {}
+    claims = kv.get("claims") or {}
+    return IdentityPolicy(
+        kv.get("identity"),
+        kv.get("identity_regexp"),
+        kv.get("issuer"),
+        kv.get("issuer_regexp"),
+        tuple(sorted((str(k), str(v)) for k, v in claims.items())),
+    )
+
+
+def signed_by(sd: SignedDoc, kd: dict[str, Any], trust: TrustedRoot | None) -> tuple[bool, str]:
+    """(True, how) when functionary ``kd`` signed ``sd``; (False, why not) otherwise."""
+    if sd.form != "bundle":
+        if is_keyless(kd):
+            return False, "a keyless functionary signs Sigstore bundles, not legacy links"
+        return (True, "signature") if verify_legacy(sd, kd) else (False, "no valid signature by this key")
+    assert sd.bundle is not None
+    from assay.verify import pipeline
+    from assay.verify.policy import Policy
+
+    predicate = LINK_PREDICATE if sd.kind == "link" else None
+    if is_keyless(kd):
+        if not sd.bundle.certificates:
+            return False, "the bundle is signed by a key, the functionary is keyless"
+        if trust is None:
+            return False, "keyless links need a trusted root (--trusted-root or --server)"
+        try:
+            result = pipeline.verify(sd.bundle, None, Policy(identity=_identity(kd), predicate_type=predicate), trust)
+        except AssayError as exc:
+            return False, f"{exc.reason}: {exc.message}"
+        return True, f"certificate for {result.signer.get('subject')} ({result.signer.get('issuer')}), logged"
+    pub = public_key_of(kd)
+    if pub is None or sd.bundle.certificates:
+        return False, "not signed by this key"
+    if trust is None or not sd.bundle.tlog_entries:
+        ok = any(keys.verify_message(pub, sig, sd.message) for _, sig in sd.signatures)
+        return (True, "signature") if ok else (False, "no valid signature by this key")
+    try:
+        pipeline.verify(sd.bundle, None, Policy(key=pub, predicate_type=predicate, require_tlog=True), trust)
+    except AssayError as exc:
+        return False, f"{exc.reason}: {exc.message}"
+    return True, "signature, logged"

@@ -1,0 +1,154 @@
+"""Hashing materials and products: walk paths under a base path, apply excludes, hash files in parallel.
+
+Paths are recorded relative to the base path with forward slashes, like in-toto-run: directories are
+walked (symlinked directories followed, loops refused), excludes use gitignore patterns, and
+``--lstrip-paths`` prefixes are removed. Each file is hashed in one streaming pass; small files are read
+whole. Files are hashed on a few threads (hashlib releases the GIL), so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pathspec
+
+from assay.errors import InputError
+
+DEFAULT_EXCLUDES = ("*.link*", ".git", "*.pyc", "*~")
+SMALL = 1024 * 1024
+CHUNK = 1024 * 1024
+WORKERS = 4
+
+
+def _hash(path: str) -> str:
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= SMALL:
+                return hashlib.sha256(fh.read()).hexdigest()
+            h = hashlib.sha256()
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                n = fh.readinto(view)
+                if not n:
+                    break
+                h.update(view[:n])
+            return h.hexdigest()
+    except PermissionError:
+        raise InputError("artifact-unreadable", f"{path}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError("symlink-loop", f"{path}: symbolic link loop") from None
+        raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None  # a dangling symlink or a path that is not there: skipped, as in-toto-run does
+    except PermissionError:
+        raise InputError("artifact-unreadable", f"{path}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError("symlink-loop", f"{path}: symbolic link loop") from None
+        raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
+
+
+def _walk(top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any) -> Iterator[tuple[str, str]]:
+    """(path, path relative to the base) of every regular file under ``top``."""
+    try:
+        entries = sorted(os.scandir(top), key=lambda e: e.name)
+    except PermissionError:
+        raise InputError("artifact-unreadable", f"{top}: permission denied") from None
+    for entry in entries:
+        rel = entry.name if rel_top in ("", ".") else rel_top + "/" + entry.name
+        if spec.match_file(rel):
+            continue
+        full = entry.path
+        st = _stat(full)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            ident = (st.st_dev, st.st_ino)
+            if ident in ancestors:
+                raise InputError("symlink-loop", f"{full}: symbolic link loop (a directory links to its ancestor)")
+            if spec.match_file(rel + "/"):
+                continue
+            yield from _walk(full, rel, ancestors | {ident}, spec)
+        elif stat.S_ISREG(st.st_mode):
+            yield full, rel
+
+
+def _hash_batch(paths: list[str]) -> list[str]:
+    return [_hash(p) for p in paths]
+
+
+def _normalise(rel: str, lstrip: list[str]) -> str:
+    rel = rel.replace(os.sep, "/")
+    for prefix in lstrip:
+        if rel.startswith(prefix):
+            return rel[len(prefix) :]
+    return rel
+
+
+def record(
+    paths: list[str],
+    *,
+    base_path: str | None = None,
+    excludes: list[str] | None = None,
+    lstrip_paths: list[str] | None = None,
+    workers: int = WORKERS,
+) -> dict[str, dict[str, str]]:
+    """``{path: {"sha256": hex}}`` for every file under ``paths`` (relative to ``base_path``)."""
+    base = os.path.abspath(base_path or ".")
+    if not os.path.isdir(base):
+        raise InputError("base-path-invalid", f"{base_path}: not a directory")
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*DEFAULT_EXCLUDES, *(excludes or [])])
+    lstrip = list(lstrip_paths or [])
+    files: list[tuple[str, str]] = []
+    for p in paths:
+        full = os.path.normpath(os.path.join(base, p))
+        if os.path.commonpath([base, full]) != base:
+            raise InputError("artifact-path-escapes", f"{p}: outside the base path {base}")
+        st = _stat(full)
+        if st is None:
+            continue
+        rel = os.path.relpath(full, base)
+        if stat.S_ISDIR(st.st_mode):
+            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), spec))
+        else:
+            found = [] if spec.match_file(rel) else [(full, rel)]
+        files.extend((f, _normalise(r, lstrip)) for f, r in found)
+    names = [n for _, n in files]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})[:5]
+        raise InputError("artifact-path-conflict", f"several files record as the same path: {dup}")
+    if not files:
+        return {}
+    targets = [f for f, _ in files]
+    if workers <= 1 or len(files) < 8:
+        digests = _hash_batch(targets)
+    else:
+        # contiguous batches, one task each: per-file tasks cost more than hashing small files
+        size = -(-len(targets) // (workers * 4))
+        batches = [targets[i : i + size] for i in range(0, len(targets), size)]
+        with ThreadPoolExecutor(workers) as pool:
+            digests = [d for batch in pool.map(_hash_batch, batches) for d in batch]
+    return {name: {"sha256": d} for (_, name), d in zip(files, digests, strict=True)}
+
+
+def tree_path(path: str) -> Path:
+    """A directory argument that must exist."""
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError("not-a-directory", f"{path}: not a directory")
+    return p

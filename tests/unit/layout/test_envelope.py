@@ -1,0 +1,69 @@
+"""Canonical JSON and the signed containers of links and layouts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from securesystemslib.formats import encode_canonical
+
+from assay.errors import InputError
+from assay.layout import envelope
+from assay.layout.model import Link
+
+from .conftest import party
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_canonical_matches_securesystemslib(doc):
+    assert envelope.canonical(doc) == encode_canonical(doc).encode("utf-8")
+
+
+def test_canonical_control_characters_and_backslashes():
+    for s in ["a\nb", "\\n", "\\\\n", 'q"\\', "\x00\x1f\x7f", "é\u2028"]:
+        assert envelope.canonical({"k": s}) == encode_canonical({"k": s}).encode()
+
+
+def test_canonical_refuses_floats_like_securesystemslib():
+    with pytest.raises(Exception):  # noqa: B017 - securesystemslib's own FormatError
+        envelope.canonical({"x": 1.5})
+
+
+def test_forms_round_trip_and_verify():
+    alice, mallory = party(), party("ed25519")
+    link = Link("build", ["make"], {"a": {"sha256": "ab" * 32}}, {"b": {"sha256": "cd" * 32}})
+    for sign in (envelope.sign_metablock, envelope.sign_dsse):
+        sd = envelope.parse_signed(json.dumps(sign([alice.signer], link.to_dict())).encode(), "x")
+        assert sd.link("x") == link
+        assert envelope.verify_legacy(sd, alice.key) and not envelope.verify_legacy(sd, mallory.key)
+
+
+def test_statement_form_carries_the_link():
+    link = Link("build", ["make"], {"a": {"sha256": "ab" * 32}}, {"b": {"sha256": "cd" * 32}}, {"return-value": 0})
+    stmt = json.loads(envelope.link_statement(link).to_json_bytes())
+    assert stmt["predicateType"] == "https://in-toto.io/attestation/link/v0.3"
+    assert Link.from_statement(stmt["subject"], stmt["predicate"]) == link
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[]",
+        b'{"signed": [], "signatures": []}',
+        b'{"signed": {}, "signatures": [{"keyid": "a", "sig": "zz"}]}',
+        b'{"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": [{"sig": "AA=="}]}',
+        b'{"something": "else"}',
+    ],
+)
+def test_malformed_containers_are_input_errors(data):
+    with pytest.raises(InputError):
+        envelope.parse_signed(data, "x")
