@@ -11,14 +11,15 @@ every write (with its outcome) and every refusal.
 from __future__ import annotations
 
 import json
+import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 from assay.access.audit import Event
 from assay.access.credentials import Principal
@@ -79,15 +80,25 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+def _leaves(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) for every endpoint, through included routers."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _leaves(list(inner.routes), prefix + str(getattr(context, "prefix", "") or ""))
+        elif hasattr(route, "path"):
+            yield prefix + route.path, route
+
+
 def route_actions(app: FastAPI) -> list[dict[str, Any]]:
     """Every route protected by :func:`require`: method, path and action (for the matrix and its test)."""
     found = []
-    for route in app.routes:
+    for path, route in _leaves(list(app.routes)):
         for action in route_actions_of(route):
-            for method in sorted(getattr(route, "methods", set()) - {"HEAD"}):
-                found.append(
-                    {"method": method, "path": getattr(route, "path", ""), "action": action, "role": min_role(action)}
-                )
+            for method in sorted(getattr(route, "methods", None) or set()):
+                if method != "HEAD":
+                    found.append({"method": method, "path": path, "action": action, "role": min_role(action)})
     return sorted(found, key=lambda r: (r["path"], r["method"]))
 
 
@@ -110,18 +121,18 @@ class AuditMiddleware:
         self.fastapi_app = fastapi_app
         self.access = access
         self.log_write_token = log_write_token
-        self._protected: list[tuple[Any, str]] | None = None
+        self._protected: list[tuple[re.Pattern[str], str, str]] | None = None
 
     def _match(self, scope: dict[str, Any]) -> tuple[str, str | None] | None:
+        """The action of the protected route a request was for (used when it never reached the route)."""
         if self._protected is None:
-            self._protected = []
-            for route in self.fastapi_app.routes:
-                for entry in route_actions_of(route):
-                    self._protected.append((route, entry))
-        for route, action in self._protected:
-            match, child = route.matches(scope)
-            if match == Match.FULL:
-                return action, child.get("path_params", {}).get("project")
+            self._protected = [
+                (compile_path(r["path"])[0], r["method"], r["action"]) for r in route_actions(self.fastapi_app)
+            ]
+        for regex, method, action in self._protected:
+            m = regex.match(scope.get("path", ""))
+            if m and method == scope.get("method"):
+                return action, m.groupdict().get("project")
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
