@@ -87,7 +87,9 @@ def new_project(admin: Api, parent: str | None = None) -> str:
 
 def grant(admin: Api, project: str, email: str, role: str) -> None:
     """Grant ``role`` on ``project`` to a dev-issuer identity."""
-    admin.ok("POST", f"/api/v1/projects/{project}/grants", {"issuer": issuer(admin.srv), "subject": email, "role": role})
+    admin.ok(
+        "POST", f"/api/v1/projects/{project}/grants", {"issuer": issuer(admin.srv), "subject": email, "role": role}
+    )
 
 
 def audit_rows(admin: Api) -> list[dict[str, Any]]:

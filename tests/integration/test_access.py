@@ -131,7 +131,11 @@ def test_bad_input_is_refused_and_changes_nothing(srv: ServerProcess) -> None:
     )
     _refused(r, 413, "request-too-large")
     last = _last_refusal(srv)
-    assert (last["action"], last["project"], last["result"]) == ("member.write", project, "refused:413:request-too-large")
+    assert (last["action"], last["project"], last["result"]) == (
+        "member.write",
+        project,
+        "refused:413:request-too-large",
+    )
     assert admin.ok("GET", f"/api/v1/projects/{project}/grants") == before
 
 

@@ -140,7 +140,9 @@ def test_audit_list_filters(tmp_path: Path) -> None:
         admin = admin_api(srv)
         project = _busy(admin, 2)
         env = {"XDG_CONFIG_HOME": str(tmp_path)}
-        out = run_assay("audit", "list", "--server", srv.url, "--token", admin.bearer, "--project", project, "--json", env=env)
+        out = run_assay(
+            "audit", "list", "--server", srv.url, "--token", admin.bearer, "--project", project, "--json", env=env
+        )
         assert out.code == 0, out.err
         rows = json.loads(out.out)["rows"]
         assert [r["action"] for r in rows] == ["project.create", "member.write", "member.write"]

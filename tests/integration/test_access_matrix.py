@@ -139,7 +139,9 @@ def test_every_role_on_every_endpoint(matrix_server: ServerProcess, caller: str)
         if not allowed:
             reason = r.json().get("reason") if r.status_code == 403 else None
             if reason not in ("insufficient-role", "not-server-admin"):
-                failures.append(f"{caller} {route['method']} {route['path']}: expected 403, got {r.status_code} {r.text}")
+                failures.append(
+                    f"{caller} {route['method']} {route['path']}: expected 403, got {r.status_code} {r.text}"
+                )
     assert not failures, "\n".join(failures)
 
 

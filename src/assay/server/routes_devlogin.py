@@ -188,7 +188,7 @@ async def authorize_submit(request: Request) -> Any:
 # ---- the token endpoint for both grants -----------------------------------------------
 
 
-@router.post("/dev/oidc/oauth/token", include_in_schema=False)
+@router.post("/dev/oidc/oauth-token", include_in_schema=False)
 async def oauth_token(request: Request) -> JSONResponse:
     form = await _form(request)
     grant = form.get("grant_type", "")
