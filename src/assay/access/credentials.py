@@ -39,6 +39,7 @@ class Principal:
     token_role: str | None = None
     project: str | None = None
     role: str | None = None
+    expires: float | None = None
 
     @property
     def actor(self) -> str:
@@ -166,6 +167,7 @@ class Credentials:
                 False,
                 token_project_id=row.project_id,
                 token_role=row.role,
+                expires=row.expires,
             )
 
     def role_in(self, principal: Principal, project_name: str) -> str | None:
@@ -176,7 +178,12 @@ class Credentials:
             if principal.kind == "token":
                 if principal.token_project_id not in ids:
                     raise errors.forbidden("token-wrong-project", f"this API token is not for project {project_name!r}")
-                return self._token_role(conn, principal)
+                if (principal.issuer, principal.subject) in self.server_admins:
+                    return principal.token_role
+                # the creator's role where the token was made: that project's lineage is a suffix of this one
+                home = ids[ids.index(principal.token_project_id) :]
+                creator = granted_role(conn, home, principal.issuer, principal.subject)
+                return lower(str(principal.token_role), creator) if creator else None
             if principal.server_admin:
                 return "admin"
             return granted_role(conn, ids, principal.issuer, principal.subject)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -12,6 +14,11 @@ from assay.access.credentials import Credentials, Principal
 from assay.access.permissions import RANK, min_role
 from assay.access.projects import Projects
 from assay.access.ratelimit import Buckets
+
+# Successful checks are remembered this long per process; a local change clears them at once,
+# a change made through another process sharing the database is seen within this delay.
+CACHE_TTL = 1.0
+CACHE_MAX = 50_000
 
 
 class RateLimited(errors.AccessError):
@@ -42,6 +49,42 @@ class Access:
         self.writes_by_address = Buckets(*self.write_rate) if self.write_rate else None
         self.logins = Buckets(*self.login_rate)
         self.failures = Buckets(*self.login_rate)
+        self._principals: dict[str, tuple[Principal, float]] = {}
+        self._roles: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._cache_lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget cached checks (after any change to projects, grants, tokens or sessions)."""
+        with self._cache_lock:
+            self._principals.clear()
+            self._roles.clear()
+
+    def _cached(self, bearer: str) -> Principal | None:
+        hit = self._principals.get(bearer)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        if hit[0].expires is not None and hit[0].expires <= time.time():
+            return None
+        return hit[0]
+
+    def _remember(self, bearer: str, principal: Principal) -> None:
+        with self._cache_lock:
+            if len(self._principals) >= CACHE_MAX:
+                self._principals.clear()
+            self._principals[bearer] = (principal, time.monotonic() + CACHE_TTL)
+
+    def role_in(self, principal: Principal, project: str) -> str | None:
+        """The principal's role in ``project`` (briefly cached)."""
+        key = (principal.credential_id, project)
+        hit = self._roles.get(key)
+        if hit is not None and hit[1] >= time.monotonic():
+            return hit[0]
+        role = self.credentials.role_in(principal, project)
+        with self._cache_lock:
+            if len(self._roles) >= CACHE_MAX:
+                self._roles.clear()
+            self._roles[key] = (role, time.monotonic() + CACHE_TTL)
+        return role
 
     def authenticate(self, bearer: str | None, address: str) -> Principal:
         """The caller, or 401 (or 429 once an address has failed too often)."""
@@ -50,11 +93,16 @@ class Access:
             raise RateLimited("too-many-failures", "too many failed authentications from this address", wait)
         if not bearer:
             raise errors.unauthenticated("credentials-missing", "this endpoint needs Authorization: Bearer <token>")
+        cached = self._cached(bearer)
+        if cached is not None:
+            return cached
         try:
-            return self.credentials.authenticate(bearer)
+            principal = self.credentials.authenticate(bearer)
         except errors.AccessError:
             self.failures.take(address)
             raise
+        self._remember(bearer, principal)
+        return principal
 
     def limit_login(self, address: str) -> None:
         """The separate, stricter bucket for login and token issuing."""
@@ -75,7 +123,7 @@ class Access:
         """The principal scoped to ``project`` with its role, or 403/404 with a reason."""
         need = min_role(action)
         if project is not None:
-            role = self.credentials.role_in(principal, project)
+            role = self.role_in(principal, project)
             principal = principal.with_role(project, role)
             if need == "server_admin":
                 ok = principal.server_admin

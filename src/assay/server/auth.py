@@ -192,6 +192,8 @@ class AuditMiddleware:
         elif status < 400 and not is_write(record["action"]):
             return
         result = "ok"
+        if status < 400:
+            self.access.invalidate()  # a write succeeded: cached roles and credentials may be stale
         if status >= 400:
             reason = ""
             try:
