@@ -254,3 +254,57 @@ def test_identity_token_login_from_the_cli(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["email"] is None
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_project_and_token_commands(tmp_path: Path) -> None:
+    srv = start(tmp_path, None, "--audit-anchor-interval", "0.5")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    try:
+        assert (
+            run_assay(
+                "login", "--server", srv.url, "--identity-token", id_token(srv, "admin@example.com"), env=env
+            ).code
+            == 0
+        )
+        iss = srv.url + "/dev/oidc"
+        assert run_assay("project", "create", "acme", env=env).code == 0
+        assert run_assay("project", "create", "web", "--parent", "acme", env=env).code == 0
+        args = ["--project", "acme", "--identity", "bob@example.com", "--issuer", iss]
+        assert run_assay("project", "grant", *args, "--role", "publisher", env=env).code == 0
+        unknown = run_assay("project", "grant", *args, "--role", "owner", env=env)
+        assert unknown.code == 2 and "error[unknown-role]" in unknown.err
+        listed = run_assay("project", "list", env=env)
+        assert [line.split("\t")[:2] for line in listed.out.splitlines()] == [["acme", "-"], ["web", "acme"]]
+        made = run_assay(
+            "token", "create", "--project", "web", "--role", "publisher", "--name", "ci", "--expires", "30d", env=env
+        )
+        assert made.code == 0, made.err
+        token = made.out.strip()
+        assert token.startswith("assay_t_") and "shown once" in made.err
+        shown = run_assay("project", "show", "web", "--json", "--token", token, env=env)
+        assert json.loads(shown.out)["role"] == "publisher"
+        token_id = token.split("_")[2]
+        listing = run_assay("token", "list", "--project", "web", env=env)
+        assert token_id in listing.out and "active" in listing.out and token not in listing.out
+        assert run_assay("token", "revoke", token_id, "--project", "web", env=env).code == 0
+        refused = run_assay("project", "show", "web", "--token", token, env=env)
+        assert refused.code == 2 and "error[token-revoked]" in refused.err
+        assert run_assay("project", "revoke", *args, env=env).code == 0
+        last = run_assay(
+            "project", "revoke", "--project", "acme", "--identity", "admin@example.com", "--issuer", iss, env=env
+        )
+        assert last.code == 2 and "error[last-admin]" in last.err
+        assert run_assay("project", "delete", "web", env=env).code == 0
+        # the periodic anchoring caught up without being asked
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            anchors = Api(srv, session(srv, "admin@example.com")).ok("GET", "/api/v1/audit/anchors")["anchors"]
+            if anchors:
+                break
+            time.sleep(0.3)
+        assert anchors
+        ok = run_assay("audit", "verify", env=env)
+        assert ok.code == 0, ok.err
+    finally:
+        srv.stop()
