@@ -187,3 +187,18 @@ def _set_session_expiry(srv: ServerProcess, db: str | None, session_id: str, exp
 
         with psycopg.connect(db, autocommit=True) as conn:
             conn.execute("UPDATE sessions SET expires = %s WHERE id = %s", (expires, session_id))
+
+
+def test_only_owners_and_admins_revoke_tokens(srv: ServerProcess) -> None:
+    admin = admin_api(srv)
+    project = new_project(admin)
+    viewer = _user(srv, project, "viewer")
+    admins_token = admin.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "viewer"})
+    r = viewer("POST", f"/api/v1/projects/{project}/tokens/{admins_token['id']}/revoke")
+    _refused(r, 403, "not-token-owner")
+    _refused(viewer("POST", f"/api/v1/projects/{project}/tokens/{'0' * 16}/revoke"), 404, "unknown-token")
+    own = viewer.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "viewer"})
+    assert [t["id"] for t in viewer.ok("GET", f"/api/v1/projects/{project}/tokens")["tokens"]] == [own["id"]]
+    assert len(admin.ok("GET", f"/api/v1/projects/{project}/tokens")["tokens"]) == 2
+    viewer.ok("POST", f"/api/v1/projects/{project}/tokens/{own['id']}/revoke")
+    assert Api(srv, admins_token["token"]).ok("GET", f"/api/v1/projects/{project}")["role"] == "viewer"

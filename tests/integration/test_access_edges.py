@@ -308,3 +308,27 @@ def test_project_and_token_commands(tmp_path: Path) -> None:
         assert ok.code == 0, ok.err
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--admin", "alice@example.com"], "bad-admin"),
+        (["--admin", "https://issuer.example="], "bad-admin"),
+        (["--log-write", "sometimes"], "bad-log-write"),
+        (["--rate-limit", "fast"], "bad-rate-limit"),
+    ],
+)
+def test_bad_server_options_are_refused(tmp_path: Path, flags: list[str], reason: str) -> None:
+    r = run_assay("server", "--data-dir", str(tmp_path / "d"), "--port", "1", *flags)
+    assert r.code == 2 and f"error[{reason}]" in r.err, r.err
+
+
+def test_openapi_documents_the_access_routes(tmp_path: Path) -> None:
+    srv = start(tmp_path, None)
+    try:
+        doc = httpx.get(srv.url + "/openapi.json").json()
+        assert "/api/v1/projects/{project}/tokens" in doc["paths"]
+        assert "/api/v1/auth/session" in doc["paths"]
+    finally:
+        srv.stop()
