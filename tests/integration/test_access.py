@@ -202,3 +202,14 @@ def test_only_owners_and_admins_revoke_tokens(srv: ServerProcess) -> None:
     assert len(admin.ok("GET", f"/api/v1/projects/{project}/tokens")["tokens"]) == 2
     viewer.ok("POST", f"/api/v1/projects/{project}/tokens/{own['id']}/revoke")
     assert Api(srv, admins_token["token"]).ok("GET", f"/api/v1/projects/{project}")["role"] == "viewer"
+
+
+def test_a_ci_workflow_identity_can_hold_a_role(srv: ServerProcess) -> None:
+    admin = admin_api(srv)
+    project = new_project(admin)
+    r = httpx.post(srv.url + "/dev/oidc/github/token", json={"repository": "acme/app", "ref": "refs/heads/main"})
+    ci = httpx.post(srv.url + "/api/v1/auth/session", json={"identityToken": r.json()["id_token"]}).json()
+    assert (ci["issuer"], ci["subject"]) == (srv.url + "/dev/oidc/github", "repo:acme/app:ref:refs/heads/main")
+    body = {"issuer": ci["issuer"], "subject": ci["subject"], "role": "publisher"}
+    admin.ok("POST", f"/api/v1/projects/{project}/grants", body)
+    assert Api(srv, ci["session"]).ok("GET", f"/api/v1/projects/{project}")["role"] == "publisher"

@@ -5,7 +5,7 @@ project tree and its role grants (a child inherits its ancestors' grants), API t
 and sessions (only SHA-256 hashes of their secrets are stored), the audit chain
 (each row's hash covers the previous row's hash) and its anchoring in the transparency
 log, and in-process token-bucket rate limits.
-May import: ``store``, ``errors``, ``formats``, ``crypto``, ``log``.
+May import: ``store`` and ``errors`` (the log append that anchors the chain is handed in by the server).
 Invariants: a token never carries more than its creator's current role; a project always
 keeps at least one admin; every audit row is appended under one database lock so the
 chain never forks, across processes sharing PostgreSQL.

@@ -16,7 +16,7 @@ from assay.access import errors
 from assay.access.permissions import RANK, check_role, lower
 from assay.access.projects import find, granted_role, lineage
 from assay.errors import InputError
-from assay.store.schema import api_tokens, identities, projects, sessions
+from assay.store.schema import api_tokens, grants, identities, projects, sessions
 
 TOKEN_PREFIX = "assay_t_"
 SESSION_PREFIX = "assay_s_"
@@ -208,8 +208,6 @@ class Credentials:
             if principal.kind == "token":
                 have = self._token_role(conn, principal)
                 return have is not None and RANK[have] >= RANK[role]
-            from assay.store.schema import grants
-
             held = conn.execute(
                 select(grants.c.role).where(grants.c.issuer == principal.issuer, grants.c.subject == principal.subject)
             ).scalars()
