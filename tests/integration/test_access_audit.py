@@ -48,8 +48,9 @@ def _sql(srv: ServerProcess, db: str | None, statement: str, *args: Any) -> None
             conn.execute(statement, args)
 
 
-def _verify(srv: ServerProcess, tmp: Path, bearer: str) -> Any:
-    return run_assay("audit", "verify", "--server", srv.url, "--token", bearer, env={"XDG_CONFIG_HOME": str(tmp)})
+def _verify(srv: ServerProcess, tmp: Path, bearer: str, *extra: str) -> Any:
+    env = {"XDG_CONFIG_HOME": str(tmp)}
+    return run_assay("audit", "verify", "--server", srv.url, "--token", bearer, *extra, env=env)
 
 
 def _busy(admin: Api, n: int) -> str:
@@ -67,7 +68,8 @@ def test_editing_deleting_or_rewriting_rows_is_detected(tmp_path: Path, db: str 
         _busy(admin, 4)
         assert admin.ok("POST", "/api/v1/audit/anchor")["anchored"] > 0
         _busy(admin, 2)
-        ok = _verify(srv, tmp_path, admin.bearer)
+        state = str(tmp_path / "audit-state.json")
+        ok = _verify(srv, tmp_path, admin.bearer, "--state", state)
         assert ok.code == 0, ok.err
         assert "audit chain verified" in ok.out
 
@@ -91,6 +93,12 @@ def test_editing_deleting_or_rewriting_rows_is_detected(tmp_path: Path, db: str 
         rewritten = _verify(srv, tmp_path, admin.bearer)
         assert rewritten.code == 1
         assert "error[audit-anchor-mismatch]" in rewritten.err and f"row {seq}" in rewritten.err, rewritten.err
+
+        # 3. ... and delete the anchors too: a verifier that remembers them still checks them against the log
+        _sql(srv, db, "DELETE FROM audit_anchors WHERE seq > %s", 0)
+        hidden = _verify(srv, tmp_path, admin.bearer, "--state", state)
+        assert hidden.code == 1
+        assert "error[audit-anchor-mismatch]" in hidden.err and f"row {seq}" in hidden.err, hidden.err
     finally:
         srv.stop()
 
@@ -101,7 +109,13 @@ def test_deleting_a_row_is_detected(tmp_path: Path, db: str | None) -> None:
     try:
         admin = admin_api(srv)
         _busy(admin, 3)
-        assert _verify(srv, tmp_path, admin.bearer).code == 0
+        anchored = admin.ok("POST", "/api/v1/audit/anchor")["anchored"]
+        state = str(tmp_path / "state.json")
+        assert _verify(srv, tmp_path, admin.bearer, "--state", state).code == 0
+        _sql(srv, db, "DELETE FROM audit_anchors WHERE seq = %s", anchored)
+        missing = _verify(srv, tmp_path, admin.bearer, "--state", state)
+        assert missing.code == 1
+        assert "error[audit-anchor-missing]" in missing.err and f"row {anchored}" in missing.err, missing.err
         _sql(srv, db, "DELETE FROM audit_log WHERE seq = %s", 2)
         gone = _verify(srv, tmp_path, admin.bearer)
         assert gone.code == 1

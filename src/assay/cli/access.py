@@ -287,37 +287,74 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(server: ServerOpt = None, token: TokenOpt = None) -> None:
+def audit_verify(
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+    state: Annotated[
+        Optional[str], typer.Option("--state", help="file remembering the anchors seen (a deleted anchor is caught)")
+    ] = None,
+    trusted_root: Annotated[
+        Optional[str], typer.Option("--trusted-root", help="TrustedRoot naming the log (default: the server's own)")
+    ] = None,
+) -> None:
     """Walk the whole chain and check every anchored head against the transparency log (exit 1 on a break)."""
-    from assay.access.anchor import statement_digest
+    import json as _json
+    from pathlib import Path
+
     from assay.access.audit import walk
-    from assay.service.logops import verify_entry
+    from assay.service.io import write_atomic
 
     client = _client(server, token)
     rows = client.pages("/api/v1/audit", {})
     anchors = client.call("GET", "/api/v1/audit/anchors", "audit")["anchors"]
+    remembered: dict[str, int] = {}
+    if state and Path(state).exists():
+        doc = _json.loads(Path(state).read_text())
+        remembered = (
+            {str(k): int(v) for k, v in doc.get("anchors", {}).items()} if doc.get("server") == client.url else {}
+        )
+    listed = {str(a["log_uuid"]) for a in anchors}
+    for uuid, seq in sorted(remembered.items(), key=lambda kv: kv[1]):
+        if uuid not in listed:
+            # still check it against the log: a rewritten chain shows here even with its anchors deleted
+            _check_anchor(client.url, uuid, seq, rows, trusted_root)
+            raise VerificationError(
+                "audit-anchor-missing",
+                f"the anchor of row {seq} (log entry {uuid}) is gone from the server",
+                step="audit",
+            )
     count, broken = walk(rows, anchors)
     if broken is not None:
         raise VerificationError(broken.reason, broken.message + f" (first broken row: {broken.seq})", step="audit")
-    by_seq = {int(r["seq"]): r for r in rows}
     for a in anchors:
-        seq = int(a["seq"])
-        try:
-            entry = verify_entry(client.url, uuid=a["log_uuid"], index=None, trusted_root=None)
-        except VerificationError as exc:
-            raise VerificationError(
-                "audit-anchor-unproven",
-                f"the log entry anchoring row {seq} does not verify: {exc.message}",
-                step="audit",
-            ) from None
-        logged = entry["body"].get("spec", {}).get("data", {}).get("hash", {}).get("value")
-        if logged != statement_digest(seq, bytes.fromhex(by_seq[seq]["hash"])):
-            raise VerificationError(
-                "audit-anchor-mismatch",
-                f"row {seq} differs from the head recorded at log index {entry['logIndex']} (first broken row: {seq})",
-                step="audit",
-            )
+        _check_anchor(client.url, str(a["log_uuid"]), int(a["seq"]), rows, trusted_root)
+    if state:
+        seen = {**remembered, **{str(a["log_uuid"]): int(a["seq"]) for a in anchors}}
+        write_atomic(state, _json.dumps({"server": client.url, "anchors": seen}, indent=1).encode())
     output.say(f"audit chain verified: {count} rows, {len(anchors)} heads anchored in the log")
+
+
+def _check_anchor(url: str, uuid: str, seq: int, rows: list[dict[str, Any]], trusted_root: str | None) -> None:
+    """The log entry ``uuid`` verifies and records the chain's head at row ``seq``."""
+    from assay.access.anchor import statement_digest
+    from assay.service.logops import verify_entry
+
+    try:
+        entry = verify_entry(url, uuid=uuid, index=None, trusted_root=trusted_root)
+    except (VerificationError, InputError) as exc:
+        raise VerificationError(
+            "audit-anchor-unproven", f"the log entry anchoring row {seq} does not verify: {exc.message}", step="audit"
+        ) from None
+    row = next((r for r in rows if int(r["seq"]) == seq), None)
+    if row is None:
+        raise VerificationError("audit-row-missing", f"row {seq} was anchored in the log but is gone", step="audit")
+    logged = entry["body"].get("spec", {}).get("data", {}).get("hash", {}).get("value")
+    if logged != statement_digest(seq, bytes.fromhex(row["hash"])):
+        raise VerificationError(
+            "audit-anchor-mismatch",
+            f"row {seq} differs from the head recorded at log index {entry['logIndex']} (first broken row: {seq})",
+            step="audit",
+        )
 
 
 @audit_app.command("anchor")
