@@ -26,6 +26,7 @@ GROUPS = (
     "attestation",
     "admission",
     "layout",
+    "access",
 )
 for _group in GROUPS:
     importlib.import_module(f"assay.cli.{_group}")

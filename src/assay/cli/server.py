@@ -45,6 +45,21 @@ def server(
         Optional[str], typer.Option("--ca-key", help="signer URI or key file for the issuing CA (e.g. hsm:...)")
     ] = None,
     audience: Annotated[str, typer.Option("--audience", help="required token audience")] = "sigstore",
+    admin: Annotated[
+        Optional[list[str]], typer.Option("--admin", help="ISSUER=SUBJECT: a server administrator (repeatable)")
+    ] = None,
+    log_write: Annotated[
+        str, typer.Option("--log-write", help="open (Sigstore-compatible) or require-token (publisher token)")
+    ] = "open",
+    rate_limit: Annotated[
+        Optional[str], typer.Option("--rate-limit", help="writes per identity and per address, e.g. 600/m or 20/s:40")
+    ] = None,
+    login_rate_limit: Annotated[
+        str, typer.Option("--login-rate-limit", help="logins, token issuing and failed auth per address")
+    ] = "120/m",
+    audit_anchor_interval: Annotated[
+        float, typer.Option("--audit-anchor-interval", help="seconds between anchoring the audit head in the log")
+    ] = 300.0,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -64,6 +79,11 @@ def server(
             oidc_issuers=list(oidc_issuer or []),
             ca_key=ca_key,
             audience=audience,
+            admins=list(admin or []),
+            log_write=log_write,
+            rate_limit=rate_limit,
+            login_rate_limit=login_rate_limit,
+            audit_anchor_interval=audit_anchor_interval,
         )
     )
 

@@ -24,7 +24,7 @@ from assay.crypto import keys
 from assay.errors import AssayError, EnvironmentFailure
 from assay.log.note import LogIdentity
 from assay.log.service import LogService
-from assay.server import routes_ca, routes_log
+from assay.server import access_setup, routes_ca, routes_log
 from assay.server.config import MAX_BODY_BYTES, Settings, key_in_data_dir, signer_for, tree_id
 from assay.server.limits import BodyLimit
 from assay.server.work import WorkerPool
@@ -191,6 +191,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_log.router)
     app.include_router(routes_ca.router)
     _install_errors(app)
+    anchoring = access_setup.attach(app, settings, engine, log)
 
     @app.on_event("startup")
     def _warm() -> None:
@@ -198,6 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.on_event("shutdown")
     def _close() -> None:
+        anchoring.stop()
         pool.close()
         log.close()
         engine.dispose()
@@ -223,4 +225,5 @@ def asgi(settings: Settings) -> Any:
     async def append(body: bytes) -> tuple[int, dict[str, str], bytes]:
         return await routes_log.append(log, pool, body)
 
-    return BodyLimit(app, MAX_BODY_BYTES, {("POST", "/api/v1/log/entries"): append})
+    limited = BodyLimit(app, MAX_BODY_BYTES, {("POST", "/api/v1/log/entries"): append})
+    return access_setup.outermost(limited, app, settings)

@@ -12,6 +12,7 @@ from assay.crypto import signer as signers
 from assay.crypto.signer import Signer
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+DEV_ADMIN = "admin@example.com"
 
 
 @dataclass
@@ -31,6 +32,30 @@ class Settings:
     ca_key: str | None = None  # signer URI or key file for the issuing CA (default: generated)
     audience: str = "sigstore"
     extra: dict[str, str] = field(default_factory=dict)
+    admins: list[str] = field(default_factory=list)  # "ISSUER=SUBJECT": server administrators
+    log_write: str = "open"  # "open" (Sigstore-compatible) or "require-token"
+    rate_limit: str | None = None  # writes per identity and per address, e.g. "600/m"
+    login_rate_limit: str = "120/m"  # logins, token issuing and failed authentications per address
+    audit_anchor_interval: float = 300.0  # seconds between anchoring the audit head in the log
+
+    @property
+    def dev_issuer(self) -> str:
+        """The --dev OIDC issuer's URL."""
+        return self.url.rstrip("/") + "/dev/oidc"
+
+    def server_admins(self) -> frozenset[tuple[str, str]]:
+        """(issuer, subject) pairs from --admin, plus the dev issuer's admin@example.com under --dev."""
+        from assay.errors import InputError
+
+        found = set()
+        for spec in self.admins:
+            issuer, sep, subject = spec.partition("=")
+            if not sep or not issuer.startswith(("https://", "http://")) or not subject:
+                raise InputError("bad-admin", f"--admin {spec!r}: expected ISSUER=SUBJECT (issuer URL, then subject)")
+            found.add((issuer.rstrip("/"), subject))
+        if self.dev:
+            found.add((self.dev_issuer, DEV_ADMIN))
+        return frozenset(found)
 
     @property
     def url(self) -> str:

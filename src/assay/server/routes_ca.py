@@ -156,6 +156,10 @@ def dev_discovery(request: Request, flavour: str = "email") -> dict[str, Any]:
         "issuer": iss,
         "jwks_uri": request.app.state.settings.url.rstrip("/") + "/dev/oidc/jwks",
         "token_endpoint": iss + "/token",
+        # interactive login (server/routes_devlogin.py): the OAuth endpoints of the email issuer
+        "device_authorization_endpoint": request.app.state.settings.dev_issuer + "/device/code",
+        "authorization_endpoint": request.app.state.settings.dev_issuer + "/authorize",
+        "oauth_token_endpoint": request.app.state.settings.dev_issuer + "/oauth-token",
         "id_token_signing_alg_values_supported": ["ES256"],
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],

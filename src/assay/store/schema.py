@@ -40,3 +40,92 @@ log_checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("created", BigInteger, nullable=False),
 )
+
+# ---- access: projects, grants, credentials, the audit chain (migration 0002_access) ----------
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("parent_id", Integer, nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("deleted", BigInteger, nullable=True),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("issuer", String(512), primary_key=True),
+    Column("subject", String(512), primary_key=True),
+    Column("email", String(320), nullable=True),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("project_id", Integer, primary_key=True, autoincrement=False),
+    Column("issuer", String(512), primary_key=True),
+    Column("subject", String(512), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("project_id", Integer, nullable=False, index=True),
+    Column("role", String(32), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("issuer", String(512), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=True),
+    Column("revoked", BigInteger, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("issuer", String(512), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("revoked", BigInteger, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("token_id", String(32), nullable=True),
+    Column("project", String(63), nullable=True, index=True),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("result", String(128), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+audit_anchors = Table(
+    "audit_anchors",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+    Column("log_uuid", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+)

@@ -1,0 +1,287 @@
+"""Sessions and API tokens: issued once, stored as SHA-256 hashes, resolved to a principal and a role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from assay.access import errors
+from assay.access.permissions import RANK, check_role, lower
+from assay.access.projects import find, granted_role, lineage
+from assay.errors import InputError
+from assay.store.schema import api_tokens, grants, identities, projects, sessions
+
+TOKEN_PREFIX = "assay_t_"
+SESSION_PREFIX = "assay_s_"
+_FORM = re.compile(r"assay_([ts])_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+SESSION_LIFETIME = 12 * 3600
+MAX_TOKEN_LIFETIME = 366 * 86400
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an identity, through a session or a token, and its role in the addressed project."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    kind: str  # "session" | "token"
+    credential_id: str
+    server_admin: bool = False
+    token_project_id: int | None = None
+    token_role: str | None = None
+    project: str | None = None
+    role: str | None = None
+    expires: float | None = None
+
+    @property
+    def actor(self) -> str:
+        """``subject (issuer)``, as the audit log names people."""
+        return f"{self.subject} ({self.issuer})"
+
+    @property
+    def token_id(self) -> str | None:
+        """The API token's id, when the caller used one."""
+        return self.credential_id if self.kind == "token" else None
+
+    def with_role(self, project: str, role: str | None) -> Principal:
+        """This principal, scoped to ``project``."""
+        return replace(self, project=project, role=role)
+
+
+def _secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _mint(prefix: str) -> tuple[str, str, bytes]:
+    ident = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return ident, f"{prefix}{ident}_{secret}", _secret_hash(secret)
+
+
+def parse_duration(text: str) -> int:
+    """``30d``, ``12h``, ``45m``, ``90s`` -> seconds (``bad-duration`` otherwise)."""
+    m = re.fullmatch(r"(\d{1,6})([smhd])", text.strip())
+    if not m:
+        raise InputError("bad-duration", f"{text!r} is not a duration", hint="use e.g. 30d, 12h, 45m")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+class Credentials:
+    """Issuing, resolving and revoking sessions and tokens."""
+
+    def __init__(self, engine: Engine, server_admins: frozenset[tuple[str, str]] = frozenset()) -> None:
+        self.engine = engine
+        self.server_admins = server_admins
+
+    # ---- sessions -----------------------------------------------------------------------
+
+    def open_session(
+        self, issuer: str, subject: str, email: str | None, lifetime: int = SESSION_LIFETIME
+    ) -> dict[str, Any]:
+        """A new session for a verified identity; the secret is returned once."""
+        now = int(time.time())
+        ident, token, digest = _mint(SESSION_PREFIX)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(sessions).values(
+                    id=ident,
+                    secret_hash=digest,
+                    issuer=issuer,
+                    subject=subject,
+                    email=email,
+                    created=now,
+                    expires=now + lifetime,
+                )
+            )
+            seen = conn.execute(
+                update(identities)
+                .where(identities.c.issuer == issuer, identities.c.subject == subject)
+                .values(last_seen=now, email=email)
+            ).rowcount
+            if not seen:
+                conn.execute(
+                    insert(identities).values(
+                        issuer=issuer, subject=subject, email=email, first_seen=now, last_seen=now
+                    )
+                )
+        return {"session": token, "id": ident, "expires": now + lifetime, "issuer": issuer, "subject": subject}
+
+    def close_session(self, session_id: str) -> None:
+        """Revoke a session."""
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions).where(sessions.c.id == session_id).values(revoked=int(time.time())))
+
+    # ---- resolving ----------------------------------------------------------------------
+
+    def authenticate(self, bearer: str) -> Principal:
+        """The principal behind a bearer credential, or a 401 with a reason code."""
+        m = _FORM.fullmatch(bearer)
+        if m is None:
+            if bearer.startswith(TOKEN_PREFIX):
+                raise errors.unauthenticated("token-malformed", "the API token is malformed")
+            if bearer.startswith(SESSION_PREFIX):
+                raise errors.unauthenticated("session-malformed", "the session token is malformed")
+            raise errors.unauthenticated(
+                "credential-malformed", "the bearer credential is not an assay session or token"
+            )
+        kind, ident, secret = m.groups()
+        now = time.time()
+        with self.engine.connect() as conn:
+            if kind == "s":
+                row = conn.execute(select(sessions).where(sessions.c.id == ident)).first()
+                if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret)):
+                    raise errors.unauthenticated("session-invalid", "no such session (forged or from another server)")
+                if row.revoked is not None:
+                    raise errors.unauthenticated("session-revoked", "the session was closed; log in again")
+                if row.expires <= now:
+                    raise errors.unauthenticated("session-expired", "the session has expired; log in again")
+                return Principal(
+                    row.issuer,
+                    row.subject,
+                    row.email,
+                    "session",
+                    ident,
+                    (row.issuer, row.subject) in self.server_admins,
+                )
+            row = conn.execute(select(api_tokens).where(api_tokens.c.id == ident)).first()
+            if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret)):
+                raise errors.unauthenticated("token-invalid", "no such API token (forged or from another server)")
+            if row.revoked is not None:
+                raise errors.unauthenticated("token-revoked", "the API token was revoked")
+            if row.expires is not None and row.expires <= now:
+                raise errors.unauthenticated("token-expired", "the API token has expired")
+            return Principal(
+                row.issuer,
+                row.subject,
+                None,
+                "token",
+                ident,
+                False,
+                token_project_id=row.project_id,
+                token_role=row.role,
+                expires=row.expires,
+            )
+
+    def role_in(self, principal: Principal, project_name: str) -> str | None:
+        """The principal's effective role in a project (grants inherited from ancestors; tokens capped)."""
+        with self.engine.connect() as conn:
+            project = find(conn, project_name)
+            ids = lineage(conn, project)
+            if principal.kind == "token":
+                if principal.token_project_id not in ids:
+                    raise errors.forbidden("token-wrong-project", f"this API token is not for project {project_name!r}")
+                if (principal.issuer, principal.subject) in self.server_admins:
+                    return principal.token_role
+                # the creator's role where the token was made: that project's lineage is a suffix of this one
+                home = ids[ids.index(principal.token_project_id) :]
+                creator = granted_role(conn, home, principal.issuer, principal.subject)
+                return lower(str(principal.token_role), creator) if creator else None
+            if principal.server_admin:
+                return "admin"
+            return granted_role(conn, ids, principal.issuer, principal.subject)
+
+    def _token_role(self, conn: Connection, principal: Principal) -> str | None:
+        """min(token role, its creator's current role where the token was made)."""
+        assert principal.token_role is not None and principal.token_project_id is not None
+        if (principal.issuer, principal.subject) in self.server_admins:
+            return principal.token_role
+        row = conn.execute(select(projects).where(projects.c.id == principal.token_project_id)).first()
+        if row is None or row.deleted is not None:
+            return None
+        home = find(conn, row.name)
+        creator = granted_role(conn, lineage(conn, home), principal.issuer, principal.subject)
+        return lower(principal.token_role, creator) if creator else None
+
+    def any_role_at_least(self, principal: Principal, role: str) -> bool:
+        """Whether the principal holds ``role`` or higher in some project (for project-less checks)."""
+        if principal.server_admin:
+            return True
+        with self.engine.connect() as conn:
+            if principal.kind == "token":
+                have = self._token_role(conn, principal)
+                return have is not None and RANK[have] >= RANK[role]
+            held = conn.execute(
+                select(grants.c.role).where(grants.c.issuer == principal.issuer, grants.c.subject == principal.subject)
+            ).scalars()
+            return any(RANK[r] >= RANK[role] for r in held)
+
+    # ---- API tokens ---------------------------------------------------------------------
+
+    def create_token(
+        self, principal: Principal, project_name: str, role: str, expires_in: int | None, name: str
+    ) -> dict[str, Any]:
+        """Issue a token for a project, never above the creator's own role there; the secret is returned once."""
+        check_role(role)
+        if expires_in is not None and not 0 < expires_in <= MAX_TOKEN_LIFETIME:
+            raise InputError("bad-duration", "token lifetimes are between 1 second and 366 days")
+        if len(name) > 128:
+            raise InputError("bad-token-name", "token names are at most 128 characters")
+        have = self.role_in(principal, project_name)
+        if have is None or RANK[role] > RANK[have]:
+            raise errors.forbidden("role-above-own", f"cannot create a {role} token: above your own role ({have})")
+        now = int(time.time())
+        ident, token, digest = _mint(TOKEN_PREFIX)
+        with self.engine.begin() as conn:
+            project = find(conn, project_name)
+            conn.execute(
+                insert(api_tokens).values(
+                    id=ident,
+                    secret_hash=digest,
+                    project_id=project.id,
+                    role=role,
+                    name=name or ident,
+                    issuer=principal.issuer,
+                    subject=principal.subject,
+                    created=now,
+                    expires=now + expires_in if expires_in else None,
+                )
+            )
+        return {
+            "token": token,
+            "id": ident,
+            "project": project_name,
+            "role": role,
+            "name": name or ident,
+            "expires": now + expires_in if expires_in else None,
+        }
+
+    def list_tokens(self, project_name: str, owner: tuple[str, str] | None) -> list[dict[str, Any]]:
+        """Tokens of a project (all, or only ``owner``'s); never their secrets."""
+        with self.engine.connect() as conn:
+            project = find(conn, project_name)
+            q = select(api_tokens).where(api_tokens.c.project_id == project.id)
+            if owner is not None:
+                q = q.where(api_tokens.c.issuer == owner[0], api_tokens.c.subject == owner[1])
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "role": r.role,
+                    "owner": f"{r.subject} ({r.issuer})",
+                    "created": r.created,
+                    "expires": r.expires,
+                    "revoked": r.revoked,
+                }
+                for r in conn.execute(q.order_by(api_tokens.c.created))
+            ]
+
+    def revoke_token(self, project_name: str, token_id: str, principal: Principal, is_admin: bool) -> None:
+        """Revoke a token of this project: its owner or a project admin may."""
+        with self.engine.begin() as conn:
+            project = find(conn, project_name)
+            row = conn.execute(
+                select(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.project_id == project.id)
+            ).first()
+            if row is None:
+                raise errors.not_found("unknown-token", f"project {project_name!r} has no token {token_id!r}")
+            if not is_admin and (row.issuer, row.subject) != (principal.issuer, principal.subject):
+                raise errors.forbidden("not-token-owner", "only the token's creator or a project admin may revoke it")
+            conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked=int(time.time())))

@@ -1,0 +1,92 @@
+"""THE permission table: every protected action and the minimum role it needs.
+
+Roles are ordered ``viewer < publisher < policy_writer < admin``. ``authenticated``
+means any valid session or token; ``server_admin`` means an identity named with
+``assay server --admin`` (or ``--dev``), who is also ``admin`` of every project.
+A new endpoint adds its action here (one row) and declares it with
+``Depends(require("<action>"))``; the README's matrix and the matrix test follow.
+"""
+
+from __future__ import annotations
+
+from assay.errors import InputError
+
+ROLES = ("viewer", "publisher", "policy_writer", "admin")
+RANK = {"authenticated": 0, "viewer": 1, "publisher": 2, "policy_writer": 3, "admin": 4, "server_admin": 5}
+
+# action -> (minimum role, state-changing?)
+PERMISSIONS: dict[str, tuple[str, bool]] = {
+    "session.read": ("authenticated", False),
+    "session.delete": ("authenticated", True),
+    "project.list": ("authenticated", False),
+    "project.create": ("server_admin", True),
+    "project.read": ("viewer", False),
+    "project.create_child": ("admin", True),
+    "project.delete": ("admin", True),
+    "project.admin": ("admin", True),
+    "member.read": ("viewer", False),
+    "member.write": ("admin", True),
+    "token.create": ("viewer", True),
+    "token.read": ("viewer", False),
+    "token.revoke": ("viewer", True),
+    "audit.read": ("admin", False),
+    "audit.read_all": ("server_admin", False),
+    "audit.anchor": ("server_admin", True),
+    "log.append": ("publisher", True),
+    "policy.read": ("viewer", False),
+    "policy.write": ("policy_writer", True),
+    "profile.read": ("viewer", False),
+    "profile.write": ("policy_writer", True),
+    "tuf.delegate": ("policy_writer", True),
+    "artifact.read": ("viewer", False),
+    "artifact.publish": ("publisher", True),
+    "evidence.read": ("viewer", False),
+    "evidence.write": ("publisher", True),
+    "broker.unwrap": ("publisher", True),
+    "broker.admin": ("admin", True),
+}
+
+
+# Writes that need no credentials (they create them), audited all the same.
+PUBLIC_WRITES = {"session.create"}
+
+
+def min_role(action: str) -> str:
+    """The least role allowed to perform ``action`` (unknown actions are a programming error)."""
+    try:
+        return PERMISSIONS[action][0]
+    except KeyError:
+        raise KeyError(f"action {action!r} is not in the permission table") from None
+
+
+def is_write(action: str) -> bool:
+    """Whether ``action`` changes state (and so is audited when it succeeds)."""
+    return action in PUBLIC_WRITES or PERMISSIONS[action][1]
+
+
+def allows(role: str | None, action: str) -> bool:
+    """Whether a principal holding ``role`` (None: no role in the project) may perform ``action``."""
+    need = RANK[min_role(action)]
+    have = RANK.get(role, -1) if role is not None else (0 if need == 0 else -1)
+    return have >= need
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is a project role, else ``unknown-role``."""
+    if role not in ROLES:
+        raise InputError("unknown-role", f"no role {role!r}", hint=f"use one of {', '.join(ROLES)}")
+    return role
+
+
+def higher(a: str | None, b: str | None) -> str | None:
+    """The higher of two roles (None is below every role)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if RANK[a] >= RANK[b] else b
+
+
+def lower(a: str, b: str) -> str:
+    """The lower of two roles."""
+    return a if RANK[a] <= RANK[b] else b

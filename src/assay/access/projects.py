@@ -1,0 +1,198 @@
+"""Projects (a tree, soft-deleted) and per-project role grants; effective roles with inheritance."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+
+from assay.access import errors
+from assay.access.permissions import RANK, check_role, higher
+from assay.access.txn import locked
+from assay.errors import InputError
+from assay.store.schema import grants, projects
+
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+LOCK = 7234010
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Project:
+    """A live project."""
+
+    id: int
+    name: str
+    parent_id: int | None
+    created: int
+    created_by: str
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid project name, else ``bad-project-name``."""
+    if not NAME.fullmatch(name):
+        raise InputError("bad-project-name", f"{name!r} is not a project name", hint="use [a-z0-9][a-z0-9-]{0,62}")
+    return name
+
+
+def _project(row: Any) -> Project:
+    return Project(row.id, row.name, row.parent_id, row.created, row.created_by)
+
+
+def find(conn: Connection, name: str) -> Project:
+    """The live project called ``name``, or ``unknown-project`` (404)."""
+    row = conn.execute(select(projects).where(projects.c.name == name, projects.c.deleted.is_(None))).first()
+    if row is None:
+        raise errors.not_found("unknown-project", f"no project {name!r}")
+    return _project(row)
+
+
+def lineage(conn: Connection, project: Project) -> list[int]:
+    """The project's id followed by its ancestors' ids, nearest first."""
+    ids = [project.id]
+    parent = project.parent_id
+    while parent is not None and len(ids) < MAX_DEPTH:
+        ids.append(parent)
+        parent = conn.execute(select(projects.c.parent_id).where(projects.c.id == parent)).scalar()
+    return ids
+
+
+def granted_role(conn: Connection, ids: list[int], issuer: str, subject: str) -> str | None:
+    """The highest role granted to an identity on any of ``ids`` (a project and its ancestors)."""
+    rows = conn.execute(
+        select(grants.c.role).where(
+            grants.c.project_id.in_(ids), grants.c.issuer == issuer, grants.c.subject == subject
+        )
+    ).scalars()
+    best: str | None = None
+    for role in rows:
+        best = higher(best, role)
+    return best
+
+
+class Projects:
+    """Project and grant operations (authorisation is checked by the caller, roles by these methods)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, name: str, parent: str | None, actor: tuple[str, str]) -> Project:
+        """Create a project (its creator becomes admin); ``project-exists`` if the name was ever used."""
+        check_name(name)
+        now = int(time.time())
+        with locked(self.engine, LOCK) as conn:
+            parent_id = find(conn, parent).id if parent else None
+            if conn.execute(select(projects.c.id).where(projects.c.name == name)).first() is not None:
+                raise errors.conflict("project-exists", f"project {name!r} exists (or existed: names are not reused)")
+            inserted = conn.execute(
+                insert(projects).values(
+                    name=name, parent_id=parent_id, created=now, created_by=f"{actor[1]} ({actor[0]})"
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            pid = inserted[0]
+            conn.execute(
+                insert(grants).values(
+                    project_id=pid, issuer=actor[0], subject=actor[1], role="admin", created=now, created_by="creator"
+                )
+            )
+        with self.engine.connect() as conn:
+            return find(conn, name)
+
+    def get(self, name: str) -> Project:
+        """The live project ``name``."""
+        with self.engine.connect() as conn:
+            return find(conn, name)
+
+    def parent_name(self, project: Project) -> str | None:
+        """The parent project's name, if any."""
+        if project.parent_id is None:
+            return None
+        with self.engine.connect() as conn:
+            return conn.execute(select(projects.c.name).where(projects.c.id == project.parent_id)).scalar()
+
+    def visible(self, identity: tuple[str, str] | None) -> list[Project]:
+        """Live projects: all of them (``identity`` None) or those where the identity holds a role, with descendants."""
+        with self.engine.connect() as conn:
+            rows = [_project(r) for r in conn.execute(select(projects).where(projects.c.deleted.is_(None)))]
+            if identity is None:
+                return sorted(rows, key=lambda p: p.name)
+            mine = set(
+                conn.execute(
+                    select(grants.c.project_id).where(grants.c.issuer == identity[0], grants.c.subject == identity[1])
+                ).scalars()
+            )
+        by_id = {p.id: p for p in rows}
+
+        def visible(p: Project) -> bool:
+            seen = 0
+            cur: Project | None = p
+            while cur is not None and seen < MAX_DEPTH:
+                if cur.id in mine:
+                    return True
+                cur = by_id.get(cur.parent_id) if cur.parent_id is not None else None
+                seen += 1
+            return False
+
+        return sorted((p for p in rows if visible(p)), key=lambda p: p.name)
+
+    def delete(self, name: str) -> None:
+        """Soft-delete: the row (and the audit history naming it) stays; ``project-has-children`` if any live."""
+        with locked(self.engine, LOCK) as conn:
+            p = find(conn, name)
+            live_child = conn.execute(
+                select(projects.c.id).where(projects.c.parent_id == p.id, projects.c.deleted.is_(None))
+            ).first()
+            if live_child is not None:
+                raise errors.conflict("project-has-children", f"project {name!r} has live child projects")
+            conn.execute(update(projects).where(projects.c.id == p.id).values(deleted=int(time.time())))
+
+    def grants(self, name: str) -> list[dict[str, Any]]:
+        """The project's own grants (inherited ones are listed on the ancestors)."""
+        with self.engine.connect() as conn:
+            p = find(conn, name)
+            rows = conn.execute(select(grants).where(grants.c.project_id == p.id).order_by(grants.c.created))
+            return [{"issuer": r.issuer, "subject": r.subject, "role": r.role, "created": r.created} for r in rows]
+
+    def grant(self, name: str, issuer: str, subject: str, role: str, actor_role: str, actor: str) -> None:
+        """Grant (or change) a role; ``role-above-own`` when it exceeds the granter's."""
+        check_role(role)
+        if not issuer or not subject:
+            raise InputError("bad-identity", "an identity needs an issuer and a subject")
+        if RANK[role] > RANK[actor_role]:
+            raise errors.forbidden("role-above-own", f"cannot grant {role}: above your own role ({actor_role})")
+        with locked(self.engine, LOCK) as conn:
+            p = find(conn, name)
+            key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
+            conn.execute(delete(grants).where(key))
+            conn.execute(
+                insert(grants).values(
+                    project_id=p.id,
+                    issuer=issuer,
+                    subject=subject,
+                    role=role,
+                    created=int(time.time()),
+                    created_by=actor,
+                )
+            )
+
+    def revoke(self, name: str, issuer: str, subject: str) -> None:
+        """Remove a grant; ``last-admin`` if the project would be left without an admin."""
+        with locked(self.engine, LOCK) as conn:
+            p = find(conn, name)
+            key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
+            role = conn.execute(select(grants.c.role).where(key)).scalar()
+            if role is None:
+                raise errors.not_found("unknown-grant", f"{subject} ({issuer}) holds no role on {name!r}")
+            if role == "admin":
+                admins = conn.execute(
+                    select(func.count())
+                    .select_from(grants)
+                    .where(grants.c.project_id.in_(lineage(conn, p)), grants.c.role == "admin")
+                ).scalar_one()
+                if admins <= 1:
+                    raise errors.conflict("last-admin", f"{subject} is the last admin of {name!r}")
+            conn.execute(delete(grants).where(key))

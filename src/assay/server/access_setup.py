@@ -1,0 +1,84 @@
+"""Wiring access control into the app: state, routes, the dev login, and the audit anchoring thread."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from assay.access.anchor import anchor_now
+from assay.access.gate import Access
+from assay.access.ratelimit import parse_rate
+from assay.crypto import keys
+from assay.log.entries import canonicalize, hashedrekord_proposal
+from assay.log.service import LogService
+from assay.server import auth, routes_access, routes_devlogin
+from assay.server.config import Settings, key_in_data_dir
+
+
+class Anchoring:
+    """Anchors the audit head every ``interval`` seconds and once more on stop."""
+
+    def __init__(self, access: Access, append: Any, interval: float) -> None:
+        self.access = access
+        self.append = append
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-anchor", daemon=True)
+        if interval > 0:
+            self._thread.start()
+
+    def once(self) -> int | None:
+        """Anchor now (if the head moved)."""
+        return anchor_now(self.access.engine, self.access.audit, self.append)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.once()
+            except Exception:  # the next tick retries; a failed anchor never stops the server
+                continue
+
+    def stop(self) -> None:
+        """Stop the timer and anchor the final head."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        try:
+            self.once()
+        except Exception:  # shutting down with the database gone: nothing more to do
+            pass
+
+
+def attach(app: FastAPI, settings: Settings, engine: Engine, log: LogService) -> Anchoring:
+    """Install access control on ``app``; returns the anchoring job."""
+    access = Access(
+        engine,
+        settings.server_admins(),
+        parse_rate(settings.rate_limit) if settings.rate_limit else None,
+        parse_rate(settings.login_rate_limit),
+    )
+    auth.install(app, access)
+    signer = key_in_data_dir(settings.data_dir, "audit")
+    pem = keys.public_pem(signer.public_key)
+
+    def append(statement: bytes) -> tuple[int, str]:
+        digest = hashlib.sha256(statement).digest()
+        entry = canonicalize(hashedrekord_proposal(signer.sign_message(statement), digest, pem))
+        receipt = log.submit(entry)
+        return receipt.entry.index, receipt.entry.leaf_hash.hex()
+
+    app.state.audit_append = append
+    app.state.audit_public_pem = pem
+    app.include_router(routes_access.router)
+    if settings.dev:
+        app.include_router(routes_devlogin.router)
+    return Anchoring(access, append, settings.audit_anchor_interval)
+
+
+def outermost(inner: Any, app: FastAPI, settings: Settings) -> Any:
+    """The audit middleware around everything (it also sees 413s and the log's fast path)."""
+    return auth.AuditMiddleware(inner, app, app.state.access, settings.log_write == "require-token")

@@ -1,0 +1,97 @@
+"""Helpers for the access-control tests: servers with a fresh database per module, sessions, projects."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.integration.conftest import ServerProcess, _fresh_pg
+
+ADMIN = "admin@example.com"
+
+
+def fresh_database(kind: str) -> Iterator[str | None]:
+    """None (SQLite in the data directory) or a fresh PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+    else:
+        yield from _fresh_pg()
+
+
+def start(tmp: Path, database: str | None, *extra: str) -> ServerProcess:
+    """A --dev server with generous login limits unless the test sets its own."""
+    args = ["--dev", *extra]
+    if "--login-rate-limit" not in extra:
+        args += ["--login-rate-limit", "100000/m"]
+    return ServerProcess(tmp / ("data-" + secrets.token_hex(3)), database, extra=args).start()
+
+
+def issuer(srv: ServerProcess) -> str:
+    """The --dev server's email issuer."""
+    return srv.url + "/dev/oidc"
+
+
+def id_token(srv: ServerProcess, email: str, **body: Any) -> str:
+    """An ID token for ``email`` from the server's dev issuer."""
+    r = httpx.post(srv.url + "/dev/oidc/token", json={"email": email, **body}, timeout=10)
+    r.raise_for_status()
+    return str(r.json()["id_token"])
+
+
+def session(srv: ServerProcess, email: str) -> str:
+    """A session token for ``email`` (exchanged from a dev ID token)."""
+    r = httpx.post(srv.url + "/api/v1/auth/session", json={"identityToken": id_token(srv, email)}, timeout=10)
+    assert r.status_code == 200, r.text
+    return str(r.json()["session"])
+
+
+def unique(prefix: str) -> str:
+    """A fresh project (or user) name."""
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@dataclass
+class Api:
+    """An httpx wrapper with a bearer credential."""
+
+    srv: ServerProcess
+    bearer: str | None
+
+    def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
+        return httpx.request(method, self.srv.url + path, json=body, headers=headers, timeout=30, **kw)
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        r = self(method, path, body)
+        assert 200 <= r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()
+
+
+def admin_api(srv: ServerProcess) -> Api:
+    """The server administrator (the --dev admin)."""
+    return Api(srv, session(srv, ADMIN))
+
+
+def new_project(admin: Api, parent: str | None = None) -> str:
+    """Create a project as the administrator."""
+    name = unique("p")
+    path = f"/api/v1/projects/{parent}/children" if parent else "/api/v1/projects"
+    admin.ok("POST", path, {"name": name})
+    return name
+
+
+def grant(admin: Api, project: str, email: str, role: str) -> None:
+    """Grant ``role`` on ``project`` to a dev-issuer identity."""
+    admin.ok(
+        "POST", f"/api/v1/projects/{project}/grants", {"issuer": issuer(admin.srv), "subject": email, "role": role}
+    )
+
+
+def audit_rows(admin: Api) -> list[dict[str, Any]]:
+    """The whole chain."""
+    return list(admin.ok("GET", "/api/v1/audit?limit=10000")["rows"])
