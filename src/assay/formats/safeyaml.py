@@ -15,6 +15,7 @@ from assay.errors import InputError
 MAX_ALIASES = 100
 MAX_NODES = 200_000
 MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
@@ -43,13 +44,19 @@ def compose_all(
     """Parse to node trees (line numbers kept) within the alias and expansion budget."""
     if len(text) > MAX_BYTES:
         raise InputError("yaml-too-large", f"{what} is larger than {MAX_BYTES} bytes")
-    aliases = 0
+    aliases = depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > max_aliases:
                     raise InputError("yaml-alias-budget", f"{what} uses more than {max_aliases} aliases")
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise InputError("yaml-too-deep", f"{what} nests deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -12,7 +12,7 @@ import yaml
 
 from assay.crypto import keys
 from assay.errors import AssayError, InputError
-from assay.formats import intoto
+from assay.formats import intoto, safeyaml
 from assay.policy import schema
 from assay.policy.model import Authorities, Keyless, Policy, Rule, parse_duration
 
@@ -22,6 +22,8 @@ SBOM_TYPES = {
     "spdx": ("https://spdx.dev/Document",),
 }
 VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
+MAX_CEL_LENGTH = 4096
+MAX_CEL_DEPTH = 32
 RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities")
 
 
@@ -52,28 +54,37 @@ def _fail(reason: str, where: str, line: int, message: str) -> InputError:
     return InputError(reason, f"{where}:{line}: {message}")
 
 
-def _read(path: Path) -> tuple[bytes, Any, _Lines]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
+def _read(raw: bytes, where: str) -> tuple[Any, _Lines]:
+    """One parse within the alias/size budget: the node tree gives line numbers and the data."""
     lines = _Lines()
     try:
-        parser = yaml.SafeLoader(raw.decode("utf-8"))
-        try:
-            node = parser.get_single_node()  # one parse: the node tree gives line numbers and the data
-            data = parser.construct_document(node) if node is not None else None
-        finally:
-            parser.dispose()
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _fail(
-            "policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {problem}"
-        ) from None
-    if node is not None:
-        lines.walk(node, "")
-    return raw, data, lines
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail("policy-malformed", where, 1, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        nodes = safeyaml.compose_all(text, what=where)
+    except InputError as exc:
+        if exc.reason == "yaml-invalid":
+            m = re.search(r" at line (\d+)", exc.message)
+            problem = exc.message.split(": ", 1)[-1]
+            raise _fail("policy-malformed", where, int(m.group(1)) if m else 1, f"not YAML/JSON: {problem}") from None
+        raise _fail(f"policy-{exc.reason}", where, 1, exc.message) from None
+    if len(nodes) > 1:
+        raise _fail("policy-malformed", where, 1, f"not YAML/JSON: holds {len(nodes)} documents; expected one")
+    if not nodes:
+        return None, lines
+    loader = yaml.SafeLoader("")
+    try:
+        data = loader.construct_document(nodes[0])
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise _fail("policy-malformed", where, 1, f"not YAML/JSON: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
+    try:
+        lines.walk(nodes[0], "")
+    except RecursionError:
+        raise _fail("policy-yaml-too-deep", where, 1, "nests too deeply") from None
+    return data, lines
 
 
 def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
@@ -119,8 +130,39 @@ def _regexp(value: str, where: str, line: int) -> re.Pattern[str]:
         ) from None
 
 
+def _cel_depth(source: str) -> int:
+    """The deepest bracket nesting outside string literals (a linear pre-scan before the recursive parser)."""
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for ch in source:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _cel(source: str, where: str, line: int) -> Any:
     import celpy
+
+    if len(source) > MAX_CEL_LENGTH or _cel_depth(source) > MAX_CEL_DEPTH:
+        raise _fail(
+            "policy-cel-too-complex",
+            where,
+            line,
+            f"CEL expression is longer than {MAX_CEL_LENGTH} characters or nests deeper than {MAX_CEL_DEPTH}",
+        )
 
     env = celpy.Environment()
     try:
@@ -230,13 +272,20 @@ def _trust(doc: dict[str, Any], base: Path, where: str, lines: _Lines) -> Any:
 def load(path_str: str) -> Policy:
     """Read, check and compile a policy; InputError (exit 2) names file and line on any problem."""
     path = Path(path_str)
-    raw, data, lines = _read(path)
-    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
+    return parse(raw, str(path), path.parent)
+
+
+def parse(raw: bytes, where: str, base: Path) -> Policy:
+    """Check and compile policy text; ``base`` resolves relative key and trust-root paths."""
+    data, lines = _read(raw, where)
     if not isinstance(data, dict):
         raise _fail("policy-invalid", where, 1, "a policy is a mapping (apiVersion, kind, metadata, spec)")
     _schema_errors(data, where, lines)
     spec = data["spec"]
-    base = path.parent
     rules: list[Rule] = []
     for i, r in enumerate(spec["require"]):
         kind = next(k for k in RULE_KINDS if k in r)
@@ -245,7 +294,10 @@ def load(path_str: str) -> Policy:
         auth = _authorities(body.get("authorities"), base, where, lines, f"{p}/authorities")
         rule = Rule(r["name"], kind, auth, lines.line(f"spec/require/{i}"))
         if "maxAge" in body:
-            rule.max_age = parse_duration(body["maxAge"])
+            try:
+                rule.max_age = parse_duration(str(body["maxAge"]))
+            except ValueError as exc:
+                raise _fail("policy-invalid", where, lines.line(f"{p}/maxAge"), f"maxAge: {exc}") from None
         if kind == "attestation":
             try:
                 rule.predicate_types = (intoto.predicate_type(body["predicateType"]),)
