@@ -77,3 +77,30 @@ def string(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise InputError("malformed-field", f"{field}: expected a string")
     return value
+
+
+def optional_list(value: object, field: str, *, reason: str = "malformed-field") -> list[Any]:
+    """A JSON list; absent or null reads as empty, any other type raises ``InputError(reason)``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(reason, f"{field}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def optional_object(value: object, field: str, *, reason: str = "malformed-field") -> dict[str, Any]:
+    """A JSON object; absent or null reads as empty, any other type raises ``InputError(reason)``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(reason, f"{field}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def objects(value: object, field: str, *, reason: str = "malformed-field") -> list[dict[str, Any]]:
+    """A JSON list of objects (absent or null: empty); anything else raises ``InputError(reason)``."""
+    out = optional_list(value, field, reason=reason)
+    for i, item in enumerate(out):
+        if not isinstance(item, dict):
+            raise InputError(reason, f"{field}[{i}]: expected an object, got {type(item).__name__}")
+    return out
