@@ -417,6 +417,12 @@ class Condition:
 
     def evaluate(self, variables: dict[str, Any]) -> Any:
         """True/False, or raises CelError."""
+        try:
+            return self._evaluate(variables)
+        except RecursionError:
+            raise CelError("expression nests too deeply to evaluate") from None
+
+    def _evaluate(self, variables: dict[str, Any]) -> Any:
         if self.fast is not None:
             return self.fast(variables)
         from celpy import celtypes

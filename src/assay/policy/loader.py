@@ -23,7 +23,8 @@ SBOM_TYPES = {
 }
 VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
 MAX_CEL_LENGTH = 4096
-MAX_CEL_DEPTH = 32
+MAX_CEL_DEPTH = 16  # bracket nesting
+MAX_CEL_TREE_DEPTH = 250  # parse-tree depth: the compiler and evaluator recurse once per level
 RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities")
 
 
@@ -172,6 +173,26 @@ def _cel(source: str, where: str, line: int) -> Any:
         raise _fail(
             "policy-cel-invalid", where, line, f"CEL expression does not compile: {source!r}: {first}"
         ) from None
+    if _tree_depth(ast) > MAX_CEL_TREE_DEPTH:
+        raise _fail("policy-cel-too-complex", where, line, f"CEL expression {source[:60]!r}… is too deeply nested")
+    try:
+        return _checked_condition(source, ast, env, where, line)
+    except RecursionError:
+        raise _fail("policy-cel-too-complex", where, line, "CEL expression is too deeply nested") from None
+
+
+def _tree_depth(tree: Any) -> int:
+    """Depth of a lark parse tree, walked without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in getattr(node, "children", ()) if hasattr(c, "children"))
+    return deepest
+
+
+def _checked_condition(source: str, ast: Any, env: Any, where: str, line: int) -> Any:
     bound: set[str] = set()
     idents: list[str] = []
     for t in ast.iter_subtrees():
