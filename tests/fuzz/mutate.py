@@ -187,23 +187,29 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
 def _as_json(data: bytes) -> Any:
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
 def _as_yaml(data: bytes) -> Any:
     try:
         doc = yaml.safe_load(data)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         return None
     return doc if isinstance(doc, dict | list) else None
 
 
 def mutate(seed: bytes, rng: random.Random, graft: Any = None) -> bytes:
     """One mutant of ``seed``: structural when it parses as JSON or YAML, else textual; sometimes raw."""
-    roll = rng.random()
-    if roll < 0.1:
+    if rng.random() < 0.1 or len(seed) > 200_000:
         return mutate_bytes(seed, rng)
+    try:
+        return _structural(seed, rng, graft)
+    except RecursionError:  # a mutant of a mutant nested too deep for the serialisers
+        return mutate_bytes(seed, rng)
+
+
+def _structural(seed: bytes, rng: random.Random, graft: Any) -> bytes:
     doc = _as_json(seed)
     if doc is not None and isinstance(doc, dict | list):
         return _expand(json.dumps(mutate_value(doc, rng, graft))).encode()

@@ -260,7 +260,8 @@ def _oci_layout(data: bytes) -> object:
     from assay.oci.layout import Layout
 
     if not _LAYOUT:
-        root = Path(tempfile.mkdtemp(prefix="assay-fuzz-layout-"))
+        shm = Path("/dev/shm")
+        root = Path(tempfile.mkdtemp(prefix="assay-fuzz-layout-", dir=shm if shm.is_dir() else None))
         (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
         (root / "blobs" / "sha256").mkdir(parents=True)
         _LAYOUT.append(root)

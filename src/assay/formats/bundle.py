@@ -210,7 +210,7 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
     """Parse and structurally check a Sigstore bundle."""
     doc = obj(data if isinstance(data, dict) else load_json(data, "bundle"), "bundle")
     media_type = doc.get("mediaType")
-    if media_type not in MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise InputError("unknown-bundle-media-type", f"bundle has unsupported mediaType {media_type!r}")
     version = MEDIA_TYPES[media_type]
     vm = obj(doc.get("verificationMaterial"), "verificationMaterial")

@@ -7,6 +7,7 @@ explode when the text is encoded. Every untrusted document goes through :func:`l
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from assay.errors import InputError
@@ -15,26 +16,20 @@ MAX_DEPTH = 64
 MAX_BYTES = 64 * 1024 * 1024
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def _depth_ok(text: str, limit: int) -> bool:
-    """True when brackets outside strings never nest deeper than ``limit`` (a linear pre-scan)."""
+    """True when brackets outside strings never nest deeper than ``limit`` (linear: strings are cut out by
+    a regular expression first, then only bracket characters are visited)."""
     depth = 0
-    in_string = False
-    escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
+    for m in _BRACKET.finditer(_STRING.sub("", text)):
+        if m.group() in "[{":
             depth += 1
             if depth > limit:
                 return False
-        elif ch in "]}":
+        else:
             depth -= 1
     return True
 

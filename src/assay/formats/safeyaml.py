@@ -16,6 +16,7 @@ MAX_ALIASES = 100
 MAX_NODES = 200_000
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
+_PARSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built: same events, ~10x faster
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
@@ -46,7 +47,7 @@ def compose_all(
         raise InputError("yaml-too-large", f"{what} is larger than {MAX_BYTES} bytes")
     aliases = depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_PARSER):
             if isinstance(event, yaml.AliasEvent):
                 aliases += 1
                 if aliases > max_aliases:
@@ -57,7 +58,7 @@ def compose_all(
                     raise InputError("yaml-too-deep", f"{what} nests deeper than {MAX_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
+        nodes = [n for n in yaml.compose_all(text, Loader=_PARSER) if n is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

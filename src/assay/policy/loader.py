@@ -92,7 +92,8 @@ def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
     from assay.policy.validate import errors
 
     # rules are checked against the schema of their own kind first, for precise messages
-    require = (data.get("spec") or {}).get("require") if isinstance(data, dict) else None
+    spec = data.get("spec") if isinstance(data, dict) else None
+    require = spec.get("require") if isinstance(spec, dict) else None
     if isinstance(require, list):
         for i, rule in enumerate(require):
             if not isinstance(rule, dict):

@@ -119,7 +119,9 @@ def parse(doc: Any, where: str = "OSV record") -> Record:
     return Record(
         id=doc["id"],
         aliases=[str(x) for x in optional_list(doc.get("aliases"), f"{where}: aliases", reason=BAD)],
-        summary=summary if isinstance(summary, str) and summary else (details if isinstance(details, str) else "")[:120],
+        summary=summary
+        if isinstance(summary, str) and summary
+        else (details if isinstance(details, str) else "")[:120],
         modified=str(doc.get("modified", "")),
         withdrawn=bool(doc.get("withdrawn")),
         affected=affected,
