@@ -63,6 +63,8 @@ def compose_all(
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "nesting depth" in str(problem):  # libyaml's own limit, met while scanning ahead of the events
+            raise InputError("yaml-too-deep", f"{what} nests deeper than {MAX_DEPTH} levels") from None
         raise InputError("yaml-invalid", f"{what} is not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise InputError("yaml-too-deep", f"{what} nests too deeply") from None
