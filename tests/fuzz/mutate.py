@@ -71,7 +71,7 @@ def _deep(rng: random.Random) -> str:
 
 def _expand(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
-        n, kind = int(m.group(1) or m.group(3)), m.group(2) or m.group(4)
+        n, kind = min(int(m.group(1) or m.group(3)), 100_000), m.group(2) or m.group(4)
         return "[" * n + "]" * n if kind == "l" else '{"a":' * n + "1" + "}" * n
 
     return _DEEP.sub(repl, text)
@@ -205,7 +205,7 @@ def mutate(seed: bytes, rng: random.Random, graft: Any = None) -> bytes:
         return mutate_bytes(seed, rng)
     try:
         return _structural(seed, rng, graft)
-    except RecursionError:  # a mutant of a mutant nested too deep for the serialisers
+    except (RecursionError, ValueError):  # a mutant of a mutant nested too deep for the serialisers
         return mutate_bytes(seed, rng)
 
 
