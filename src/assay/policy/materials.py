@@ -9,12 +9,12 @@ evaluation is pure over the result.
 from __future__ import annotations
 
 import glob
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assay.errors import AssayError
+from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.verify.model import Artifact
 
@@ -48,8 +48,8 @@ def statement_of(bundle: Bundle) -> Any:
     if bundle.dsse_envelope is None:
         return None
     try:
-        return json.loads(bundle.dsse_envelope.payload)
-    except ValueError:
+        return safejson.loads(bundle.dsse_envelope.payload, what="statement")
+    except InputError:
         return None
 
 

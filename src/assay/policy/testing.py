@@ -8,9 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assay.errors import AssayError, InputError
+from assay.formats import safeyaml
 from assay.oci.reference import is_image_argument
 from assay.policy import loader
 from assay.policy.evaluate import evaluate
@@ -28,9 +27,11 @@ class CaseResult:
 
 def _case(path: Path) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError("policy-test-malformed", f"{path}: {exc}") from None
+        doc = safeyaml.load(path.read_text(encoding="utf-8", errors="replace"), what=str(path))
+    except OSError as exc:
+        raise InputError("policy-test-malformed", f"{path}: {exc.strerror or exc}") from None
+    except InputError as exc:
+        raise InputError("policy-test-malformed", exc.message) from None
     if not isinstance(doc, dict) or "target" not in doc or "expect" not in doc:
         raise InputError("policy-test-malformed", f"{path}: a case needs 'target' and 'expect'")
     unknown = set(doc) - CASE_KEYS
