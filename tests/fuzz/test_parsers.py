@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import celpy  # noqa: F401  (it raises the recursion limit on import: done before hypothesis saves the limit)
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
