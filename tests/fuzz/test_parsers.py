@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import celpy  # noqa: F401  (it raises the recursion limit on import: done before hypothesis saves the limit)
+import celpy
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +19,7 @@ from tests.fuzz.mutate import mutate
 from tests.fuzz.targets import REGRESSIONS, check, targets
 
 TARGETS = targets()
+celpy.Environment()  # it raises the recursion limit (to 2500): done before hypothesis saves the limit
 SETTINGS = settings(
     derandomize=True,
     max_examples=60,
