@@ -75,6 +75,12 @@ bench: test-install
 	$(BIN)/python benchmarks/sbom.py
 	$(BIN)/python benchmarks/scan.py
 	$(BIN)/python benchmarks/policy_eval.py
+	$(BIN)/python benchmarks/multi_digest.py
+	$(BIN)/python benchmarks/stall.py
+	$(BIN)/python benchmarks/authz.py
+	$(BIN)/python benchmarks/admission.py
+	$(BIN)/python benchmarks/evidence.py
+	$(BIN)/python benchmarks/layout.py
 
 # A million fuzz inputs across the parsers (atheris when installed, else a mutation loop); prints crashes and inputs/s.
 fuzz: test-install
