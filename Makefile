@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo
+SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo graphviz
 
 
 .PHONY: run demo test install test-install system-deps lint typecheck unit conformance bench clean

@@ -1314,6 +1314,13 @@ def conformance_sign_bundle(
     write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())
 
 
+from assay.cli import evidence as _evidence_cli  # noqa: E402
+from assay.cli import repository as _repository_cli  # noqa: E402
+
+app.add_typer(_evidence_cli.app, name="evidence")
+_repository_cli.register(app)
+
+
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:

@@ -89,7 +89,8 @@ def set_policy(store: EvidenceStore, blobs: BlobStore, project: str, doc: dict[s
     return {"project": project, "policy": pol.name, "digest": "sha256:" + pol.digest, "mode": pol.mode}
 
 
-def _material(row: dict[str, Any], raw: bytes, sha256: bytes) -> Any:
+def material_of(row: dict[str, Any], raw: bytes, sha256: bytes) -> Any:
+    """A policy material from a stored item (a bare envelope becomes a keyed bundle; links are skipped)."""
     from assay.policy.materials import Material, statement_of
 
     item = parse_item(raw)
@@ -120,7 +121,7 @@ def evaluate(store: EvidenceStore, blobs: BlobStore, project: str, name: str, sh
         shutil.rmtree(scratch, ignore_errors=True)
     target = Target("blob", name, name, None, sha256)
     for row, raw in store.about(project, "sha256:" + sha256):
-        m = _material(row, raw, bytes.fromhex(sha256))
+        m = material_of(row, raw, bytes.fromhex(sha256))
         if m is not None:
             target.materials.append(m)
     return policy, run(policy, target)

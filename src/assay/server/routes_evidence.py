@@ -94,6 +94,22 @@ def get_evidence(
     return Response(data, media_type="application/json", headers={"Digest": f"sha256:{hexd}", "ETag": hexd})
 
 
+@router.get("/api/v1/projects/{project}/graph", tags=["evidence"], summary="The evidence graph around a digest")
+def evidence_graph(
+    request: Request,
+    project: str,
+    subject: str,
+    depth: int = Query(2, ge=0, le=10),
+    principal: Principal = Depends(require("evidence.read")),
+) -> JSONResponse:
+    from assay.evidence import graph
+
+    check_project(project)
+    store = _store(request)
+    root = "sha256:" + parse_digest(subject)
+    return JSONResponse(graph.walk(root, depth, lambda d: store.about(project, d)).to_json())
+
+
 @router.get("/api/v1/projects/{project}/trust", tags=["evidence"], summary="The project's trust and retention")
 def get_trust(request: Request, project: str, principal: Principal = Depends(require("evidence.read"))) -> Any:
     check_project(project)
