@@ -63,11 +63,11 @@ def test_store_verify_find_and_get(server, work: Path):
     bundle = (work / "app.prov.json").read_bytes()
     # not trusted yet: refused with the verification reason, nothing stored
     r = _put(server, bundle)
-    assert r.status_code == 400 and r.json()["reason"] == "no-trusted-key"
+    assert r.status_code == 422 and r.json()["reason"] == "no-trusted-key"
     assert _search(server, subject=_sha(work / "app.bin"))["items"] == []
     _trust(server, keys=[(work / "k2.pub").read_text()])
     r = _put(server, bundle)
-    assert r.status_code == 400 and r.json()["reason"] == "signature-mismatch"
+    assert r.status_code == 422 and r.json()["reason"] == "signature-mismatch"
 
     _trust(server, keys=[(work / "k1.pub").read_text(), (work / "k2.pub").read_text()])
     r = _put(server, bundle)
@@ -165,10 +165,11 @@ def _statement(subjects: list[dict]) -> bytes:
     ],
 )
 def test_malformed_uploads_are_refused_and_leave_nothing(server, body: bytes, reason: str | None):
-    if reason == "no-trusted-key":
-        reason = "signature-mismatch"  # bare DSSE with no key that verifies
+    untrusted = reason == "no-trusted-key"
+    if untrusted:
+        reason = "signature-mismatch"  # bare DSSE with no key that verifies: untrusted (422), not malformed
     r = _put(server, body)
-    assert r.status_code == 400, r.text
+    assert r.status_code == (422 if untrusted else 400), r.text
     doc = r.json()
     assert set(doc) == {"code", "reason", "message"}
     if reason:
@@ -196,7 +197,7 @@ def test_in_toto_reference_links(server, tmp_path: Path):
                    cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
     link = next(tmp_path.glob("build.*.link")).read_bytes()
     r = _put(server, link)
-    assert r.status_code == 400 and r.json()["reason"] == "signature-mismatch"
+    assert r.status_code == 422 and r.json()["reason"] == "signature-mismatch"
     _trust(server, keys=[(tmp_path / "k.pub").read_text()])
     r = _put(server, link)
     assert r.status_code == 201, r.text
@@ -207,7 +208,7 @@ def test_in_toto_reference_links(server, tmp_path: Path):
     doc = json.loads(link)
     doc["signed"]["products"]["out.txt"]["sha256"] = "00" * 32
     r = _put(server, json.dumps(doc).encode())
-    assert r.status_code == 400 and r.json()["reason"] == "signature-mismatch"
+    assert r.status_code == 422 and r.json()["reason"] == "signature-mismatch"
 
 
 def test_keyless_evidence_and_log_index(dev_server, tmp_path: Path):
@@ -231,7 +232,7 @@ def test_keyless_evidence_and_log_index(dev_server, tmp_path: Path):
     run_assay("attest-blob", "b.bin", "--predicate", "pred.json", "--type", "custom", "--identity-token", token,
               "--server", srv.url, "--bundle", "b.att.json", cwd=tmp_path)  # fmt: skip
     resp = _put(srv, (tmp_path / "b.att.json").read_bytes())
-    assert resp.status_code == 400 and resp.json()["reason"] == "identity-mismatch"
+    assert resp.status_code == 422 and resp.json()["reason"] == "identity-mismatch"
 
     # the DSSE entries the log took were indexed as evidence of the "tlog" project automatically
     tl = httpx.get(f"{srv.url}/api/v1/projects/tlog/evidence", params={"subject": _sha(tmp_path / "app.bin")})

@@ -13,9 +13,17 @@ from urllib.parse import quote
 import httpx
 
 from assay.clients.http import reject, request
-from assay.errors import EnvironmentFailure
+from assay.errors import EnvironmentFailure, VerificationError
 
 CHUNK = 1024 * 1024
+
+
+def _refused(resp: httpx.Response, what: str) -> Exception:
+    """422 (did not verify / failed policy) → VerificationError (exit 1); other 4xx → InputError (exit 2)."""
+    err = reject(resp, what)
+    if resp.status_code == 422:
+        return VerificationError(err.reason, err.message)
+    return err
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class EvidenceClient:
         params = {"accept": "unverified"} if accept_unverified else {}
         resp = request("POST", self._u("/evidence"), content=data, params=params, headers=self._headers(), retries=1)
         if resp.status_code not in (200, 201):
-            raise reject(resp, "evidence")
+            raise _refused(resp, "evidence")
         return resp.json()  # type: ignore[no-any-return]
 
     def search(self, **params: Any) -> Iterator[dict[str, Any]]:
@@ -84,7 +92,7 @@ class EvidenceClient:
         except httpx.HTTPError as exc:
             raise EnvironmentFailure("network-error", f"PUT {url}: {exc}") from None
         if resp.status_code not in (200, 201):
-            raise reject(resp, f"publish {name}@{version}")
+            raise _refused(resp, f"publish {name}@{version}")
         return resp.json()  # type: ignore[no-any-return]
 
     def download(self, name: str, version: str, out: BinaryIO) -> tuple[str, str, str]:

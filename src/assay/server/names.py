@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from assay.errors import InputError
+from fastapi.responses import JSONResponse
+
+from assay.errors import InputError, VerificationError
 
 _PROJECT = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,255}")
@@ -22,3 +24,8 @@ def check_name(value: str, what: str) -> str:
     if not _NAME.fullmatch(value) or ".." in value:
         raise InputError("bad-name", f"{what} {value!r} is not allowed (letters, digits, '.', '_', '+', '-')")
     return value
+
+
+def untrusted(exc: VerificationError) -> JSONResponse:
+    """422 for evidence or an artifact that does not verify or pass policy (clients map it to exit code 1)."""
+    return JSONResponse({"code": 422, "reason": exc.reason, "message": exc.message}, status_code=422)

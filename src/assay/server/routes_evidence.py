@@ -9,13 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from assay.errors import InputError
+from assay.errors import InputError, VerificationError
 from assay.evidence import logindex
 from assay.evidence.ingest import ingest
 from assay.evidence.store import EvidenceStore, parse_digest
 from assay.formats import safejson
 from assay.server.auth import Principal, require
-from assay.server.names import check_project
+from assay.server.names import check_project, untrusted
 
 router = APIRouter()
 

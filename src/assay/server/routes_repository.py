@@ -16,9 +16,9 @@ from assay.errors import InputError, VerificationError
 from assay.evidence.store import EvidenceStore, parse_digest
 from assay.formats import safejson
 from assay.repository import service
-from assay.repository.blobs import BlobStore
+from assay.repository.blobs import BlobStore, Received
 from assay.server.auth import Principal, require
-from assay.server.names import check_name, check_project
+from assay.server.names import check_name, check_project, untrusted
 
 router = APIRouter()
 STREAMED = re.compile(r"PUT /api/v1/projects/[^/]+/artifacts/[^/]+/[^/]+")
@@ -68,6 +68,26 @@ async def publish(
         service.check_immutable(existing, declared_hex)
     received = await blobs.receive(request.stream(), request.app.state.max_artifact)
     try:
+        return await _publish(request, store, blobs, received, project, name, version, declared, principal)
+    except VerificationError as exc:
+        return untrusted(exc)
+
+
+async def _publish(
+    request: Request,
+    store: EvidenceStore,
+    blobs: BlobStore,
+    received: Received,
+    project: str,
+    name: str,
+    version: str,
+    declared: str | None,
+    principal: Principal,
+) -> JSONResponse:
+    engine = store.engine
+    declared_hex = parse_digest(declared) if declared else None
+    existing = await asyncio.to_thread(service.get, engine, project, name, version)
+    try:
         if declared_hex is not None and received.sha256 != declared_hex:
             raise InputError(
                 "digest-mismatch", f"the body hashes to sha256:{received.sha256}, not the declared {declared}"
@@ -79,7 +99,7 @@ async def publish(
         report = ev.to_json()
         if not ev.matched or not ev.passed:
             failed = [r for r in report.get("rules", []) if r.get("status") != "pass"]
-            why = "; ".join(f"{r.get('name')}: {r.get('message') or r.get('reason')}" for r in failed[:3])
+            why = "; ".join(f"{r.get('rule')}: {r.get('message') or r.get('reason')}" for r in failed[:3])
             raise VerificationError(
                 "policy-failed" if ev.matched else "policy-not-applicable",
                 f"{name}@{version} (sha256:{received.sha256}) does not pass {policy.name}: {why or 'no rule matched'}",

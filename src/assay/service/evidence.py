@@ -105,7 +105,9 @@ def fetch(client: EvidenceClient, name: str, version: str, out: str, vsa_key: st
     return {"file": out, "digest": "sha256:" + got, "vsa": vsa_digest, "policy": predicate.get("policy", {})}
 
 
-def evaluate_targets(policy_path: str, targets: list[str], server: str, project: str, auth: Any = None) -> Any:
+def evaluate_targets(
+    policy_path: str, targets: list[str], server: str, project: str | None, auth: Any = None, bundles: Any = None
+) -> Any:
     """``policy eval --evidence-server``: each target's digest, and every verified item the store has about it."""
     from assay.oci.reference import is_image_argument
     from assay.policy import loader
@@ -115,6 +117,10 @@ def evaluate_targets(policy_path: str, targets: list[str], server: str, project:
     from assay.service.blob import load_artifact
     from assay.service.policy import Run
 
+    if not project:
+        raise InputError("usage", "--evidence-server needs --project")
+    if bundles:
+        raise InputError("usage", "--bundle and --evidence-server are exclusive")
     policy = loader.load(policy_path)
     client = EvidenceClient.create(server, project)
     evaluations = []
