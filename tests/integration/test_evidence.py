@@ -275,3 +275,59 @@ def test_rekor_search_by_public_key(server, work: Path):
     ]:
         resp = httpx.post(url, json=bad)
         assert resp.status_code == 400 and resp.json()["reason"] == reason, (bad, resp.text)
+
+
+def test_cli_put_search_get_graph(server, work: Path):
+    common = ("--server", server.url, "--project", P)
+    assert run_assay("evidence", "trust", "--key", "k1.pub", *common, cwd=work).code == 0
+    # the source the provenance names has its own attestation: the graph walks to it
+    (work / "src.tgz").write_bytes(b"source")
+    dep_digest = "sha256:" + hashlib.sha256(b"source").hexdigest()
+    prov = json.loads((work / "prov.json").read_text())
+    prov["buildDefinition"]["resolvedDependencies"][0]["digest"]["sha256"] = dep_digest.split(":")[1]
+    (work / "prov.json").write_text(json.dumps(prov))
+    for subject, out in (("app.bin", "a.json"), ("src.tgz", "s.json")):
+        r = run_assay("attest-blob", subject, "--predicate", "prov.json", "--type", "slsaprovenance1", "--key",
+                      "k1.key", "--bundle", out, cwd=work)  # fmt: skip
+        assert r.code == 0, r.err
+    r = run_assay("evidence", "put", "a.json", "s.json", *common, cwd=work)
+    assert r.code == 0 and r.out.count(" verified") == 2, r.out + r.err
+    r = run_assay("evidence", "search", "--subject", _sha(work / "app.bin"), "--type", "slsaprovenance1", *common,
+                  cwd=work)  # fmt: skip
+    assert r.code == 0 and len(r.out.splitlines()) == 1
+    digest = r.out.split()[0]
+    r = run_assay("evidence", "get", digest, "--out", "copy.json", *common, cwd=work)
+    assert r.code == 0 and (work / "copy.json").read_bytes() == (work / "a.json").read_bytes()
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--depth", "2", *common, cwd=work)
+    assert r.code == 0, r.err
+    g = json.loads(r.out)
+    assert {"from": f"evidence:{digest}", "to": dep_digest, "relation": "resolvedDependency"} in g["edges"]
+    assert any(e["from"] == dep_digest and e["relation"] == "attested-by" for e in g["edges"])
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "dot", *common, cwd=work)
+    assert r.code == 0 and r.out.startswith("digraph evidence") and "resolvedDependency" in r.out
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "svg", "-o", "g.svg", *common, cwd=work)
+    assert r.code == 0 and b"<svg" in (work / "g.svg").read_bytes()
+    # refused upload: exit 1 with the reason; malformed: exit 2
+    r = run_assay("evidence", "put", "app.prov.json", "--server", server.url, "--project", "other", cwd=work)
+    assert r.code == 1 and "error[no-trusted-key]" in r.err
+    (work / "junk.json").write_text("{}")
+    r = run_assay("evidence", "put", "junk.json", *common, cwd=work)
+    assert r.code == 2 and "error[evidence-unrecognised]" in r.err
+
+
+def test_put_harvests_an_image(server, registry, tmp_path: Path):
+    from tests.integration.conftest import push_image
+
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    digest = push_image(registry.host, "app", "v1", b"layer")
+    ref = f"{registry.host}/app@{digest}"
+    (tmp_path / "pred.json").write_text("{}")
+    r = run_assay("attest", ref, "--key", "k.key", "--predicate", "pred.json", "--type", "custom", "--insecure",
+                  cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    common = ("--server", server.url, "--project", P)
+    assert run_assay("evidence", "trust", "--key", "k.pub", *common, cwd=tmp_path).code == 0
+    r = run_assay("evidence", "put", ref, "--insecure", *common, cwd=tmp_path)
+    assert r.code == 0, r.err
+    found = _search(server, subject=digest)["items"]
+    assert found and all(i["predicateType"] == "https://cosign.sigstore.dev/attestation/v1" for i in found)
