@@ -25,7 +25,8 @@ def ingest(store: EvidenceStore, project: str, data: bytes, uploader: str, accep
                 raise cls(exc.reason, where + exc.message, step=exc.step) from None
             decided.append((item, None, exc.reason))
     stored = store.put(project, decided, uploader)
-    store.purge(project)
+    if trust.retention_days is not None:
+        store.purge(project)
     out = []
     for (item, verdict, reason), s in zip(decided, stored, strict=True):
         entry: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from assay.errors import InputError
+from assay.evidence.batch import GroupWriter
 from assay.evidence.parse import Item
 from assay.evidence.trust import Trust, Verdict, parse_identities, parse_keys
 from assay.formats import safejson
@@ -21,6 +22,7 @@ from assay.formats.trustroot import TrustedRoot, parse_trusted_root
 from assay.store.schema import evidence, evidence_blobs, evidence_subjects, evidence_trust
 
 PAGE_MAX = 1000
+_WRITER_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -64,6 +66,7 @@ class EvidenceStore:
     def __init__(self, engine: Engine, default_root: Callable[[], TrustedRoot | None]) -> None:
         self.engine = engine
         self.default_root = default_root
+        self._group: GroupWriter | None = None
 
     # ---- trust and settings -------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class EvidenceStore:
         """The project's trust: its own trusted root (default: the server's), keys and identities."""
         s = self.settings(project)
         root = parse_trusted_root(s["trustedRoot"]) if s["trustedRoot"] else self.default_root()
-        return Trust(root, parse_keys(s["keys"]), parse_identities(s["identities"]))
+        return Trust(root, parse_keys(s["keys"]), parse_identities(s["identities"]), s["unverifiedRetentionDays"])
 
     def set_trust(self, project: str, doc: dict[str, Any]) -> dict[str, Any]:
         """Replace the trust fields given (``trustedRoot``, ``keys``, ``identities``), validated first."""
@@ -145,14 +148,18 @@ class EvidenceStore:
 
     def put(self, project: str, items: list[tuple[Item, Verdict | None, str | None]], uploader: str) -> list[Stored]:
         """Store items (item, verdict or None when unverified, refusal reason) in one transaction; idempotent."""
-        for attempt in range(3):
-            try:
-                with write(self.engine) as conn:
-                    return [self._put_one(conn, project, item, v, reason, uploader) for item, v, reason in items]
-            except IntegrityError:  # another process stored the same item concurrently: read it back
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        def job(conn: Connection) -> list[Stored]:
+            return [self._put_one(conn, project, item, v, reason, uploader) for item, v, reason in items]
+
+        return self._writer().run(job)  # type: ignore[no-any-return]
+
+    def _writer(self) -> GroupWriter:
+        if self._group is None:
+            with _WRITER_LOCK:
+                if self._group is None:
+                    self._group = GroupWriter(self.engine)
+        return self._group
 
     def _put_one(
         self, conn: Connection, project: str, item: Item, v: Verdict | None, reason: str | None, uploader: str

@@ -29,6 +29,7 @@ class Trust:
     root: TrustedRoot | None
     keys: list[keys.PublicKey] = field(default_factory=list)
     identities: list[IdentityPolicy] = field(default_factory=list)
+    retention_days: int | None = None  # how long unverified evidence is kept (None: forever)
 
 
 @dataclass

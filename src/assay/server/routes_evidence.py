@@ -46,7 +46,12 @@ async def put_evidence(
     if accept not in (None, "unverified"):
         raise InputError("bad-request", "accept must be 'unverified'")
     body = await request.body()
-    result = await asyncio.to_thread(ingest, _store(request), project, body, principal.identity, accept == "unverified")
+    try:
+        result = await asyncio.to_thread(
+            ingest, _store(request), project, body, principal.identity, accept == "unverified"
+        )
+    except VerificationError as exc:
+        return untrusted(exc)
     created = any(i["created"] for i in result["items"])
     return JSONResponse(result, status_code=201 if created else 200)
 
