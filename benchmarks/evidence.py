@@ -267,10 +267,19 @@ def big_files(srv: ServerProcess, work: Path, mib: int) -> dict[str, float]:
                   headers={"Content-Length": str(big.stat().st_size)}, timeout=600).raise_for_status()  # fmt: skip
         reg_put = time.perf_counter() - t
         t = time.perf_counter()
-        with httpx.stream("GET", f"http://{reg.host}/v2/bench/blobs/{digest}", timeout=600) as r:
-            for _ in r.iter_bytes(1 << 20):
-                pass
+        got = hashlib.sha256()
+        with (
+            httpx.stream("GET", f"http://{reg.host}/v2/bench/blobs/{digest}", timeout=600) as r,
+            (work / "reg.bin").open("wb") as out,
+        ):  # what a client does with a pulled blob: write it, check its digest
+            for block in r.iter_bytes(1 << 20):
+                got.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
         reg_get = time.perf_counter() - t
+        assert "sha256:" + got.hexdigest() == digest
+        (work / "reg.bin").unlink()
     finally:
         reg.stop()
     return {"mib": mib, "publish_s": pub_s, "fetch_s": fetch_s, "publish_rss": pub_rss, "fetch_rss": fetch_rss,

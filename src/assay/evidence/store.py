@@ -22,6 +22,7 @@ from assay.formats.trustroot import TrustedRoot, parse_trusted_root
 from assay.store.schema import evidence, evidence_blobs, evidence_subjects, evidence_trust
 
 PAGE_MAX = 1000
+TRUST_TTL = 2.0
 _WRITER_LOCK = threading.Lock()
 
 
@@ -67,6 +68,7 @@ class EvidenceStore:
         self.engine = engine
         self.default_root = default_root
         self._group: GroupWriter | None = None
+        self._trust_cache: dict[str, tuple[float, Trust]] = {}
 
     # ---- trust and settings -------------------------------------------------------------
 
@@ -84,7 +86,19 @@ class EvidenceStore:
         }
 
     def trust(self, project: str) -> Trust:
-        """The project's trust: its own trusted root (default: the server's), keys and identities."""
+        """The project's trust: its own trusted root (default: the server's), keys and identities.
+
+        Cached for ``TRUST_TTL`` seconds: a change made through another server process applies within it.
+        """
+        hit = self._trust_cache.get(project)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < TRUST_TTL:
+            return hit[1]
+        trust = self._load_trust(project)
+        self._trust_cache[project] = (now, trust)
+        return trust
+
+    def _load_trust(self, project: str) -> Trust:
         s = self.settings(project)
         root = parse_trusted_root(s["trustedRoot"]) if s["trustedRoot"] else self.default_root()
         return Trust(root, parse_keys(s["keys"]), parse_identities(s["identities"]), s["unverifiedRetentionDays"])
@@ -115,6 +129,7 @@ class EvidenceStore:
         return current
 
     def _save(self, project: str, s: dict[str, Any]) -> None:
+        self._trust_cache.pop(project, None)
         values = {
             "trusted_root": json.dumps(s["trustedRoot"]) if s["trustedRoot"] else None,
             "keys": json.dumps(s["keys"]),
