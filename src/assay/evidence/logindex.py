@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptography import x509
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from assay.errors import InputError
 from assay.evidence.parse import Item, parse_item
@@ -59,12 +60,15 @@ def search_keys(body_bytes: bytes, extra_hashes: Iterable[str] = ()) -> set[str]
 
 
 def index_entry(engine: Engine, idx: int, leaf_hash: bytes, keys: set[str]) -> None:
-    """Add an entry's index keys (idempotent)."""
-    with write(engine) as conn:
-        have = {r[0] for r in conn.execute(select(log_search.c.key).where(log_search.c.leaf_hash == leaf_hash))}
-        rows = [{"key": k[:320], "leaf_hash": leaf_hash, "idx": idx} for k in sorted(keys - have)]
-        if rows:
-            conn.execute(insert(log_search), rows)
+    """Add an entry's index keys (idempotent; another process indexing the same entry is not an error)."""
+    try:
+        with write(engine) as conn:
+            have = {r[0] for r in conn.execute(select(log_search.c.key).where(log_search.c.leaf_hash == leaf_hash))}
+            rows = [{"key": k[:320], "leaf_hash": leaf_hash, "idx": idx} for k in sorted(keys - have)]
+            if rows:
+                conn.execute(insert(log_search), rows)
+    except IntegrityError:
+        pass  # the same rows were committed by another server process meanwhile
 
 
 def backfill(engine: Engine, batch: int = 5000) -> int:
