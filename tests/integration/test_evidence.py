@@ -98,6 +98,12 @@ def test_store_verify_find_and_get(server, work: Path):
                   "k2.key", "--bundle", "other.json", cwd=work)  # fmt: skip
     env2 = json.loads((work / "other.json").read_text())["dsseEnvelope"]
     jsonl = (json.dumps(env) + "\n" + json.dumps(env2) + "\n").encode()
+    # one item that does not verify refuses the whole batch: nothing of it is stored
+    forged = dict(env2, signatures=[{"sig": env["signatures"][0]["sig"]}])
+    r = _put(server, (json.dumps(env2) + "\n" + json.dumps(forged) + "\n").encode())
+    assert r.status_code == 422 and r.json()["reason"] == "signature-mismatch"
+    assert r.json()["message"].startswith("item 2:")
+    assert _search(server, subject=_sha(work / "other.bin"))["items"] == []
     r = _put(server, jsonl)
     assert r.status_code == 201, r.text
     assert [i["kind"] for i in r.json()["items"]] == ["dsse", "dsse"]

@@ -216,6 +216,17 @@ class EvidenceStore:
         )
         return Stored(new_id, digest, True, v is not None)
 
+    def purge_all(self) -> int:
+        """Apply every project's retention (at server start; uploads apply their project's)."""
+        with self.engine.connect() as conn:
+            projects = [
+                r[0]
+                for r in conn.execute(
+                    select(evidence_trust.c.project).where(evidence_trust.c.unverified_retention_days.is_not(None))
+                )
+            ]
+        return sum(self.purge(p) for p in projects)
+
     def purge(self, project: str) -> int:
         """Delete unverified evidence older than the project's retention; never verified evidence."""
         days = self.settings(project)["unverifiedRetentionDays"]

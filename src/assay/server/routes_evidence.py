@@ -175,3 +175,4 @@ def mount(app: Any, engine: Any, trusted_root: Any) -> None:
 
     log.on_append = on_append
     logindex.backfill(engine)
+    store.purge_all()
