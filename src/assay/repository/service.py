@@ -205,6 +205,14 @@ def check_immutable(existing: Version, digest: str) -> Version:
     return existing
 
 
+def drop_unreferenced(engine: Engine, blobs: BlobStore, sha256: str) -> None:
+    """Delete a blob no version references."""
+    with engine.connect() as conn:
+        used = conn.execute(select(artifacts.c.name).where(artifacts.c.digest == sha256).limit(1)).first()
+    if used is None:
+        blobs.delete(sha256)
+
+
 def remove(engine: Engine, blobs: BlobStore, project: str, name: str, version: str) -> Version:
     """Delete a version (its evidence and VSA stay); the blob goes when no other version uses it."""
     v = get(engine, project, name, version)

@@ -94,6 +94,7 @@ async def _publish(
             )
         if existing is not None:
             service.check_immutable(existing, received.sha256)
+            blobs.discard(received)  # the same bytes are already published under this version
             return JSONResponse(existing.to_json(), status_code=200)
         policy, ev = await asyncio.to_thread(service.evaluate, store, blobs, project, name, received.sha256)
         report = ev.to_json()
@@ -117,7 +118,11 @@ async def _publish(
     v = service.Version(
         project, name, version, received.sha256, received.size, vsa_digest, report, principal.identity, 0
     )
-    v = await asyncio.to_thread(service.record, engine, v)
+    try:
+        v = await asyncio.to_thread(service.record, engine, v)
+    except InputError:  # a concurrent publish of other bytes won the version: drop ours unless still used
+        await asyncio.to_thread(service.drop_unreferenced, engine, blobs, received.sha256)
+        raise
     return JSONResponse(v.to_json(), status_code=201)
 
 
