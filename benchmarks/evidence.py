@@ -236,7 +236,10 @@ def big_files(srv: ServerProcess, work: Path, mib: int) -> dict[str, float]:
     (work / "policy.yaml").write_text(policy)
     common = ["--server", srv.url, "--project", PROJECT]
     subprocess.run(
-        [str(ASSAY), "repository", "policy", "policy.yaml", "--file", "k.pub", *common], cwd=work, check=True
+        [str(ASSAY), "repository", "policy", "policy.yaml", "--file", "k.pub", *common],
+        cwd=work,
+        check=True,
+        capture_output=True,
     )
     subprocess.run([str(ASSAY), "sign-blob", "big.bin", "--key", "k.key"], cwd=work, check=True, capture_output=True)
     before = _server_hwm(srv)
