@@ -1,7 +1,8 @@
 """Group commit for evidence writes: concurrent uploads share one transaction (and one fsync).
 
-Each job runs inside its own SAVEPOINT, so a job that fails is rolled back
-alone and reported to its caller; the others commit together.
+A batch first runs as one plain transaction; if any job fails, the batch is
+run again with each job in its own SAVEPOINT, so the failing job is rolled
+back alone and reported to its caller while the others commit together.
 """
 
 from __future__ import annotations
@@ -53,9 +54,14 @@ class GroupWriter:
         from assay.evidence.store import write
 
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        with write(self.engine) as conn:
-            for job, fut in batch:
-                results.append((fut, *self._one(conn, job)))
+        try:  # the common case: every job succeeds, one transaction and no savepoints
+            with write(self.engine) as conn:
+                results = [(fut, job(conn), None) for job, fut in batch]
+        except Exception:  # some job failed: redo each in its own savepoint so only it fails
+            results = []
+            with write(self.engine) as conn:
+                for job, fut in batch:
+                    results.append((fut, *self._one(conn, job)))
         for fut, value, error in results:
             if error is not None:
                 fut.set_exception(error)

@@ -188,8 +188,7 @@ class EvidenceStore:
                 conn.execute(update(evidence).where(evidence.c.id == row.id).values(**_verdict_values(v)))
                 return Stored(row.id, digest, False, True)
             return Stored(row.id, digest, False, bool(row.verified))
-        if conn.execute(select(exists().where(evidence_blobs.c.digest == digest))).scalar() is not True:
-            conn.execute(insert(evidence_blobs).values(digest=digest, body=item.raw))
+        _insert_blob(conn, digest, item.raw)
         now = int(time.time())
         values = {
             "project": project,
@@ -324,6 +323,18 @@ class EvidenceStore:
             if nxt is None:
                 return out
             cursor = nxt
+
+
+def _insert_blob(conn: Connection, digest: str, body: bytes) -> None:
+    """Insert the bytes unless another item (or project) already stored the same ones."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(evidence_blobs).values(digest=digest, body=body).on_conflict_do_nothing())
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(sqlite_insert(evidence_blobs).values(digest=digest, body=body).on_conflict_do_nothing())
 
 
 def _subject_key(subject: str) -> str:
