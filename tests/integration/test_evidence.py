@@ -7,15 +7,31 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import run_assay
+from tests.integration.accesskit import ProjectServer, grant, project_server
 from tests.integration.conftest import dev_token
 
 P = "acme"
+CI = "ci@acme.test"
+
+
+@pytest.fixture
+def server(tmp_path: Path, database: str | None) -> Iterator[ProjectServer]:
+    """A --dev server with project ``acme``: the administrator sets trust, ``ci@acme.test`` (publisher) uploads."""
+    ps = project_server(tmp_path, database, P, CI)
+    try:
+        yield ps
+    finally:
+        ps.srv.stop()
+
+
+dev_server = server
 
 
 def _api(srv, path: str) -> str:
@@ -23,17 +39,17 @@ def _api(srv, path: str) -> str:
 
 
 def _trust(srv, **doc: object) -> None:
-    r = httpx.put(_api(srv, "/trust"), json=doc, timeout=30)
+    r = httpx.put(_api(srv, "/trust"), json=doc, headers=srv.auth(), timeout=30)
     assert r.status_code == 200, r.text
 
 
 def _put(srv, data: bytes, **params: str) -> httpx.Response:
     return httpx.post(_api(srv, "/evidence"), content=data, params=params, timeout=60,
-                      headers={"X-Assay-Test-Identity": "ci@acme"})  # fmt: skip
+                      headers=srv.auth(srv.publisher))  # fmt: skip
 
 
 def _search(srv, **params: str) -> dict:
-    r = httpx.get(_api(srv, "/evidence"), params=params, timeout=30)
+    r = httpx.get(_api(srv, "/evidence"), params=params, headers=srv.auth(), timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -83,12 +99,12 @@ def test_store_verify_find_and_get(server, work: Path):
     assert len(found) == 1
     assert found[0]["predicateType"] == "https://slsa.dev/provenance/v1"
     assert found[0]["signer"]["identity"].startswith("key:")
-    assert found[0]["uploadedBy"] == "ci@acme"
+    assert found[0]["uploadedBy"] == f"{CI} ({server.url}/dev/oidc)"  # the real principal, issuer included
     assert _search(server, subject=_sha(work / "app.bin"), predicateType="https://spdx.dev/Document")["items"] == []
     assert len(_search(server, signer=found[0]["signer"]["identity"])["items"]) == 1
     assert _search(server, subject="sha256:" + "00" * 32)["items"] == []
     assert _search(server, since="2999-01-01T00:00:00Z")["items"] == []
-    got = httpx.get(_api(server, f"/evidence/{item['digest']}"), timeout=30)
+    got = httpx.get(_api(server, f"/evidence/{item['digest']}"), headers=server.auth(), timeout=30)
     assert got.status_code == 200 and got.content == bundle
 
     # a bare DSSE envelope and an .intoto.jsonl with two envelopes (one about another artifact)
@@ -138,13 +154,13 @@ def test_unverified_is_kept_apart_and_expires(server, work: Path):
     r = _put(server, bundle)
     assert r.json()["items"][0]["verified"] is True
     # retention 0 days: unverified evidence goes, verified stays
-    r = httpx.put(_api(server, "/retention"), json={"unverifiedRetentionDays": 0}, timeout=30)
+    r = httpx.put(_api(server, "/retention"), json={"unverifiedRetentionDays": 0}, headers=server.auth(), timeout=30)
     assert r.status_code == 200, r.text
     assert _search(server, status="unverified")["items"] == []
     assert len(_search(server)["items"]) == 1
     b_digest = "sha256:" + hashlib.sha256((work / "b.json").read_bytes()).hexdigest()
-    assert httpx.get(_api(server, f"/evidence/{b_digest}"), timeout=30).status_code == 404
-    r = httpx.put(_api(server, "/retention"), json={"unverifiedRetentionDays": -1}, timeout=30)
+    assert httpx.get(_api(server, f"/evidence/{b_digest}"), headers=server.auth(), timeout=30).status_code == 404
+    r = httpx.put(_api(server, "/retention"), json={"unverifiedRetentionDays": -1}, headers=server.auth(), timeout=30)
     assert r.status_code == 400 and r.json()["reason"] == "bad-retention"
 
 
@@ -186,11 +202,11 @@ def test_malformed_uploads_are_refused_and_leave_nothing(server, body: bytes, re
 def test_oversize_and_bad_names(server, work: Path):
     r = _put(server, b"{" + b" " * (5 * 1024 * 1024) + b"}")
     assert r.status_code == 413 and r.json()["reason"] == "request-too-large"
-    r = httpx.get(f"{server.url}/api/v1/projects/Bad%00Name/evidence", timeout=30)
+    r = httpx.get(f"{server.url}/api/v1/projects/Bad%00Name/evidence", headers=server.auth(), timeout=30)
     assert r.status_code == 400 and r.json()["reason"] == "bad-project-name"
-    r = httpx.get(_api(server, "/evidence/sha256:xyz"), timeout=30)
+    r = httpx.get(_api(server, "/evidence/sha256:xyz"), headers=server.auth(), timeout=30)
     assert r.status_code == 400 and r.json()["reason"] == "bad-digest"
-    r = httpx.get(_api(server, "/evidence"), params={"subject": "nocolon"}, timeout=30)
+    r = httpx.get(_api(server, "/evidence"), params={"subject": "nocolon"}, headers=server.auth(), timeout=30)
     assert r.status_code == 400 and r.json()["reason"] == "bad-digest"
 
 
@@ -241,7 +257,11 @@ def test_keyless_evidence_and_log_index(dev_server, tmp_path: Path):
     assert resp.status_code == 422 and resp.json()["reason"] == "identity-mismatch"
 
     # the DSSE entries the log took were indexed as evidence of the "tlog" project automatically
-    tl = httpx.get(f"{srv.url}/api/v1/projects/tlog/evidence", params={"subject": _sha(tmp_path / "app.bin")})
+    # (readable once the access layer knows the project: the administrator creates it)
+    srv.admin.ok("POST", "/api/v1/projects", {"name": "tlog"})
+    tl = httpx.get(
+        f"{srv.url}/api/v1/projects/tlog/evidence", params={"subject": _sha(tmp_path / "app.bin")}, headers=srv.auth()
+    )
     assert tl.status_code == 200 and len(tl.json()["items"]) == 1
     assert tl.json()["items"][0]["signer"]["identity"] == "dev@acme.test"
 
@@ -284,8 +304,14 @@ def test_rekor_search_by_public_key(server, work: Path):
 
 
 def test_cli_put_search_get_graph(server, work: Path):
+    # without credentials the CLI is refused with the server's reason
+    r = run_assay("evidence", "search", "--server", server.url, "--project", P, cwd=work, env={"ASSAY_TOKEN": ""})
+    assert r.code == 2 and "error[credentials-missing]" in r.err, r.err
+    # the administrator's session with --token, the publisher's from ASSAY_TOKEN
+    assert run_assay("evidence", "trust", "--key", "k1.pub", "--server", server.url, "--project", P, "--token",
+                     str(server.admin.bearer), cwd=work).code == 0  # fmt: skip
     common = ("--server", server.url, "--project", P)
-    assert run_assay("evidence", "trust", "--key", "k1.pub", *common, cwd=work).code == 0
+    ci = {"ASSAY_TOKEN": str(server.publisher.bearer)}
     # the source the provenance names has its own attestation: the graph walks to it
     (work / "src.tgz").write_bytes(b"source")
     dep_digest = "sha256:" + hashlib.sha256(b"source").hexdigest()
@@ -296,28 +322,31 @@ def test_cli_put_search_get_graph(server, work: Path):
         r = run_assay("attest-blob", subject, "--predicate", "prov.json", "--type", "slsaprovenance1", "--key",
                       "k1.key", "--bundle", out, cwd=work)  # fmt: skip
         assert r.code == 0, r.err
-    r = run_assay("evidence", "put", "a.json", "s.json", *common, cwd=work)
+    r = run_assay("evidence", "put", "a.json", "s.json", *common, cwd=work, env=ci)
     assert r.code == 0 and r.out.count(" verified") == 2, r.out + r.err
     r = run_assay("evidence", "search", "--subject", _sha(work / "app.bin"), "--type", "slsaprovenance1", *common,
-                  cwd=work)  # fmt: skip
+                  cwd=work, env=ci)  # fmt: skip
     assert r.code == 0 and len(r.out.splitlines()) == 1
     digest = r.out.split()[0]
-    r = run_assay("evidence", "get", digest, "--out", "copy.json", *common, cwd=work)
+    r = run_assay("evidence", "get", digest, "--out", "copy.json", *common, cwd=work, env=ci)
     assert r.code == 0 and (work / "copy.json").read_bytes() == (work / "a.json").read_bytes()
-    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--depth", "2", *common, cwd=work)
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--depth", "2", *common, cwd=work, env=ci)
     assert r.code == 0, r.err
     g = json.loads(r.out)
     assert {"from": f"evidence:{digest}", "to": dep_digest, "relation": "resolvedDependency"} in g["edges"]
     assert any(e["from"] == dep_digest and e["relation"] == "attested-by" for e in g["edges"])
-    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "dot", *common, cwd=work)
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "dot", *common, cwd=work, env=ci)
     assert r.code == 0 and r.out.startswith("digraph evidence") and "resolvedDependency" in r.out
-    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "svg", "-o", "g.svg", *common, cwd=work)
+    r = run_assay("evidence", "graph", _sha(work / "app.bin"), "--format", "svg", "-o", "g.svg", *common, cwd=work,
+                  env=ci)  # fmt: skip
     assert r.code == 0 and b"<svg" in (work / "g.svg").read_bytes()
     # refused upload: exit 1 with the reason; malformed: exit 2
-    r = run_assay("evidence", "put", "app.prov.json", "--server", server.url, "--project", "other", cwd=work)
+    server.admin.ok("POST", "/api/v1/projects", {"name": "other"})
+    grant(server.admin, "other", CI, "publisher")
+    r = run_assay("evidence", "put", "app.prov.json", "--server", server.url, "--project", "other", cwd=work, env=ci)
     assert r.code == 1 and "error[no-trusted-key]" in r.err
     (work / "junk.json").write_text("{}")
-    r = run_assay("evidence", "put", "junk.json", *common, cwd=work)
+    r = run_assay("evidence", "put", "junk.json", *common, cwd=work, env=ci)
     assert r.code == 2 and "error[evidence-unrecognised]" in r.err
 
 
@@ -332,8 +361,10 @@ def test_put_harvests_an_image(server, registry, tmp_path: Path):
                   cwd=tmp_path)  # fmt: skip
     assert r.code == 0, r.err
     common = ("--server", server.url, "--project", P)
-    assert run_assay("evidence", "trust", "--key", "k.pub", *common, cwd=tmp_path).code == 0
-    r = run_assay("evidence", "put", ref, "--insecure", *common, cwd=tmp_path)
+    admin = {"ASSAY_TOKEN": str(server.admin.bearer)}
+    assert run_assay("evidence", "trust", "--key", "k.pub", *common, cwd=tmp_path, env=admin).code == 0
+    r = run_assay("evidence", "put", ref, "--insecure", *common, cwd=tmp_path,
+                  env={"ASSAY_TOKEN": str(server.publisher.bearer)})  # fmt: skip
     assert r.code == 0, r.err
     found = _search(server, subject=digest)["items"]
     assert found and all(i["predicateType"] == "https://cosign.sigstore.dev/attestation/v1" for i in found)

@@ -13,9 +13,11 @@ import httpx
 import pytest
 
 from tests.conftest import run_assay
+from tests.integration.accesskit import Api, ProjectServer, project_server
 from tests.integration.conftest import ServerProcess
 
 P = "acme"
+CI = "ci@acme.test"
 POLICY = """
 apiVersion: assay.dev/v1
 kind: Policy
@@ -33,21 +35,31 @@ spec:
 """
 
 
-def _files(srv: ServerProcess) -> list[Path]:
+def _files(srv: ServerProcess | ProjectServer) -> list[Path]:
     """Blob files and leftovers in temporary directories (lock files excepted)."""
     root = srv.data_dir / "blobs"
     return [p for p in root.rglob("*") if p.is_file() and p.name != ".lock"]
 
 
 @pytest.fixture
-def repo(server, tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+def server(tmp_path: Path, database: str | None) -> Iterator[ProjectServer]:
+    """A --dev server with project ``acme``: the administrator sets policy, ``ci@acme.test`` (publisher) publishes."""
+    ps = project_server(tmp_path, database, P, CI)
+    try:
+        yield ps
+    finally:
+        ps.srv.stop()
+
+
+@pytest.fixture
+def repo(server: ProjectServer, tmp_path: Path) -> Iterator[tuple[ProjectServer, Path]]:
     w = tmp_path
     for k in ("k1", "k2"):
         assert run_assay("keygen", "--output-prefix", k, cwd=w).code == 0
     (w / "app.bin").write_bytes(b"release build 1.0")
     assert run_assay("sign-blob", "app.bin", "--key", "k1.key", cwd=w).code == 0
     (w / "policy.yaml").write_text(textwrap.dedent(POLICY).lstrip())
-    common = ("--server", server.url, "--project", P)
+    common = ("--server", server.url, "--project", P, "--token", str(server.admin.bearer))
     r = run_assay("evidence", "trust", "--key", "k1.pub", "--key", "k2.pub", *common, cwd=w)
     assert r.code == 0, r.err
     r = run_assay("repository", "policy", "policy.yaml", "--file", "k1.pub", *common, cwd=w)
@@ -55,8 +67,9 @@ def repo(server, tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
     yield server, w
 
 
-def _cli(srv: ServerProcess, w: Path, *args: str):
-    return run_assay(*args, "--server", srv.url, cwd=w)
+def _cli(srv: ProjectServer, w: Path, *args: str, who: Api | None = None):
+    """Run the CLI with the publisher's session in ASSAY_TOKEN (or ``who``'s)."""
+    return run_assay(*args, "--server", srv.url, cwd=w, env={"ASSAY_TOKEN": str((who or srv.publisher).bearer)})
 
 
 def test_publish_fetch_immutable_delete(repo):
@@ -67,7 +80,7 @@ def test_publish_fetch_immutable_delete(repo):
     r = _cli(srv, w, "fetch", f"{P}/app.bin@1.0", "--out", "got.bin")
     assert r.code == 0, r.err
     assert (w / "got.bin").read_bytes() == (w / "app.bin").read_bytes()
-    resp = httpx.get(f"{srv.url}/api/v1/projects/{P}/artifacts/app.bin/1.0")
+    resp = httpx.get(f"{srv.url}/api/v1/projects/{P}/artifacts/app.bin/1.0", headers=srv.auth())
     assert resp.headers["x-assay-digest"] == "sha256:" + hashlib.sha256(b"release build 1.0").hexdigest()
     vsa_digest = resp.headers["x-assay-vsa"]
 
@@ -85,10 +98,13 @@ def test_publish_fetch_immutable_delete(repo):
     assert r.code == 1 and "signature-mismatch" in r.err and not (w / "bad.bin").exists()
 
     # deleting the version keeps its evidence (the bundle and the VSA)
+    # deleting is for administrators: the publisher is refused
     r = _cli(srv, w, "repository", "delete", f"{P}/app.bin@1.0")
+    assert r.code == 2 and "error[insufficient-role]" in r.err, r.err
+    r = _cli(srv, w, "repository", "delete", f"{P}/app.bin@1.0", who=srv.admin)
     assert r.code == 0, r.err
-    assert httpx.get(f"{srv.url}/api/v1/projects/{P}/artifacts/app.bin/1.0").status_code == 404
-    assert httpx.get(f"{srv.url}/api/v1/projects/{P}/evidence/{vsa_digest}").status_code == 200
+    assert httpx.get(f"{srv.url}/api/v1/projects/{P}/artifacts/app.bin/1.0", headers=srv.auth()).status_code == 404
+    assert httpx.get(f"{srv.url}/api/v1/projects/{P}/evidence/{vsa_digest}", headers=srv.auth()).status_code == 200
     r = _cli(srv, w, "evidence", "search", "--project", P, "--subject",
              "sha256:" + hashlib.sha256(b"release build 1.0").hexdigest(), "--json")  # fmt: skip
     kinds = sorted(line for line in r.out.splitlines())
@@ -99,6 +115,7 @@ def test_publish_fetch_immutable_delete(repo):
 def test_refusals_leave_nothing(repo):
     srv, w = repo
     base = f"{srv.url}/api/v1/projects/{P}/artifacts"
+    ci = srv.auth(srv.publisher)
     # unsigned: the policy fails, nothing is stored
     (w / "unsigned.bin").write_bytes(b"no evidence")
     r = _cli(srv, w, "publish", "unsigned.bin", "--project", P, "--name", "unsigned.bin", "--version", "1")
@@ -109,43 +126,46 @@ def test_refusals_leave_nothing(repo):
              "--bundle", "unsigned.bin.sigstore.json")  # fmt: skip
     assert r.code == 1 and "error[policy-failed]" in r.err, r.err
     # the declared digest does not match the streamed bytes
-    resp = httpx.put(f"{base}/x.bin/1", content=b"abc", headers={"X-Assay-Digest": "sha256:" + "00" * 32})
+    resp = httpx.put(f"{base}/x.bin/1", content=b"abc", headers={**ci, "X-Assay-Digest": "sha256:" + "00" * 32})
     assert resp.status_code == 400 and resp.json()["reason"] == "digest-mismatch"
     # bad names: traversal, NUL, leading dot, absolute
     for name in ("%2E%2E", ".hidden", "a%00b", "..x"):
-        resp = httpx.put(f"{base}/{name}/1", content=b"abc")
+        resp = httpx.put(f"{base}/{name}/1", content=b"abc", headers=ci)
         assert resp.status_code == 400 and resp.json()["reason"] == "bad-name", (name, resp.text)
-    resp = httpx.put(f"{base}/ok.bin/%2E%2E", content=b"abc")
+    resp = httpx.put(f"{base}/ok.bin/%2E%2E", content=b"abc", headers=ci)
     assert resp.status_code == 400 and resp.json()["reason"] == "bad-name"
     for path in (f"{base}/..%2Fx/1", f"{base}/%2Fetc%2Fpasswd/1"):
-        assert 400 <= httpx.put(path, content=b"abc").status_code < 500
+        assert 400 <= httpx.put(path, content=b"abc", headers=ci).status_code < 500
     # a policy naming a file outside its directory is refused
     resp = httpx.put(f"{srv.url}/api/v1/projects/{P}/repository/policy",
-                     json={"policy": "x", "files": {"../k.pub": "x"}})  # fmt: skip
+                     json={"policy": "x", "files": {"../k.pub": "x"}}, headers=srv.auth())  # fmt: skip
     assert resp.status_code == 400 and resp.json()["reason"] == "bad-name"
-    resp = httpx.put(f"{srv.url}/api/v1/projects/{P}/repository/policy", json={"policy": "kind: Nope\n"})
+    resp = httpx.put(f"{srv.url}/api/v1/projects/{P}/repository/policy", json={"policy": "kind: Nope\n"},
+                     headers=srv.auth())  # fmt: skip
     assert resp.status_code == 400 and resp.json()["reason"].startswith("policy-")
-    assert httpx.get(f"{base}/unsigned.bin/1").status_code == 404
+    assert httpx.get(f"{base}/unsigned.bin/1", headers=ci).status_code == 404
     assert _files(srv) == []
 
 
 def test_size_limit_and_no_policy(tmp_path: Path, database):
-    srv = ServerProcess(tmp_path / "data", database, env={"ASSAY_MAX_ARTIFACT_BYTES": "1000"}).start()
+    srv = project_server(tmp_path, database, P, CI, env={"ASSAY_MAX_ARTIFACT_BYTES": "1000"})
+    ci = srv.auth(srv.publisher)
     try:
         base = f"{srv.url}/api/v1/projects/{P}/artifacts"
-        resp = httpx.put(f"{base}/big.bin/1", content=b"x" * 5000)
+        resp = httpx.put(f"{base}/big.bin/1", content=b"x" * 5000, headers=ci)
         assert resp.status_code == 400 and resp.json()["reason"] == "artifact-too-large"
-        resp = httpx.put(f"{base}/small.bin/1", content=b"x" * 10)
+        resp = httpx.put(f"{base}/small.bin/1", content=b"x" * 10, headers=ci)
         assert resp.status_code == 422 and resp.json()["reason"] == "no-repository-policy"
         assert _files(srv) == []
     finally:
-        srv.stop()
+        srv.srv.stop()
 
 
 @pytest.mark.slow
 def test_killed_mid_upload_leaves_nothing_and_processes_share_the_data_dir(repo):
     srv, w = repo
     url = f"{srv.url}/api/v1/projects/{P}/artifacts/big.bin/1"
+    ci = srv.auth(srv.publisher)
     sent = threading.Event()
 
     def body() -> Iterator[bytes]:
@@ -157,7 +177,7 @@ def test_killed_mid_upload_leaves_nothing_and_processes_share_the_data_dir(repo)
 
     def upload() -> None:
         try:
-            httpx.put(url, content=body(), headers={"Content-Length": str(200 << 20)}, timeout=30)
+            httpx.put(url, content=body(), headers={**ci, "Content-Length": str(200 << 20)}, timeout=30)
         except httpx.HTTPError:
             pass
 
@@ -166,19 +186,20 @@ def test_killed_mid_upload_leaves_nothing_and_processes_share_the_data_dir(repo)
     assert sent.wait(30)
     time.sleep(0.5)
     assert any(p.parent.parent.name == "tmp" for p in _files(srv))  # the partial upload is on disk
-    srv.kill()
+    srv.srv.kill()
     t.join(30)
-    srv.start()
+    srv.srv.start()
     assert _files(srv) == []  # the dead process's temporary directory was swept
-    assert httpx.get(url).status_code == 404
+    assert httpx.get(url, headers=ci).status_code == 404  # the session outlived the restart
 
     # a second process on the same data directory and database serves what the first published
-    other = ServerProcess(srv.data_dir, srv.database).start()
+    other = ServerProcess(srv.data_dir, srv.srv.database).start()
     try:
         r = _cli(srv, w, "publish", "app.bin", "--project", P, "--name", "app.bin", "--version", "1.0",
                  "--bundle", "app.bin.sigstore.json")  # fmt: skip
         assert r.code == 0, r.err
-        r = run_assay("fetch", f"{P}/app.bin@1.0", "--out", "via-other.bin", "--server", other.url, cwd=w)
+        r = run_assay("fetch", f"{P}/app.bin@1.0", "--out", "via-other.bin", "--server", other.url, cwd=w,
+                      env={"ASSAY_TOKEN": str(srv.publisher.bearer)})  # fmt: skip
         assert r.code == 0, r.err
         assert (w / "via-other.bin").read_bytes() == (w / "app.bin").read_bytes()
     finally:
@@ -187,13 +208,14 @@ def test_killed_mid_upload_leaves_nothing_and_processes_share_the_data_dir(repo)
 
 def test_policy_eval_from_the_evidence_store(repo):
     srv, w = repo
-    r = run_assay("evidence", "put", "app.bin.sigstore.json", "--server", srv.url, "--project", P, cwd=w)
+    ci = {"ASSAY_TOKEN": str(srv.publisher.bearer)}
+    r = run_assay("evidence", "put", "app.bin.sigstore.json", "--server", srv.url, "--project", P, cwd=w, env=ci)
     assert r.code == 0 and "verified" in r.out, r.err
     args = ("policy", "eval", "--policy", "policy.yaml", "--evidence-server", srv.url, "--project", P)
-    r = run_assay(*args, "app.bin", cwd=w)
+    r = run_assay(*args, "app.bin", cwd=w, env=ci)
     assert r.code == 0, r.out + r.err
     (w / "stranger.bin").write_bytes(b"nobody attested this")
-    r = run_assay(*args, "stranger.bin", cwd=w)
+    r = run_assay(*args, "stranger.bin", cwd=w, env=ci)
     assert r.code == 1, r.out + r.err
-    r = run_assay("policy", "eval", "--policy", "policy.yaml", "--evidence-server", srv.url, "app.bin", cwd=w)
+    r = run_assay("policy", "eval", "--policy", "policy.yaml", "--evidence-server", srv.url, "app.bin", cwd=w, env=ci)
     assert r.code == 2 and "error[usage]" in r.err

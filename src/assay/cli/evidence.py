@@ -16,9 +16,13 @@ from assay.errors import InputError
 app = typer.Typer(help="The evidence store: upload, search, fetch and graph attestations.", no_args_is_help=True)
 root.add_typer(app, name="evidence")
 
-ServerOpt = Annotated[str, typer.Option("--server", envvar="ASSAY_SERVER", help="assay server URL")]
+ServerOpt = Annotated[
+    Optional[str], typer.Option("--server", help="assay server URL (default: ASSAY_SERVER, then the last login)")
+]
 ProjectOpt = Annotated[str, typer.Option("--project", "-p", envvar="ASSAY_PROJECT", help="project name")]
-TokenOpt = Annotated[Optional[str], typer.Option("--token", envvar="ASSAY_TOKEN", help="API token (bearer)")]
+TokenOpt = Annotated[
+    Optional[str], typer.Option("--token", help="API token or session (default: ASSAY_TOKEN, then the login session)")
+]
 
 
 class GraphFormat(StrEnum):
@@ -27,7 +31,7 @@ class GraphFormat(StrEnum):
     svg = "svg"
 
 
-def _client(server: str, project: str, token: str | None):  # type: ignore[no-untyped-def]
+def _client(server: str | None, project: str, token: str | None):  # type: ignore[no-untyped-def]
     from assay.clients.evidence import EvidenceClient
 
     return EvidenceClient.create(server, project, token)
@@ -36,8 +40,8 @@ def _client(server: str, project: str, token: str | None):  # type: ignore[no-un
 @app.command("put")
 def put(
     targets: Annotated[list[str], typer.Argument(help="bundle, DSSE envelope, in-toto link, .intoto.jsonl, or IMAGE")],
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     token: TokenOpt = None,
     accept_unverified: Annotated[
         bool, typer.Option("--accept-unverified", help="store items that fail verification, marked unverified")
@@ -58,8 +62,8 @@ def put(
 
 @app.command("search")
 def search(
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="sha256:HEX of the artifact")] = None,
     predicate_type: Annotated[Optional[str], typer.Option("--type", help="predicate type URI or shorthand")] = None,
     signer: Annotated[Optional[str], typer.Option("--signer", help="certificate identity or key:ID")] = None,
@@ -93,8 +97,8 @@ def search(
 @app.command("get")
 def get(
     digest: Annotated[str, typer.Argument(help="sha256:HEX of the item")],
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write here instead of stdout")] = None,
     token: TokenOpt = None,
 ) -> None:
@@ -111,8 +115,8 @@ def get(
 @app.command("graph")
 def graph(
     digest: Annotated[str, typer.Argument(help="sha256:HEX of the artifact")],
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     depth: Annotated[int, typer.Option("--depth", min=0, max=10, help="hops through materials")] = 2,
     fmt: Annotated[GraphFormat, typer.Option("--format", help="json, dot or svg")] = GraphFormat.json,
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="write here instead of stdout")] = None,
@@ -142,8 +146,8 @@ def graph(
 
 @app.command("trust")
 def trust(
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     key: Annotated[Optional[list[str]], typer.Option("--key", help="trusted public key (PEM file), repeatable")] = None,
     identity: Annotated[
         Optional[list[str]],
@@ -179,8 +183,8 @@ def _identity(spec: str) -> dict[str, str]:
 
 @app.command("retention")
 def retention(
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     unverified_days: Annotated[
         Optional[int],
         typer.Option("--unverified-days", min=0, help="keep unverified evidence this long (omit: forever)"),

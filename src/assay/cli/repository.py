@@ -14,7 +14,7 @@ from assay.cli.evidence import ProjectOpt, ServerOpt, TokenOpt
 repository_app = typer.Typer(help="The verified artifact repository: policy and versions.", no_args_is_help=True)
 
 
-def _client(server: str, project: str, token: str | None):  # type: ignore[no-untyped-def]
+def _client(server: str | None, project: str, token: str | None):  # type: ignore[no-untyped-def]
     from assay.clients.evidence import EvidenceClient
 
     return EvidenceClient.create(server, project, token)
@@ -22,10 +22,10 @@ def _client(server: str, project: str, token: str | None):  # type: ignore[no-un
 
 def publish(
     file: Annotated[str, typer.Argument(help="the artifact file")],
-    server: ServerOpt,
     project: ProjectOpt,
     name: Annotated[str, typer.Option("--name", help="artifact name")],
     version: Annotated[str, typer.Option("--version", help="version (immutable once published)")],
+    server: ServerOpt = None,
     bundle: Annotated[
         Optional[list[str]], typer.Option("--bundle", help="evidence to upload first, repeatable")
     ] = None,
@@ -40,8 +40,8 @@ def publish(
 
 def fetch(
     ref: Annotated[str, typer.Argument(help="PROJECT/NAME@VERSION")],
-    server: ServerOpt,
     out: Annotated[str, typer.Option("--out", "-o", help="file to write")],
+    server: ServerOpt = None,
     vsa_key: Annotated[
         Optional[str], typer.Option("--vsa-key", help="repository public key (default: ask the server)")
     ] = None,
@@ -58,8 +58,8 @@ def fetch(
 @repository_app.command("policy")
 def set_policy(
     policy: Annotated[str, typer.Argument(help="assay policy file (YAML or JSON)")],
-    server: ServerOpt,
     project: ProjectOpt,
+    server: ServerOpt = None,
     file: Annotated[
         Optional[list[str]], typer.Option("--file", help="a key or trusted root the policy names, repeatable")
     ] = None,
@@ -80,7 +80,7 @@ def set_policy(
 @repository_app.command("delete")
 def delete(
     ref: Annotated[str, typer.Argument(help="PROJECT/NAME@VERSION")],
-    server: ServerOpt,
+    server: ServerOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Delete a version (admin, audited); its evidence and VSA stay in the evidence store."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
+from assay.clients.access import bearer_for, server_url
 from assay.clients.http import reject, request
 from assay.errors import EnvironmentFailure, VerificationError
 
@@ -35,9 +35,11 @@ class EvidenceClient:
     token: str | None = None
 
     @classmethod
-    def create(cls, url: str, project: str, token: str | None = None) -> EvidenceClient:
-        """A client; the token defaults to ``ASSAY_TOKEN``."""
-        return cls(url.rstrip("/"), project, token or os.environ.get("ASSAY_TOKEN") or None)
+    def create(cls, server: str | None, project: str, token: str | None = None) -> EvidenceClient:
+        """A client the way the access commands make one: ``--server``, else ASSAY_SERVER, else the last login;
+        ``--token``, else ASSAY_TOKEN, else the stored ``assay login`` session for that server."""
+        url = server_url(server)
+        return cls(url, project, bearer_for(url, token))
 
     def _u(self, path: str) -> str:
         return f"{self.url}/api/v1/projects/{quote(self.project, safe='')}{path}"
