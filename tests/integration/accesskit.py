@@ -64,6 +64,7 @@ class Api:
 
     def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
+        headers.update(kw.pop("headers", None) or {})
         return httpx.request(method, self.srv.url + path, json=body, headers=headers, timeout=30, **kw)
 
     def ok(self, method: str, path: str, body: Any = None) -> Any:
