@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server gra
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
-.PHONY: run demo test install test-install system-deps lint typecheck unit smoke conformance bench clean
+.PHONY: run demo test install test-install system-deps lint typecheck unit smoke conformance bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,10 @@ lint: test-install
 typecheck: test-install
 	$(BIN)/mypy
 
+# Tests run in parallel (pytest-xdist): most wait on servers, so more workers than the 2 cores pay off.
+PYTEST_WORKERS ?= 4
 unit: test-install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 # The README contract: a runtime-only venv (`pip install .`, no extras) imports everything, `make run`'s entry
 # point starts and the README quickstart passes against it (scripts/readme_smoke.py).
@@ -73,6 +75,10 @@ bench: test-install
 	$(BIN)/python benchmarks/sbom.py
 	$(BIN)/python benchmarks/scan.py
 	$(BIN)/python benchmarks/policy_eval.py
+
+# A million fuzz inputs across the parsers (atheris when installed, else a mutation loop); prints crashes and inputs/s.
+fuzz: test-install
+	$(BIN)/python benchmarks/fuzz.py --inputs $${FUZZ_INPUTS:-1000000}
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests run beside servers on a shared 2-core machine (and under pytest-xdist): wall-clock deadlines
+# would fail on scheduling noise, not on behaviour. Examples stay deterministic per test.
+settings.register_profile(
+    "assay", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("assay")
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -44,7 +44,7 @@ def _since(text: str | None) -> int | None:
     """Unix seconds, an ISO date/time, or a duration ago (``2h``)."""
     if text is None:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     m = re.fullmatch(r"(\d+)([smhd])", text)
     if m:

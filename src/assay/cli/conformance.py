@@ -54,8 +54,7 @@ def conformance_sign_bundle(
     staging: Annotated[bool, typer.Option("--staging", hidden=True)] = False,
 ) -> None:
     """Sign an artifact keylessly as the conformance suite asks, using the services in --signing-config."""
-    import json as _json
-
+    from assay.formats.encoding import load_json
     from assay.service.blob import load_artifact
     from assay.service.io import read_file, write_atomic
     from assay.sign.keyless import Services, sign_digest
@@ -63,6 +62,6 @@ def conformance_sign_bundle(
     if staging or not signing_config:
         raise InputError("usage", "pass --signing-config (and --trusted-root); --staging needs the network")
     del trusted_root  # the services come from the signing config; verification uses the trusted root
-    services = Services.from_signing_config(_json.loads(read_file(signing_config, "signing config")))
+    services = Services.from_signing_config(load_json(read_file(signing_config, "signing config"), "signing config"))
     art = load_artifact(target, need_message=False)
     write_atomic(bundle, sign_digest(services, identity_token, art.sha256).to_bytes())

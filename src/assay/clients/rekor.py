@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.clients.http import reject, request
-from assay.errors import EnvironmentFailure
+from assay.errors import EnvironmentFailure, InputError
+from assay.formats import safejson
 from assay.formats.bundle import InclusionProof, TlogEntry
 
 
@@ -66,9 +67,7 @@ def entry_from_response(doc: Any) -> TlogEntry:
     ((_, e),) = doc.items()
     try:
         body = base64.b64decode(e["body"])
-        import json
-
-        kind_doc = json.loads(body)
+        kind_doc = safejson.loads(body, what="the log's entry body")
         v = e["verification"]
         p = v["inclusionProof"]
         proof = InclusionProof(
@@ -88,5 +87,5 @@ def entry_from_response(doc: Any) -> TlogEntry:
             inclusion_promise=base64.b64decode(v["signedEntryTimestamp"]),
             inclusion_proof=proof,
         )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise EnvironmentFailure("bad-log-response", f"the log's entry is missing {exc}") from None
+    except (InputError, KeyError, ValueError, TypeError) as exc:
+        raise EnvironmentFailure("bad-log-response", f"the log's entry is malformed: {exc}") from None

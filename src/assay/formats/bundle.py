@@ -13,7 +13,7 @@ from typing import Any
 
 from assay.errors import InputError
 from assay.formats.dsse import Envelope
-from assay.formats.encoding import as_int, b64decode, b64encode, load_json, obj, string
+from assay.formats.encoding import MAX_UNIX_SECONDS, as_int, b64decode, b64encode, load_json, obj, string
 
 MEDIA_TYPE_V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
 MEDIA_TYPE_V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
@@ -162,7 +162,7 @@ def _parse_entry(d: object, i: int) -> TlogEntry:
         log_id=b64decode(obj(e.get("logId"), f"{where}.logId").get("keyId"), f"{where}.logId.keyId"),
         kind=string(kv.get("kind"), f"{where}.kindVersion.kind"),
         version=string(kv.get("version"), f"{where}.kindVersion.version"),
-        integrated_time=as_int(e.get("integratedTime", 0), f"{where}.integratedTime"),
+        integrated_time=as_int(e.get("integratedTime", 0), f"{where}.integratedTime", maximum=MAX_UNIX_SECONDS),
         canonicalized_body=b64decode(e.get("canonicalizedBody"), f"{where}.canonicalizedBody"),
         inclusion_promise=(
             b64decode(
@@ -216,7 +216,7 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
     """Parse and structurally check a Sigstore bundle."""
     doc = obj(data if isinstance(data, dict) else load_json(data, "bundle"), "bundle")
     media_type = doc.get("mediaType")
-    if media_type not in MEDIA_TYPES:
+    if not isinstance(media_type, str) or media_type not in MEDIA_TYPES:
         raise InputError("unknown-bundle-media-type", f"bundle has unsupported mediaType {media_type!r}")
     version = MEDIA_TYPES[media_type]
     vm = obj(doc.get("verificationMaterial"), "verificationMaterial")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from assay.errors import InputError
 
 _DASH = "\u2014 "
+_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ def parse_checkpoint(envelope: str) -> Checkpoint:
     origin, size_s, root_s, *ext = lines
     if not origin:
         raise _bad("checkpoint origin is empty")
-    if not size_s.isdigit() or (len(size_s) > 1 and size_s[0] == "0"):
-        raise _bad(f"checkpoint size {size_s!r} is not a decimal number")
+    if not _SIZE.fullmatch(size_s) or int(size_s) > 2**63 - 1:
+        raise _bad(f"checkpoint size {size_s[:40]!r} is not a decimal number below 2^63")
     try:
         root = base64.b64decode(root_s, validate=True)
     except (binascii.Error, ValueError):

@@ -8,13 +8,14 @@ Docker Hub is stored under ``https://index.docker.io/v1/``.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError
+from assay.formats import safejson
+from assay.formats.encoding import optional_object
 
 HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 
@@ -41,9 +42,9 @@ def _helper(name: str, host: str) -> tuple[str, str] | None:
     if out.returncode != 0:
         return None
     try:
-        doc = json.loads(out.stdout)
+        doc = safejson.loads(out.stdout, what="credential helper output")
         return str(doc["Username"]), str(doc["Secret"])
-    except (ValueError, KeyError, TypeError):
+    except (InputError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -69,19 +70,19 @@ def docker_credentials(host: str, path: Path | None = None) -> tuple[str, str] |
     """(username, password) for a registry host, or None when the config has none."""
     path = path or config_path()
     try:
-        doc = json.loads(path.read_text())
+        doc = safejson.loads(path.read_bytes(), what=str(path))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, InputError):
         raise InputError("docker-config-malformed", f"{path} is not a readable JSON file") from None
     if not isinstance(doc, dict):
         raise InputError("docker-config-malformed", f"{path} is not a JSON object")
     keys = _keys(host)
-    helpers = doc.get("credHelpers") or {}
+    helpers = optional_object(doc.get("credHelpers"), f"{path}: credHelpers", reason="docker-config-malformed")
     for k in keys:
         if k in helpers:
             return _helper(str(helpers[k]), k)
-    auths = doc.get("auths") or {}
+    auths = optional_object(doc.get("auths"), f"{path}: auths", reason="docker-config-malformed")
     for k in keys:
         found = _from_auth_entry(auths.get(k), str(path))
         if found is not None:

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.formats.bundle import MEDIA_TYPE_V03, Bundle, MessageSignature, TlogEntry
 from assay.formats.dsse import Envelope
 from assay.oci.referrers import fallback_tag
@@ -75,11 +76,11 @@ def payload(reference: str, digest: str) -> bytes:
 def claimed_digest(payload_bytes: bytes) -> str | None:
     """The image digest a payload names (``docker-manifest-digest`` matched in any case)."""
     try:
-        doc = json.loads(payload_bytes)
+        doc = safejson.loads(payload_bytes, what="cosign payload")
         image = {k.lower(): v for k, v in doc["critical"]["image"].items()}
         value = image.get("docker-manifest-digest")
         return str(value) if isinstance(value, str) else None
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (InputError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -170,9 +171,9 @@ def to_bundle(payload_bytes: bytes, annotations: dict[str, str], layer_type: str
     entries: tuple[TlogEntry, ...] = ()
     if REKOR_BUNDLE in annotations:
         try:
-            rb = json.loads(annotations[REKOR_BUNDLE])
+            rb = safejson.loads(annotations[REKOR_BUNDLE], what="Rekor bundle annotation")
             body = base64.b64decode(rb["Payload"]["body"])
-            kind = json.loads(body)
+            kind = safejson.loads(body, what="Rekor entry body")
             entries = (
                 TlogEntry(
                     log_index=int(rb["Payload"]["logIndex"]),
@@ -184,11 +185,13 @@ def to_bundle(payload_bytes: bytes, annotations: dict[str, str], layer_type: str
                     inclusion_promise=base64.b64decode(rb["SignedEntryTimestamp"]),
                 ),
             )
-        except (ValueError, KeyError, TypeError):
+        except (InputError, ValueError, KeyError, TypeError):
             raise InputError("cosign-bundle-malformed", "the layer's Rekor bundle annotation is malformed") from None
     if layer_type == DSSE_TYPE:
         try:
-            envelope = Envelope.from_json(json.loads(payload_bytes), "cosign attestation layer")
+            envelope = Envelope.from_json(
+                safejson.loads(payload_bytes, what="cosign attestation layer"), "cosign attestation layer"
+            )
         except ValueError:
             raise InputError("dsse-malformed", "the attestation layer is not a DSSE envelope") from None
         return Bundle(

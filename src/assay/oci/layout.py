@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from assay.errors import InputError, VerificationError
+from assay.formats import safejson
+from assay.oci import manifest
 from assay.oci.store import MANIFEST_LIMIT, MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -39,12 +41,15 @@ class Layout:
 
     def _index(self) -> dict[str, Any]:
         try:
-            doc = json.loads((self.root / "index.json").read_bytes())
-        except (OSError, ValueError):
-            raise InputError("layout-malformed", f"{self.root}/index.json is missing or not JSON") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
-            raise InputError("layout-malformed", f"{self.root}/index.json is not an image index")
-        return doc
+            data = (self.root / "index.json").read_bytes()
+        except OSError:
+            raise InputError("layout-malformed", f"{self.root}/index.json is missing") from None
+        try:
+            return manifest.check_doc(
+                safejson.loads(data, what=f"{self.root}/index.json"), OCI_INDEX, f"{self.root}/index.json"
+            )
+        except InputError as exc:
+            raise InputError("layout-malformed", exc.message) from None
 
     def _write_index(self, doc: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index-")
@@ -132,13 +137,12 @@ class Layout:
             else:
                 raise InputError("image-not-found", f"{self.host} has no image tagged {reference!r}")
         data = self.get_blob(repo, digest, MANIFEST_LIMIT)
+        doc = manifest.check(data, None, f"{self.host}: manifest {digest}")
         if media_type is None:
-            try:
-                media_type = json.loads(data).get("mediaType") or OCI_MANIFEST
-            except (ValueError, AttributeError):
-                raise InputError("manifest-malformed", f"{self.host}: manifest {digest} is not JSON") from None
+            media_type = doc.get("mediaType") or OCI_MANIFEST
         if media_type not in MANIFEST_TYPES:
             raise InputError("unsupported-media-type", f"{self.host}: {reference} has media type {media_type!r}")
+        manifest.check_doc(doc, str(media_type), f"{self.host}: manifest {digest}")
         return data, str(media_type), digest
 
     def resolve(self, repo: str, reference: str) -> tuple[str, str, int]:

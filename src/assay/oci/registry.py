@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from assay.errors import EnvironmentFailure, InputError, VerificationError
+from assay.oci import manifest
 from assay.oci.store import (
     ACCEPT,
     DOCKER_LIST,
@@ -174,6 +174,7 @@ class Registry:
                 f"the registry returned a manifest whose digest is {digest}, not {reference}",
             )
         media_type = _media_type(resp.headers.get("Content-Type", ""), data, f"{repo}:{reference}")
+        manifest.check(data, media_type, f"the manifest of {repo}:{reference}")
         self._manifests[(repo, digest)] = (data, media_type)
         return data, media_type, digest
 
@@ -369,7 +370,9 @@ class Registry:
             return []
         if resp.status_code != 200:
             raise EnvironmentFailure("registry-error", f"GET referrers {digest}: HTTP {resp.status_code}")
-        manifests = resp.json().get("manifests") or []
+        manifests = manifest.check(resp.content, manifest.INDEX_MEDIA_TYPES[0], f"referrers of {digest}").get(
+            "manifests", []
+        )
         return [m for m in manifests if artifact_type is None or m.get("artifactType") == artifact_type]
 
 
@@ -377,10 +380,7 @@ def _media_type(header: str, data: bytes, where: str) -> str:
     """The manifest's media type (header, else its ``mediaType`` field); unknown types are refused."""
     media_type = header.split(";")[0].strip()
     if media_type in ("", "application/json", "application/octet-stream"):
-        try:
-            field_value = json.loads(data).get("mediaType")
-        except (ValueError, AttributeError):
-            raise InputError("manifest-malformed", f"the manifest of {where} is not JSON") from None
+        field_value = manifest.check(data, None, f"the manifest of {where}").get("mediaType")
         media_type = field_value if isinstance(field_value, str) else OCI_MANIFEST
     if media_type not in MANIFEST_TYPES:
         raise InputError("unsupported-media-type", f"{where} has media type {media_type!r}, which assay does not read")

@@ -374,7 +374,12 @@ class Compiler:
         kind, text = tok.type, str(tok)
         value: Any
         if kind == "INT_LIT":
-            value = int(text, 0)
+            try:
+                value = int(text, 0)
+            except ValueError:
+                raise Unsupported("integer literal") from None  # e.g. a leading zero: cel-python decides
+            if not -(2**63) <= value < 2**63:
+                raise Unsupported("integer literal beyond int64")
         elif kind == "FLOAT_LIT":
             value = float(text)
         elif kind == "BOOL_LIT":
@@ -417,6 +422,12 @@ class Condition:
 
     def evaluate(self, variables: dict[str, Any]) -> Any:
         """True/False, or raises CelError."""
+        try:
+            return self._evaluate(variables)
+        except RecursionError:
+            raise CelError("expression nests too deeply to evaluate") from None
+
+    def _evaluate(self, variables: dict[str, Any]) -> Any:
         if self.fast is not None:
             return self.fast(variables)
         from celpy import celtypes
@@ -427,6 +438,9 @@ class Condition:
             out = self.program.evaluate({k: json_to_cel(v) for k, v in variables.items()})
         except CELEvalError as exc:
             raise CelError(str(exc.args[0] if exc.args else exc)) from None
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError) as exc:
+            # cel-python's interpreter lets Python errors through for some ill-typed programs
+            raise CelError(f"{type(exc).__name__}: {exc}") from None
         if isinstance(out, CELEvalError):
             raise CelError(str(out.args[0] if out.args else out))
         return bool(out) if isinstance(out, celtypes.BoolType) else out

@@ -18,7 +18,7 @@ import yaml
 
 from assay.crypto.keys import PublicKey
 from assay.errors import AssayError, InputError
-from assay.formats import intoto
+from assay.formats import intoto, safeyaml
 from assay.policy import schema
 from assay.policy.model import Authorities, Keyless, Policy, Rule, parse_duration
 
@@ -28,6 +28,9 @@ SBOM_TYPES = {
     "spdx": ("https://spdx.dev/Document",),
 }
 VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/attestation/vulns")
+MAX_CEL_LENGTH = 4096
+MAX_CEL_DEPTH = 16  # bracket nesting
+MAX_CEL_TREE_DEPTH = 250  # parse-tree depth: the compiler and evaluator recurse once per level
 RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities", "layout")
 
 
@@ -58,23 +61,36 @@ def _fail(reason: str, where: str, line: int, message: str) -> InputError:
     return InputError(reason, f"{where}:{line}: {message}")
 
 
-def _read(raw: bytes, path: str) -> tuple[Any, _Lines]:
+def _read(raw: bytes, where: str) -> tuple[Any, _Lines]:
+    """One parse within the alias/size budget: the node tree gives line numbers and the data."""
     lines = _Lines()
     try:
-        parser = yaml.SafeLoader(raw.decode("utf-8"))
-        try:
-            node = parser.get_single_node()  # one parse: the node tree gives line numbers and the data
-            data = parser.construct_document(node) if node is not None else None
-        finally:
-            parser.dispose()
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _fail(
-            "policy-malformed", str(path), (mark.line + 1) if mark else 1, f"not YAML/JSON: {problem}"
-        ) from None
-    if node is not None:
-        lines.walk(node, "")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail("policy-malformed", where, 1, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        nodes = safeyaml.compose_all(text, what=where)
+    except InputError as exc:
+        if exc.reason == "yaml-invalid":
+            m = re.search(r" at line (\d+)", exc.message)
+            problem = exc.message.split(": ", 1)[-1]
+            raise _fail("policy-malformed", where, int(m.group(1)) if m else 1, f"not YAML/JSON: {problem}") from None
+        raise _fail(f"policy-{exc.reason}", where, 1, exc.message) from None
+    if len(nodes) > 1:
+        raise _fail("policy-malformed", where, 1, f"not YAML/JSON: holds {len(nodes)} documents; expected one")
+    if not nodes:
+        return None, lines
+    loader = yaml.SafeLoader("")
+    try:
+        data = loader.construct_document(nodes[0])
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise _fail("policy-malformed", where, 1, f"not YAML/JSON: {str(exc).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
+    try:
+        lines.walk(nodes[0], "")
+    except RecursionError:
+        raise _fail("policy-yaml-too-deep", where, 1, "nests too deeply") from None
     return data, lines
 
 
@@ -82,7 +98,8 @@ def _schema_errors(data: Any, where: str, lines: _Lines) -> None:
     from assay.policy.validate import errors
 
     # rules are checked against the schema of their own kind first, for precise messages
-    require = (data.get("spec") or {}).get("require") if isinstance(data, dict) else None
+    spec = data.get("spec") if isinstance(data, dict) else None
+    require = spec.get("require") if isinstance(spec, dict) else None
     if isinstance(require, list):
         for i, rule in enumerate(require):
             if not isinstance(rule, dict):
@@ -121,8 +138,39 @@ def _regexp(value: str, where: str, line: int) -> re.Pattern[str]:
         ) from None
 
 
+def _cel_depth(source: str) -> int:
+    """The deepest bracket nesting outside string literals (a linear pre-scan before the recursive parser)."""
+    depth = deepest = 0
+    quote = ""
+    escaped = False
+    for ch in source:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _cel(source: str, where: str, line: int) -> Any:
     import celpy
+
+    if len(source) > MAX_CEL_LENGTH or _cel_depth(source) > MAX_CEL_DEPTH:
+        raise _fail(
+            "policy-cel-too-complex",
+            where,
+            line,
+            f"CEL expression is longer than {MAX_CEL_LENGTH} characters or nests deeper than {MAX_CEL_DEPTH}",
+        )
 
     env = celpy.Environment()
     try:
@@ -132,6 +180,26 @@ def _cel(source: str, where: str, line: int) -> Any:
         raise _fail(
             "policy-cel-invalid", where, line, f"CEL expression does not compile: {source!r}: {first}"
         ) from None
+    if _tree_depth(ast) > MAX_CEL_TREE_DEPTH:
+        raise _fail("policy-cel-too-complex", where, line, f"CEL expression {source[:60]!r}… is too deeply nested")
+    try:
+        return _checked_condition(source, ast, env, where, line)
+    except RecursionError:
+        raise _fail("policy-cel-too-complex", where, line, "CEL expression is too deeply nested") from None
+
+
+def _tree_depth(tree: Any) -> int:
+    """Depth of a lark parse tree, walked without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in getattr(node, "children", ()) if hasattr(c, "children"))
+    return deepest
+
+
+def _checked_condition(source: str, ast: Any, env: Any, where: str, line: int) -> Any:
     bound: set[str] = set()
     idents: list[str] = []
     for t in ast.iter_subtrees():
@@ -281,7 +349,10 @@ def compile_policy(
         auth = _authorities(body.get("authorities"), keys, where, lines, f"{p}/authorities")
         rule = Rule(r["name"], kind, auth, lines.line(f"spec/require/{i}"))
         if "maxAge" in body:
-            rule.max_age = parse_duration(body["maxAge"])
+            try:
+                rule.max_age = parse_duration(str(body["maxAge"]))
+            except ValueError as exc:
+                raise _fail("policy-invalid", where, lines.line(f"{p}/maxAge"), f"maxAge: {exc}") from None
         if kind == "attestation":
             try:
                 rule.predicate_types = (intoto.predicate_type(body["predicateType"]),)

@@ -8,12 +8,12 @@ the ``--bundle`` files given; images' attachments in either layout
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assay.errors import AssayError
+from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.verify.model import Artifact
 
@@ -47,8 +47,8 @@ def statement_of(bundle: Bundle) -> Any:
     if bundle.dsse_envelope is None:
         return None
     try:
-        return json.loads(bundle.dsse_envelope.payload)
-    except ValueError:
+        return safejson.loads(bundle.dsse_envelope.payload, what="statement")
+    except InputError:
         return None
 
 

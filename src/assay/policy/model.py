@@ -77,9 +77,15 @@ class Policy:
     failure_policy: str = "fail-closed"
 
 
+MAX_DURATION = timedelta(days=36500)
+
+
 def parse_duration(value: str) -> timedelta:
+    """``1h30m``-style durations; ValueError past 100 years (``MAX_DURATION``)."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     total = 0.0
     for number, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)", value):
         total += float(number) * units[unit]
+    if not total <= MAX_DURATION.total_seconds():
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION.days} days")
     return timedelta(seconds=total)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assay.errors import InputError
+from assay.formats import safeyaml
 from assay.policy.evaluate import Evaluation
 
 CASE_KEYS = {"name", "policy", "target", "bundles", "now", "expect"}
@@ -29,9 +28,9 @@ class CaseResult:
 def parse_case(text: str, path: Path) -> dict[str, Any]:
     """A case document checked for its keys; InputError ``policy-test-malformed`` otherwise."""
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError("policy-test-malformed", f"{path}: {exc}") from None
+        doc = safeyaml.load(text, what=str(path))
+    except InputError as exc:
+        raise InputError("policy-test-malformed", exc.message) from None
     if not isinstance(doc, dict) or "target" not in doc or "expect" not in doc:
         raise InputError("policy-test-malformed", f"{path}: a case needs 'target' and 'expect'")
     unknown = set(doc) - CASE_KEYS

@@ -17,7 +17,11 @@ FORMATS = ("cyclonedx-json", "spdx-json")
 
 def _timestamp() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), UTC) if epoch and epoch.isdigit() else datetime.now(UTC)
+    when = (
+        datetime.fromtimestamp(int(epoch), UTC)
+        if epoch and epoch.isascii() and epoch.isdigit() and len(epoch) <= 11
+        else datetime.now(UTC)
+    )
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 
@@ -32,12 +33,38 @@ def purl(
     """A package URL (purl spec): ``pkg:type/namespace/name@version?qualifiers``."""
     out = f"pkg:{kind}/"
     if namespace:
-        out += "/".join(quote(part, safe="") for part in namespace.split("/")) + "/"
-    out += quote(name, safe="") + "@" + quote(version, safe="+")
+        out += "/".join(_quote(part) for part in namespace.split("/")) + "/"
+    out += _quote(name) + "@" + _quote(version, safe="+")
     q = {k: v for k, v in (qualifiers or {}).items() if v}
     if q:
-        out += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(q.items()))
+        out += "?" + "&".join(f"{k}={_quote(v)}" for k, v in sorted(q.items()))
     return out
+
+
+def _quote(text: str, safe: str = "") -> str:
+    """Percent-encode UTF-8; text decoded with surrogateescape (file headers) cannot fail here."""
+    return quote(text.encode("utf-8", "replace"), safe=safe)
+
+
+def lockfile_json(data: bytes, path: str) -> dict[str, Any]:
+    """A JSON lock file's top-level object; malformed or deeply nested files are ``sbom-lockfile-malformed``."""
+    from assay.errors import InputError
+    from assay.formats import safejson
+
+    try:
+        doc = safejson.loads(data, what=path)
+    except InputError as exc:
+        raise InputError("sbom-lockfile-malformed", exc.message) from None
+    if not isinstance(doc, dict):
+        raise InputError("sbom-lockfile-malformed", f"{path}: expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def lockfile_error(path: str, message: str) -> Exception:
+    """The error for a lock file whose structure is wrong (exit 2)."""
+    from assay.errors import InputError
+
+    return InputError("sbom-lockfile-malformed", f"{path}: {message}")
 
 
 def pypi_name(name: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from assay.errors import InputError
+from assay.formats import safejson
 from assay.oci.store import Store
 
 
@@ -201,7 +202,9 @@ def image_tree(
             raise InputError("image-empty", f"index {digest} lists no manifests")
         data, media_type, _ = s.get_manifest(repo, str(chosen["digest"]))
         doc = json.loads(data)
-    config = json.loads(s.get_blob(repo, doc["config"]["digest"])) if doc.get("config") else {}
+    config = safejson.loads(s.get_blob(repo, doc["config"]["digest"]), what="image config") if doc.get("config") else {}
+    if not isinstance(config, dict):
+        raise InputError("image-config-malformed", f"the config of {digest} is not a JSON object")
     tree = MemoryTree()
     for layer in doc.get("layers", []):
         with tempfile.TemporaryFile() as spool:

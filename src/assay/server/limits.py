@@ -35,7 +35,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > self.limit:
             await _too_large(send, self.limit)
             return
         if scope.get("method") in ("GET", "HEAD", "OPTIONS"):

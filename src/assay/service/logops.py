@@ -17,6 +17,7 @@ from typing import Any
 from assay.clients.rekor import RekorClient
 from assay.errors import InputError, VerificationError
 from assay.formats.checkpoint import Checkpoint, parse_checkpoint
+from assay.formats.encoding import load_json
 from assay.formats.trustroot import LogAuthority, TrustedRoot, parse_trusted_root
 from assay.service.io import read_file, write_atomic
 from assay.verify import merkle
@@ -70,9 +71,9 @@ class MonitorState:
         if not path.exists():
             return None
         try:
-            d = json.loads(path.read_text())
+            d = load_json(path.read_bytes(), str(path))
             return cls(int(d["size"]), bytes.fromhex(d["rootHash"]), d["checkpoint"], d["trustedRoot"])
-        except (ValueError, KeyError, TypeError):
+        except (InputError, ValueError, KeyError, TypeError, AttributeError):
             raise InputError("monitor-state-malformed", f"{path}: not a monitor state file") from None
 
 
@@ -81,11 +82,13 @@ def monitor_once(server: str, state_path: Path, trusted_root: str | None = None)
     client = RekorClient(server)
     state = MonitorState.load(state_path)
     if trusted_root:
-        trust_doc = json.loads(read_file(trusted_root, "trusted root"))
+        trust_doc = load_json(read_file(trusted_root, "trusted root"), "trusted root")
     elif state is not None:
         trust_doc = state.trusted_root
     else:
-        trust_doc = json.loads(client.trusted_root())  # first use: pin what the server presents
+        trust_doc = load_json(
+            client.trusted_root(), "the log's trusted root"
+        )  # first use: pin what the server presents
     log = _log_authority(parse_trusted_root(trust_doc), server)
     info = client.log_info()
     cp = verified_checkpoint(str(info["signedTreeHead"]), log)
@@ -143,6 +146,6 @@ def verify_entry(server: str, *, uuid: str | None, index: int | None, trusted_ro
         "kind": f"{entry.kind}/{entry.version}",
         "integratedTime": entry.integrated_time,
         "treeSize": entry.inclusion_proof.tree_size,
-        "body": json.loads(entry.canonicalized_body),
+        "body": load_json(entry.canonicalized_body, "log entry body"),
         "bodyBase64": base64.b64encode(entry.canonicalized_body).decode(),
     }

@@ -33,10 +33,12 @@ class Services:
         return cls(base, base, base + "/api/v1/timestamp")
 
     @classmethod
-    def from_signing_config(cls, doc: dict[str, Any]) -> Services:
+    def from_signing_config(cls, doc: Any) -> Services:
         """From a Sigstore SigningConfig v0.2 (or the one inside a ClientTrustConfig)."""
-        if "signingConfig" in doc:
+        if isinstance(doc, dict) and "signingConfig" in doc:
             doc = doc["signingConfig"]
+        if not isinstance(doc, dict):
+            raise InputError("unknown-signing-config", "the signing config is not a JSON object")
         if doc.get("mediaType") != "application/vnd.dev.sigstore.signingconfig.v0.2+json":
             raise InputError("unknown-signing-config", f"unsupported signing config {doc.get('mediaType')!r}")
 

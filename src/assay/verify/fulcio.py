@@ -85,7 +85,7 @@ def claims(cert: x509.Certificate) -> dict[str, str]:
         if not dotted.startswith(ARC):
             continue
         suffix = dotted[len(ARC) :]
-        if not suffix.isdigit() or int(suffix) not in CLAIMS:
+        if not (suffix.isascii() and suffix.isdigit()) or int(suffix) not in CLAIMS:
             continue
         n = int(suffix)
         raw = ext.value.value if isinstance(ext.value, x509.UnrecognizedExtension) else b""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InputError
+from assay.formats import safejson
 from assay.sbom.model import pypi_name
 from assay.vuln import osv
 
@@ -58,9 +59,9 @@ def _documents(source: Path) -> Iterator[tuple[str, Any]]:
 
 def _load(data: bytes, where: str) -> Any:
     try:
-        return json.loads(data)
-    except ValueError:
-        raise InputError("osv-malformed", f"{where} is not JSON") from None
+        return safejson.loads(data, what=where, max_bytes=1024 * 1024 * 1024)
+    except InputError as exc:
+        raise InputError("osv-malformed", exc.message) from None
 
 
 class VulnDB:

@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from assay.errors import InputError
+from assay.formats.encoding import objects, optional_list, optional_object
 from assay.vuln import versions
 
+BAD = "osv-malformed"
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 
 
@@ -67,10 +69,10 @@ def cvss_score(kind: str, vector: str) -> float | None:
     return None
 
 
-def _severity(doc: dict[str, Any]) -> tuple[float | None, str, list[str]]:
+def _severity(doc: dict[str, Any], where: str) -> tuple[float | None, str, list[str]]:
     best: float | None = None
     vectors = []
-    for s in doc.get("severity") or []:
+    for s in objects(doc.get("severity"), f"{where}: severity", reason=BAD):
         kind, vector = s.get("type"), s.get("score")
         if not isinstance(vector, str) or not isinstance(kind, str):
             continue
@@ -81,10 +83,10 @@ def _severity(doc: dict[str, Any]) -> tuple[float | None, str, list[str]]:
         best = score if best is None else max(best, score)
     if best is not None:
         return best, rating_of(best), vectors
-    for where in [doc.get("database_specific") or {}] + [
-        a.get("database_specific") or {} for a in doc.get("affected") or []
+    for place in [doc.get("database_specific")] + [
+        a.get("database_specific") for a in objects(doc.get("affected"), f"{where}: affected", reason=BAD)
     ]:
-        sev = str(where.get("severity", "")).lower()
+        sev = str(optional_object(place, f"{where}: database_specific", reason=BAD).get("severity", "")).lower()
         if sev in ("low", "medium", "moderate", "high", "critical"):
             return None, "medium" if sev == "moderate" else sev, []
     return None, "unknown", []
@@ -93,25 +95,33 @@ def _severity(doc: dict[str, Any]) -> tuple[float | None, str, list[str]]:
 def parse(doc: Any, where: str = "OSV record") -> Record:
     """The parts of an OSV record matching needs; malformed records are refused with a reason."""
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-        raise InputError("osv-malformed", f"{where}: not an OSV record (no id)")
+        raise InputError(BAD, f"{where}: not an OSV record (no id)")
     affected = []
-    for a in doc.get("affected") or []:
-        pkg = a.get("package") or {}
+    for a in objects(doc.get("affected"), f"{where}: affected", reason=BAD):
+        pkg = optional_object(a.get("package"), f"{where}: affected[].package", reason=BAD)
         eco, name = pkg.get("ecosystem"), pkg.get("name")
         if not isinstance(eco, str) or not isinstance(name, str):
             continue
         ranges = []
-        for r in a.get("ranges") or []:
+        for r in objects(a.get("ranges"), f"{where}: affected[].ranges", reason=BAD):
             if r.get("type") not in ("SEMVER", "ECOSYSTEM"):
                 continue
-            events = tuple((k, str(v)) for e in r.get("events") or [] for k, v in e.items())
+            events = tuple(
+                (str(k), str(v))
+                for e in objects(r.get("events"), f"{where}: ranges[].events", reason=BAD)
+                for k, v in e.items()
+            )
             ranges.append((str(r["type"]), events))
-        affected.append(Affected(eco, name, tuple(ranges), frozenset(str(v) for v in a.get("versions") or [])))
-    score, rating, vectors = _severity(doc)
+        listed = optional_list(a.get("versions"), f"{where}: affected[].versions", reason=BAD)
+        affected.append(Affected(eco, name, tuple(ranges), frozenset(str(v) for v in listed)))
+    score, rating, vectors = _severity(doc, where)
+    summary, details = doc.get("summary"), doc.get("details")
     return Record(
         id=doc["id"],
-        aliases=[str(x) for x in doc.get("aliases") or []],
-        summary=str(doc.get("summary") or doc.get("details", "")[:120]),
+        aliases=[str(x) for x in optional_list(doc.get("aliases"), f"{where}: aliases", reason=BAD)],
+        summary=summary
+        if isinstance(summary, str) and summary
+        else (details if isinstance(details, str) else "")[:120],
         modified=str(doc.get("modified", "")),
         withdrawn=bool(doc.get("withdrawn")),
         affected=affected,

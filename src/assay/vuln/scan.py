@@ -8,7 +8,6 @@ within the distro release the purl names.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from packageurl import PackageURL
 
 from assay.errors import InputError
+from assay.formats import safejson
+from assay.formats.encoding import objects
 from assay.vuln import osv
 from assay.vuln.db import VulnDB, normalise_name
 
@@ -75,32 +76,26 @@ def packages_from_sbom(doc: Any, where: str) -> list[Package] | None:
     """Packages of a CycloneDX or SPDX JSON document; None when the document is neither."""
     if not isinstance(doc, dict):
         return None
+    bad = "sbom-malformed"
     if doc.get("bomFormat") == "CycloneDX":
         out = []
-        stack = list(doc.get("components") or [])
+        stack = list(objects(doc.get("components"), f"{where}: components", reason=bad))
         while stack:
             c = stack.pop()
-            if isinstance(c, dict):
-                stack.extend(c.get("components") or [])
-                if isinstance(c.get("purl"), str):
-                    loc = next(
-                        (
-                            p.get("value", "")
-                            for p in c.get("properties") or []
-                            if p.get("name") == "assay:location:0:path"
-                        ),
-                        "",
-                    )
-                    out.append(Package(c["purl"], str(c.get("bom-ref") or c["purl"]), loc))
+            stack.extend(objects(c.get("components"), f"{where}: components[].components", reason=bad))
+            purl = c.get("purl")
+            if isinstance(purl, str):
+                props = objects(c.get("properties"), f"{where}: properties", reason=bad)
+                loc = next((p.get("value") for p in props if p.get("name") == "assay:location:0:path"), "")
+                out.append(Package(purl, str(c.get("bom-ref") or purl), str(loc or "")))
         return out
     if str(doc.get("spdxVersion", "")).startswith("SPDX-"):
         out = []
-        for p in doc.get("packages") or []:
-            for ref in p.get("externalRefs") or []:
-                if ref.get("referenceType") == "purl":
-                    out.append(
-                        Package(str(ref["referenceLocator"]), str(p.get("SPDXID", "")), str(p.get("sourceInfo", "")))
-                    )
+        for p in objects(doc.get("packages"), f"{where}: packages", reason=bad):
+            for ref in objects(p.get("externalRefs"), f"{where}: externalRefs", reason=bad):
+                locator = ref.get("referenceLocator")
+                if ref.get("referenceType") == "purl" and isinstance(locator, str):
+                    out.append(Package(locator, str(p.get("SPDXID", "")), str(p.get("sourceInfo", ""))))
         return out
     return None
 
@@ -110,9 +105,9 @@ def load_packages(target: str, auth: Any = None) -> tuple[list[Package], dict[st
     path = Path(target)
     if path.is_file() and path.suffix == ".json":
         try:
-            doc = json.loads(path.read_bytes())
-        except ValueError:
-            raise InputError("sbom-malformed", f"{target} is not JSON") from None
+            doc = safejson.loads(path.read_bytes(), what=target)
+        except InputError as exc:
+            raise InputError("sbom-malformed", exc.message) from None
         found = packages_from_sbom(doc, target)
         if found is None:
             raise InputError("sbom-unrecognised", f"{target} is neither a CycloneDX nor an SPDX JSON document")

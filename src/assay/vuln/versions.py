@@ -35,7 +35,7 @@ def _semver(v: str) -> Any:
     major, minor, patch, pre = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
     if pre is None:
         return (major, minor, patch, 1, ())
-    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    ids = tuple((0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (major, minor, patch, 0, ids)
 
 
@@ -82,7 +82,7 @@ _APK_KEY = cmp_to_key(_apk_cmp)
 
 
 def _generic(v: str) -> Any:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-+_~]", v))
+    return tuple((0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in re.split(r"[.\-+_~]", v))
 
 
 ORDERINGS: dict[str, Callable[[str], Any]] = {

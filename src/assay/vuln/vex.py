@@ -3,10 +3,11 @@ components they name (by bom-ref or purl; qualifiers are ignored when comparing 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from assay.errors import InputError
+from assay.formats import safejson
+from assay.formats.encoding import objects, optional_object
 from assay.vuln.scan import Finding
 
 SUPPRESSING = ("not_affected", "false_positive")
@@ -19,17 +20,20 @@ def _base(purl: str) -> str:
 def load(path: Path) -> list[tuple[str, set[str], str]]:
     """(vulnerability id, refs, justification) of each suppressing statement."""
     try:
-        doc = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        raise InputError("vex-malformed", f"{path} is not a readable JSON document") from None
+        doc = safejson.loads(path.read_bytes(), what=str(path))
+    except OSError as exc:
+        raise InputError("vex-malformed", f"{path} is not readable: {exc.strerror or exc}") from None
+    except InputError as exc:
+        raise InputError("vex-malformed", exc.message) from None
     if not isinstance(doc, dict) or doc.get("bomFormat") != "CycloneDX":
         raise InputError("vex-malformed", f"{path} is not a CycloneDX VEX document")
     out = []
-    for v in doc.get("vulnerabilities") or []:
-        analysis = v.get("analysis") or {}
+    for v in objects(doc.get("vulnerabilities"), f"{path}: vulnerabilities", reason="vex-malformed"):
+        analysis = optional_object(v.get("analysis"), f"{path}: analysis", reason="vex-malformed")
         if analysis.get("state") not in SUPPRESSING or not isinstance(v.get("id"), str):
             continue
-        refs = {str(a.get("ref")) for a in v.get("affects") or [] if a.get("ref")}
+        affects = objects(v.get("affects"), f"{path}: affects", reason="vex-malformed")
+        refs = {str(a.get("ref")) for a in affects if a.get("ref")}
         out.append((v["id"], refs, str(analysis.get("justification", analysis.get("state")))))
     return out
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 
-from assay.sbom.model import Component, purl
+from assay.errors import InputError
+from assay.formats.encoding import b64decode
+from assay.sbom.model import Component, lockfile_error, lockfile_json, purl
 from assay.sbom.source import Tree
 
 _INSTALLED = re.compile(r"(^|/)node_modules/(@[^/]+/)?[^/@][^/]*/package\.json$")
@@ -46,31 +47,43 @@ def _resolve(key: str, dep: str, keys: set[str]) -> str | None:
 
 
 def _lockfile(tree: Tree, path: str) -> list[Component]:
-    doc = json.loads(tree.read(path))
+    doc = lockfile_json(tree.read(path), path)
     packages = doc.get("packages")
-    if not isinstance(packages, dict):
+    if packages is None:
         return []  # lockfile v1 (no "packages") is not read
+    if not isinstance(packages, dict):
+        raise lockfile_error(path, "packages: expected an object")
     comps: dict[str, Component] = {}
     for key, info in packages.items():
-        if not key or not isinstance(info, dict) or info.get("link") or not info.get("version"):
+        if not isinstance(info, dict):
+            raise lockfile_error(path, f"packages[{key!r}]: expected an object")
+        version = info.get("version")
+        if not key or info.get("link") or not version:
             continue
         name = info.get("name") or key.rsplit("node_modules/", 1)[-1]
-        c = Component("npm", name, str(info["version"]), _purl(name, str(info["version"])), path)
+        if not isinstance(name, str) or not isinstance(version, str):
+            raise lockfile_error(path, f"packages[{key!r}]: name and version must be strings")
+        c = Component("npm", name, version, _purl(name, version), path)
         c.licenses = _license(info.get("license"))
-        integrity = str(info.get("integrity", ""))
-        if integrity.startswith("sha256-"):
-            import base64
-
-            c.hashes["sha256"] = base64.b64decode(integrity[7:]).hex()
+        integrity = info.get("integrity")
+        if isinstance(integrity, str) and integrity.startswith("sha256-"):
+            try:
+                c.hashes["sha256"] = b64decode(integrity[7:], f"{path}: integrity").hex()
+            except InputError:
+                raise lockfile_error(path, f"packages[{key!r}].integrity is not base64") from None
         comps[key] = c
     keys = set(comps)
     for key, info in packages.items():
         if key not in comps:
             continue
-        for dep in {**(info.get("dependencies") or {}), **(info.get("optionalDependencies") or {})}:
-            target = _resolve(key, dep, keys)
-            if target:
-                comps[key].depends_on.append(comps[target].ref)
+        for field in ("dependencies", "optionalDependencies"):
+            deps = info.get(field)
+            if deps is not None and not isinstance(deps, dict):
+                raise lockfile_error(path, f"packages[{key!r}].{field}: expected an object")
+            for dep in deps or {}:
+                target = _resolve(key, dep, keys)
+                if target:
+                    comps[key].depends_on.append(comps[target].ref)
     return list(comps.values())
 
 
@@ -79,9 +92,9 @@ def _installed(tree: Tree, paths: list[str]) -> list[Component]:
     deps: dict[str, list[str]] = {}
     for path in paths:
         try:
-            doc = json.loads(tree.read(path))
-        except (ValueError, FileNotFoundError, IsADirectoryError):
-            continue
+            doc = lockfile_json(tree.read(path), path)
+        except (InputError, FileNotFoundError, IsADirectoryError):
+            continue  # an unreadable installed package.json is skipped, as npm itself would
         name, version = doc.get("name"), doc.get("version")
         if not isinstance(name, str) or not isinstance(version, str):
             continue
@@ -89,7 +102,8 @@ def _installed(tree: Tree, paths: list[str]) -> list[Component]:
         c.licenses = _license(doc.get("license")) or _license(doc.get("licenses"))
         key = path[: -len("/package.json")]
         comps[key] = c
-        deps[key] = list(doc.get("dependencies") or {})
+        dependencies = doc.get("dependencies")
+        deps[key] = list(dependencies) if isinstance(dependencies, dict) else []
     groups: dict[str, set[str]] = {}
     for key in comps:
         prefix = key[: key.find("node_modules/")]
@@ -109,7 +123,7 @@ def catalog(tree: Tree, paths: list[str]) -> list[Component]:
         if path.endswith("package-lock.json"):
             try:
                 out.extend(_lockfile(tree, path))
-            except (ValueError, FileNotFoundError):
+            except FileNotFoundError:
                 continue
     out.extend(_installed(tree, [p for p in paths if not p.endswith("package-lock.json")]))
     return out

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from email.parser import BytesHeaderParser
 
-from assay.sbom.model import Component, purl, pypi_name
+from assay.sbom.model import Component, lockfile_error, lockfile_json, purl, pypi_name
 from assay.sbom.source import Tree
 
 _REQ_FILE = re.compile(r"(^|/)requirements[^/]*\.txt$")
@@ -90,26 +89,50 @@ def _requirements(tree: Tree, path: str) -> list[Component]:
 
 
 def _toml_lock(tree: Tree, path: str) -> list[tuple[Component, list[str]]]:
-    doc = tomllib.loads(tree.read(path).decode("utf-8", "replace"))
+    try:
+        doc = tomllib.loads(tree.read(path).decode("utf-8", "replace"))
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise lockfile_error(path, f"not TOML: {exc}") from None
     out = []
-    for pkg in doc.get("package", []):
+    packages = doc.get("package", [])
+    if not isinstance(packages, list):
+        raise lockfile_error(path, "package: expected an array of tables")
+    for pkg in packages:
+        if not isinstance(pkg, dict):
+            raise lockfile_error(path, "package: expected an array of tables")
         name, version = pkg.get("name"), pkg.get("version")
         if not name or not version:
             continue
         deps = pkg.get("dependencies", {})
-        names = list(deps) if isinstance(deps, dict) else [d.get("name", "") for d in deps if isinstance(d, dict)]
+        if isinstance(deps, dict):
+            names = [str(n) for n in deps]
+        elif isinstance(deps, list):
+            names = [str(d.get("name", "")) for d in deps if isinstance(d, dict)]
+        else:
+            raise lockfile_error(path, f"package {name!r}: dependencies must be a table or an array")
         out.append((_component(str(name), str(version), path), [pypi_name(n) for n in names if n]))
     return out
 
 
 def _pipfile_lock(tree: Tree, path: str) -> list[Component]:
-    doc = json.loads(tree.read(path))
+    doc = lockfile_json(tree.read(path), path)
     out = []
     for section in ("default", "develop"):
-        for name, info in (doc.get(section) or {}).items():
-            version = str(info.get("version", "")).lstrip("=")
-            if version:
-                out.append(_component(name, version, path))
+        entries = doc.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            raise lockfile_error(path, f"{section}: expected an object")
+        for name, info in entries.items():
+            if not isinstance(info, dict):
+                raise lockfile_error(path, f"{section}.{name}: expected an object")
+            version = info.get("version")
+            if version is None:
+                continue
+            if not isinstance(version, str):
+                raise lockfile_error(path, f"{section}.{name}.version: expected a string")
+            if version.lstrip("="):
+                out.append(_component(name, version.lstrip("="), path))
     return out
 
 
@@ -149,6 +172,6 @@ def catalog(tree: Tree, paths: list[str]) -> list[Component]:
                 plain.extend(_pipfile_lock(tree, path))
             else:
                 plain.extend(_requirements(tree, path))
-        except (ValueError, tomllib.TOMLDecodeError, UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
-            continue  # one unreadable file does not stop the catalogue
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # listed but not readable (an image path without kept contents)
     return _link(found) + plain

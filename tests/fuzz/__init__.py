@@ -1,0 +1,1 @@
+"""Fuzzing: structure-aware mutators, the parser targets, a seeded hypothesis pass and crash regressions."""
