@@ -23,12 +23,12 @@ def fresh_database(kind: str) -> Iterator[str | None]:
         yield from _fresh_pg()
 
 
-def start(tmp: Path, database: str | None, *extra: str) -> ServerProcess:
+def start(tmp: Path, database: str | None, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
     """A --dev server with generous login limits unless the test sets its own."""
     args = ["--dev", *extra]
     if "--login-rate-limit" not in extra:
         args += ["--login-rate-limit", "100000/m"]
-    return ServerProcess(tmp / ("data-" + secrets.token_hex(3)), database, extra=args).start()
+    return ServerProcess(tmp / ("data-" + secrets.token_hex(3)), database, extra=args, env=env or {}).start()
 
 
 def issuer(srv: ServerProcess) -> str:
@@ -64,6 +64,7 @@ class Api:
 
     def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
+        headers.update(kw.pop("headers", None) or {})
         return httpx.request(method, self.srv.url + path, json=body, headers=headers, timeout=30, **kw)
 
     def ok(self, method: str, path: str, body: Any = None) -> Any:
@@ -95,3 +96,36 @@ def grant(admin: Api, project: str, email: str, role: str) -> None:
 def audit_rows(admin: Api) -> list[dict[str, Any]]:
     """The whole chain."""
     return list(admin.ok("GET", "/api/v1/audit?limit=10000")["rows"])
+
+
+@dataclass
+class ProjectServer:
+    """A --dev server with one project: its administrator and a publisher (``publisher_email``) on it."""
+
+    srv: ServerProcess
+    project: str
+    admin: Api
+    publisher: Api
+
+    @property
+    def url(self) -> str:
+        return self.srv.url
+
+    @property
+    def data_dir(self) -> Path:
+        return self.srv.data_dir
+
+    def auth(self, who: Api | None = None) -> dict[str, str]:
+        """The Authorization header of ``who`` (default: the administrator)."""
+        return {"Authorization": f"Bearer {(who or self.admin).bearer}"}
+
+
+def project_server(
+    tmp: Path, database: str | None, project: str, publisher_email: str, env: dict[str, str] | None = None
+) -> ProjectServer:
+    """Start a --dev server, create ``project`` and grant ``publisher_email`` the publisher role on it."""
+    srv = start(tmp, database, env=env)
+    admin = admin_api(srv)
+    admin.ok("POST", "/api/v1/projects", {"name": project})
+    grant(admin, project, publisher_email, "publisher")
+    return ProjectServer(srv, project, admin, Api(srv, session(srv, publisher_email)))

@@ -7,13 +7,15 @@ sample request to ``SAMPLES``; a route without one fails the test.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import run_assay
 from tests.integration.accesskit import (
     Api,
     admin_api,
@@ -32,6 +34,23 @@ CALLERS = ["none", "viewer", "publisher", "policy_writer", "admin", "server_admi
 
 
 @dataclass
+class Kit:
+    """Signed material made once per module: a key pair, an artifact and its Sigstore bundle."""
+
+    public_pem: str
+    artifact: bytes
+    bundle: bytes
+
+    @property
+    def bundle_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.bundle).hexdigest()
+
+    @property
+    def artifact_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.artifact).hexdigest()
+
+
+@dataclass
 class Ctx:
     """One (caller, endpoint) case: a fresh project, the caller's API and the administrator's."""
 
@@ -40,14 +59,69 @@ class Ctx:
     caller: Api
     email: str
     project: str
+    kit: Kit
 
     def fresh_caller(self) -> Api:
         self.caller = Api(self.srv, session(self.srv, self.email))
         return self.caller
 
 
-# (method, path) -> prepare(ctx) -> (json body or None); the path's {project} is ctx.project.
+@dataclass
+class Req:
+    """What a sample sends: a JSON body or raw bytes, a query string, headers and the path's other parameters."""
+
+    body: Any = None
+    content: bytes | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    path: dict[str, str] = field(default_factory=dict)
+
+
+# (method, path) -> prepare(ctx) -> a JSON body, None, or a Req; the path's {project} is ctx.project.
 Sample = Callable[[Ctx], Any]
+
+POLICY = """
+apiVersion: assay.dev/v1
+kind: Policy
+metadata:
+  name: release
+spec:
+  mode: enforce
+  match:
+    blobs: ["*.bin"]
+  require:
+    - name: signed-by-release-key
+      signature:
+        authorities:
+          keys: [release.pub]
+"""
+ARTIFACT = {"name": "app.bin", "version": "1.0"}
+
+
+def _evidence_stored(ctx: Ctx) -> Req:
+    """The administrator stored the bundle (unverified: the project trusts no key yet)."""
+    r = ctx.admin("POST", f"/api/v1/projects/{ctx.project}/evidence", content=ctx.kit.bundle,
+                  params={"accept": "unverified"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    return Req(path={"digest": ctx.kit.bundle_digest})
+
+
+def _publishable(ctx: Ctx) -> Req:
+    """Trust, repository policy and verified evidence set by the administrator: the artifact passes the policy."""
+    base = f"/api/v1/projects/{ctx.project}"
+    ctx.admin.ok("PUT", f"{base}/trust", {"keys": [ctx.kit.public_pem]})
+    ctx.admin.ok("PUT", f"{base}/repository/policy", {"policy": POLICY, "files": {"release.pub": ctx.kit.public_pem}})
+    r = ctx.admin("POST", f"{base}/evidence", content=ctx.kit.bundle)
+    assert r.status_code == 201, r.text
+    return Req(content=ctx.kit.artifact, path=dict(ARTIFACT))
+
+
+def _published(ctx: Ctx) -> Req:
+    """An artifact version the administrator published."""
+    _publishable(ctx)
+    r = ctx.admin("PUT", f"/api/v1/projects/{ctx.project}/artifacts/app.bin/1.0", content=ctx.kit.artifact)
+    assert r.status_code == 201, r.text
+    return Req(path=dict(ARTIFACT))
 
 
 def _own_token(ctx: Ctx) -> str:
@@ -85,7 +159,54 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/v1/audit"): lambda c: None,
     ("GET", "/api/v1/audit/anchors"): lambda c: None,
     ("POST", "/api/v1/audit/anchor"): lambda c: None,
+    # the evidence store
+    ("POST", "/api/v1/projects/{project}/evidence"): lambda c: Req(
+        content=c.kit.bundle, params={"accept": "unverified"}
+    ),
+    ("GET", "/api/v1/projects/{project}/evidence"): lambda c: Req(params={"status": "unverified"}),
+    ("GET", "/api/v1/projects/{project}/evidence/{digest}"): _evidence_stored,
+    ("GET", "/api/v1/projects/{project}/graph"): lambda c: Req(params={"subject": c.kit.artifact_digest}),
+    ("GET", "/api/v1/projects/{project}/trust"): lambda c: None,
+    ("PUT", "/api/v1/projects/{project}/trust"): lambda c: {"keys": [c.kit.public_pem]},
+    ("PUT", "/api/v1/projects/{project}/retention"): lambda c: {"unverifiedRetentionDays": 30},
+    # the artifact repository
+    ("PUT", "/api/v1/projects/{project}/repository/policy"): lambda c: {
+        "policy": POLICY,
+        "files": {"release.pub": c.kit.public_pem},
+    },
+    ("PUT", "/api/v1/projects/{project}/artifacts/{name}/{version}"): _publishable,
+    ("GET", "/api/v1/projects/{project}/artifacts/{name}/{version}"): _published,
+    ("GET", "/api/v1/projects/{project}/artifacts/{name}/{version}/vsa"): _published,
+    ("GET", "/api/v1/projects/{project}/artifacts/{name}"): _published,
+    ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/{version}"): _published,
 }
+PLACEHOLDERS = {"token_id": "0" * 16, "digest": "sha256:" + "0" * 64, "name": "app.bin", "version": "1.0"}
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
+    w = tmp_path_factory.mktemp("kit")
+    assert run_assay("keygen", "--output-prefix", "release", cwd=w).code == 0
+    (w / "app.bin").write_bytes(b"matrix release 1.0")
+    r = run_assay("sign-blob", "app.bin", "--key", "release.key", cwd=w)
+    assert r.code == 0, r.err
+    bundle = (w / "app.bin.sigstore.json").read_bytes()
+    return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle)
+
+
+def _send(ctx: Ctx, method: str, template: str, prepared: Any) -> Any:
+    """Send a sample's request as the caller (a bare value is the JSON body)."""
+    req = prepared if isinstance(prepared, Req) else Req(body=prepared)
+    path = template.replace("{project}", ctx.project)
+    for key, value in req.path.items():
+        path = path.replace("{" + key + "}", value)
+    if "{token_id}" in path:
+        path = path.replace("{token_id}", _own_token(ctx))
+    assert "{" not in path, f"sample for {method} {template} leaves a path parameter unset"
+    extra: dict[str, Any] = {"params": req.params, "headers": req.headers}
+    if req.content is not None:
+        extra["content"] = req.content
+    return ctx.caller(method, path, req.body, **extra)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -114,7 +235,7 @@ def _routes(srv: ServerProcess) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("caller", CALLERS)
-def test_every_role_on_every_endpoint(matrix_server: ServerProcess, caller: str) -> None:
+def test_every_role_on_every_endpoint(matrix_server: ServerProcess, kit: Kit, caller: str) -> None:
     srv = matrix_server
     routes, table = _routes(srv)
     missing = [(r["method"], r["path"]) for r in routes if (r["method"], r["path"]) not in SAMPLES]
@@ -127,12 +248,9 @@ def test_every_role_on_every_endpoint(matrix_server: ServerProcess, caller: str)
         project = new_project(admin)
         if caller in RANK and caller != "server_admin":
             grant(admin, project, email, caller)
-        ctx = Ctx(srv, admin, Api(srv, session(srv, email)), email, project)
-        body = SAMPLES[(route["method"], route["path"])](ctx)
-        path = route["path"].replace("{project}", project)
-        if "{token_id}" in path:
-            path = path.replace("{token_id}", _own_token(ctx))
-        r = ctx.caller(route["method"], path, body)
+        ctx = Ctx(srv, admin, Api(srv, session(srv, email)), email, project, kit)
+        prepared = SAMPLES[(route["method"], route["path"])](ctx)
+        r = _send(ctx, route["method"], route["path"], prepared)
         allowed = _allowed(table, caller, route["action"])
         if allowed and not 200 <= r.status_code < 300:
             failures.append(f"{caller} {route['method']} {route['path']}: expected 2xx, got {r.status_code} {r.text}")
@@ -151,7 +269,9 @@ def test_every_endpoint_needs_credentials(matrix_server: ServerProcess) -> None:
     routes, _ = _routes(srv)
     project = new_project(admin_api(srv))
     for route in routes:
-        path = route["path"].replace("{project}", project).replace("{token_id}", "0" * 16)
+        path = route["path"].replace("{project}", project)
+        for key, value in PLACEHOLDERS.items():
+            path = path.replace("{" + key + "}", value)
         r = Api(srv, None)(route["method"], path, {})
         assert r.status_code == 401, (route, r.text)
         assert r.json()["reason"] == "credentials-missing"

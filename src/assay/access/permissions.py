@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "tuf.delegate": ("policy_writer", True),
     "artifact.read": ("viewer", False),
     "artifact.publish": ("publisher", True),
+    "artifact.delete": ("admin", True),
     "evidence.read": ("viewer", False),
     "evidence.write": ("publisher", True),
     "broker.unwrap": ("publisher", True),

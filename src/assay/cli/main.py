@@ -27,6 +27,8 @@ GROUPS = (
     "admission",
     "layout",
     "access",
+    "evidence",
+    "repository",
 )
 for _group in GROUPS:
     importlib.import_module(f"assay.cli.{_group}")

@@ -55,16 +55,24 @@ def policy_eval(
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
+    evidence_server: Annotated[
+        Optional[str], typer.Option("--evidence-server", help="take attestations from this assay evidence store")
+    ] = None,
+    project: Annotated[Optional[str], typer.Option("--project", help="evidence store project")] = None,
 ) -> None:
     """Evaluate a policy; exit 1 when an enforced rule fails (warn and audit modes report and exit 0)."""
     from assay import __version__
     from assay.policy import report
+    from assay.service import evidence as evidence_svc
     from assay.service import policy as policy_svc
 
     if vsa_out and not vsa_key:
         raise InputError("usage", "--vsa-out needs --vsa-key to sign the summary")
-    run = policy_svc.evaluate_targets(
-        policy, targets, bundle, registry_auth(insecure, registry_username, registry_password)
+    auth = registry_auth(insecure, registry_username, registry_password)
+    run = (
+        evidence_svc.evaluate_targets(policy, targets, evidence_server, project, auth, bundle)
+        if evidence_server
+        else policy_svc.evaluate_targets(policy, targets, bundle, auth)
     )
     for w in run.warnings:
         output.warn(w)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +73,7 @@ class LogService:
         self._compact: list[tuple[int, int, bytes]] = []
         self._thread = threading.Thread(target=self._run, name="log-sequencer", daemon=True)
         self._stopping = False
+        self.on_append: Callable[[StoredEntry, bytes], None] | None = None  # set by the server (evidence index)
         self._ensure_head()
         self._thread.start()
 

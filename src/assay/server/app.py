@@ -190,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(routes_log.router)
     app.include_router(routes_ca.router)
+    _mount_evidence(app, engine, full_trusted_root)  # issue 17: evidence store, log search, artifact repository
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
 
@@ -205,6 +206,15 @@ def create_app(settings: Settings) -> FastAPI:
         engine.dispose()
 
     return app
+
+
+def _mount_evidence(app: FastAPI, engine: Any, trusted_root: Any) -> None:
+    from assay.server import routes_evidence, routes_repository
+
+    routes_evidence.mount(app, engine, trusted_root)
+    app.include_router(routes_evidence.router)
+    routes_repository.mount(app)
+    app.include_router(routes_repository.router)
 
 
 def _key_details(key: keys.PublicKey) -> str:
@@ -225,5 +235,7 @@ def asgi(settings: Settings) -> Any:
     async def append(body: bytes) -> tuple[int, dict[str, str], bytes]:
         return await routes_log.append(log, pool, body)
 
-    limited = BodyLimit(app, MAX_BODY_BYTES, {("POST", "/api/v1/log/entries"): append})
+    from assay.server.routes_repository import STREAMED
+
+    limited = BodyLimit(app, MAX_BODY_BYTES, {("POST", "/api/v1/log/entries"): append}, streamed=STREAMED)
     return access_setup.outermost(limited, app, settings)

@@ -26,6 +26,7 @@ from assay.access.credentials import Principal
 from assay.access.errors import AccessError
 from assay.access.gate import Access, RateLimited
 from assay.access.permissions import is_write, min_role
+from assay.access.projects import check_name
 
 __all__ = ["AuditMiddleware", "Principal", "install", "require"]
 
@@ -66,6 +67,8 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
         request.scope.setdefault("state", {})[AUDIT_KEY] = record
         address = _address(request)
         refuse_query_tokens(request)
+        if project is not None:
+            check_name(project)  # 400 bad-project-name before any lookup (a NUL must never reach the database)
         principal = access.authenticate(_bearer(request), address)
         record["principal"] = principal
         if action in LOGIN_LIMITED:

@@ -15,13 +15,23 @@ class BodyLimit:
     run without the framework's routing (the log's append path, which is hot).
     """
 
-    def __init__(self, app: Any, limit: int, fast_paths: dict[tuple[str, str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        limit: int,
+        fast_paths: dict[tuple[str, str], Any] | None = None,
+        streamed: Any = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.fast_paths = fast_paths or {}
+        self.streamed = streamed  # a compiled pattern: (METHOD path) requests the app streams and limits itself
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.streamed is not None and self.streamed.fullmatch(f"{scope.get('method')} {scope.get('path')}"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -127,5 +139,86 @@ audit_anchors = Table(
     Column("head_hash", LargeBinary(32), nullable=False),
     Column("log_index", BigInteger, nullable=False),
     Column("log_uuid", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+
+# ---- evidence store and artifact repository (issue 17) -----------------------------------
+
+evidence_blobs = Table(
+    "evidence_blobs",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("body", LargeBinary, nullable=False),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("predicate_type", String(512), nullable=True),
+    Column("signer", String(1024), nullable=True),
+    Column("issuer", String(1024), nullable=True),
+    Column("claims", Text, nullable=True),
+    Column("verified", Integer, nullable=False),
+    Column("reason", String(128), nullable=True),
+    Column("verified_time", BigInteger, nullable=False),
+    Column("log_entry", String(128), nullable=True),
+    Column("uploader", String(512), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    UniqueConstraint("project", "digest", name="uq_evidence_project_digest"),
+)
+Index("ix_evidence_project_time", evidence.c.project, evidence.c.verified, evidence.c.verified_time)
+
+evidence_subjects = Table(
+    "evidence_subjects",
+    metadata,
+    Column("evidence_id", BigInteger, ForeignKey("evidence.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("project", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+)
+Index(
+    "ix_evidence_subjects_lookup",
+    evidence_subjects.c.project,
+    evidence_subjects.c.digest,
+    evidence_subjects.c.evidence_id,
+)
+
+evidence_trust = Table(
+    "evidence_trust",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("trusted_root", Text, nullable=True),
+    Column("keys", Text, nullable=False),
+    Column("identities", Text, nullable=False),
+    Column("repository_policy", Text, nullable=True),
+    Column("unverified_retention_days", Integer, nullable=True),
+    Column("updated", BigInteger, nullable=False),
+)
+
+log_search = Table(
+    "log_search",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("leaf_hash", LargeBinary(32), primary_key=True),
+    Column("idx", BigInteger, nullable=False),
+)
+Index("ix_log_search_idx", log_search.c.idx)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("version", String(128), primary_key=True),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("vsa_digest", String(64), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("publisher", String(512), nullable=False),
     Column("created", BigInteger, nullable=False),
 )

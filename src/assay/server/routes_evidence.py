@@ -1,0 +1,178 @@
+"""Evidence store routes (per project) and the Rekor v1 search index."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from assay.errors import InputError, VerificationError
+from assay.evidence import logindex
+from assay.evidence.ingest import ingest
+from assay.evidence.store import EvidenceStore, parse_digest
+from assay.formats import safejson
+from assay.server.auth import Principal, require
+from assay.server.names import check_project, untrusted
+
+router = APIRouter()
+
+
+def _store(request: Request) -> EvidenceStore:
+    return request.app.state.evidence  # type: ignore[no-any-return]
+
+
+def _time(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        raise InputError("bad-time", f"{name}: {value!r} is neither RFC 3339 nor seconds since the epoch") from None
+
+
+@router.post("/api/v1/projects/{project}/evidence", tags=["evidence"], summary="Upload and verify evidence")
+async def put_evidence(
+    request: Request,
+    project: str,
+    accept: str | None = Query(None, description="'unverified' stores items that fail verification, marked so"),
+    principal: Principal = Depends(require("evidence.write")),
+) -> JSONResponse:
+    check_project(project)
+    if accept not in (None, "unverified"):
+        raise InputError("bad-request", "accept must be 'unverified'")
+    body = await request.body()
+    try:
+        result = await asyncio.to_thread(
+            ingest, _store(request), project, body, principal.actor, accept == "unverified"
+        )
+    except VerificationError as exc:
+        return untrusted(exc)
+    created = any(i["created"] for i in result["items"])
+    return JSONResponse(result, status_code=201 if created else 200)
+
+
+@router.get("/api/v1/projects/{project}/evidence", tags=["evidence"], summary="Search evidence")
+def search_evidence(
+    request: Request,
+    project: str,
+    subject: str | None = None,
+    predicateType: str | None = None,
+    signer: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    status: str = Query("verified", description="verified (default) or unverified"),
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    principal: Principal = Depends(require("evidence.read")),
+) -> JSONResponse:
+    check_project(project)
+    if status not in ("verified", "unverified"):
+        raise InputError("bad-request", "status must be verified or unverified")
+    if cursor is not None and not cursor.isdigit():
+        raise InputError("bad-cursor", "cursor is not one this server returned")
+    items, nxt = _store(request).search(
+        project,
+        subject=subject,
+        predicate_type=predicateType,
+        signer=signer,
+        since=_time(since, "since"),
+        until=_time(until, "until"),
+        verified=status == "verified",
+        cursor=int(cursor or 0),
+        limit=limit,
+    )
+    return JSONResponse({"items": items, "next": str(nxt) if nxt is not None else None})
+
+
+@router.get("/api/v1/projects/{project}/evidence/{digest}", tags=["evidence"], summary="The exact bytes of an item")
+def get_evidence(
+    request: Request, project: str, digest: str, principal: Principal = Depends(require("evidence.read"))
+) -> Response:
+    check_project(project)
+    data = _store(request).get_bytes(project, digest)
+    hexd = parse_digest(digest)
+    return Response(data, media_type="application/json", headers={"Digest": f"sha256:{hexd}", "ETag": hexd})
+
+
+@router.get("/api/v1/projects/{project}/graph", tags=["evidence"], summary="The evidence graph around a digest")
+def evidence_graph(
+    request: Request,
+    project: str,
+    subject: str,
+    depth: int = Query(2, ge=0, le=10),
+    principal: Principal = Depends(require("evidence.read")),
+) -> JSONResponse:
+    from assay.evidence import graph
+
+    check_project(project)
+    store = _store(request)
+    root = "sha256:" + parse_digest(subject)
+    return JSONResponse(graph.walk(root, depth, lambda d: store.about(project, d)).to_json())
+
+
+@router.get("/api/v1/projects/{project}/trust", tags=["evidence"], summary="The project's trust and retention")
+def get_trust(request: Request, project: str, principal: Principal = Depends(require("evidence.read"))) -> Any:
+    check_project(project)
+    return _store(request).settings(project)
+
+
+@router.put("/api/v1/projects/{project}/trust", tags=["evidence"], summary="Set trusted root, keys, identities")
+async def put_trust(request: Request, project: str, principal: Principal = Depends(require("policy.write"))) -> Any:
+    check_project(project)
+    doc = safejson.load_object(await request.body(), what="trust")
+    unknown = set(doc) - {"trustedRoot", "keys", "identities"}
+    if unknown:
+        raise InputError("trust-malformed", f"unknown fields {sorted(unknown)}")
+    return await asyncio.to_thread(_store(request).set_trust, project, doc)
+
+
+@router.put("/api/v1/projects/{project}/retention", tags=["evidence"], summary="Retention of unverified evidence")
+async def put_retention(
+    request: Request, project: str, principal: Principal = Depends(require("project.admin"))
+) -> Any:
+    check_project(project)
+    doc = safejson.load_object(await request.body(), what="retention")
+    return await asyncio.to_thread(_store(request).set_retention, project, doc.get("unverifiedRetentionDays"))
+
+
+@router.post("/api/v1/index/retrieve", tags=["log"], summary="Search log entries by hash, public key or email")
+async def index_retrieve(request: Request) -> JSONResponse:
+    doc = safejson.load_object(await request.body(), what="search")
+    wanted, operator = logindex.query_keys(doc)
+    leaves = await asyncio.to_thread(logindex.search, _store(request).engine, wanted, operator)
+    prefix = f"{int(request.app.state.tree_id):016x}"
+    return JSONResponse([prefix + leaf.hex() for leaf in leaves])
+
+
+def mount(app: Any, engine: Any, trusted_root: Any) -> None:
+    """Open the evidence store on the app's database and hook the log's append path to the search index."""
+    from assay.formats.trustroot import TrustedRoot, parse_trusted_root
+
+    cache: list[TrustedRoot] = []
+
+    def default_root() -> TrustedRoot:
+        if not cache:
+            cache.append(parse_trusted_root(trusted_root()))
+        return cache[0]
+
+    store = EvidenceStore(engine, default_root)
+    app.state.evidence = store
+    log = app.state.log
+
+    def on_append(entry: Any, proposal_bytes: bytes) -> None:
+        import logging
+
+        try:
+            proposal = safejson.loads(proposal_bytes, what="entry")
+            logindex.on_append(engine, store, entry.index, entry.leaf_hash, entry.body, proposal)
+        except Exception:  # the entry is already durable; backfill indexes it at the next start
+            logging.getLogger("assay.evidence").exception("indexing log entry %s failed", entry.index)
+
+    log.on_append = on_append
+    logindex.backfill(engine)
+    store.purge_all()
