@@ -18,7 +18,7 @@ from assay.cli import output
 from assay.cli.app import app as _app
 from assay.errors import EXIT_ENVIRONMENT, EXIT_INPUT, AssayError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main"]  # noqa: F822 (app is served by __getattr__ once every group is loaded)
 
 # Command groups, one module each; importing a module registers its commands, and this order is the help order.
 GROUPS = (
