@@ -70,11 +70,10 @@ def registered(name: str) -> bool:
 def _load_for(argv: list[str]) -> typer.Typer:
     """The application with at least the group of the command in ``argv`` (all groups when unsure)."""
     name = next((a for a in argv if not a.startswith("-")), None)
-    group = COMMANDS.get(name) if name else None
-    if group is None or any(a in ("--help", "-h") for a in argv[: argv.index(name)] if name):
+    if name is None or name not in COMMANDS or "--help" in argv[: argv.index(name)]:
         return load_all()
-    importlib.import_module(f"assay.cli.{group}")
-    return _app if registered(str(name)) else load_all()
+    importlib.import_module(f"assay.cli.{COMMANDS[name]}")
+    return _app if registered(name) else load_all()
 
 
 def __getattr__(name: str) -> Any:
