@@ -53,16 +53,19 @@ def _depth_ok(text: str, limit: int) -> bool:
 
 def _value_depth_ok(value: Any, limit: int) -> bool:
     """True when parsed JSON nests containers no deeper than ``limit`` (as the bracket scan counts them)."""
-    if type(value) is not dict and type(value) is not list:
-        return True
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 1
+    while level:  # one nesting level at a time: no per-container tuples
         if depth > limit:
             return False
-        for v in item.values() if type(item) is dict else item:
-            if type(v) is dict or type(v) is list:
-                stack.append((v, depth + 1))
+        nested: list[Any] = []
+        add = nested.append
+        for item in level:
+            for v in item.values() if type(item) is dict else item:
+                if type(v) is dict or type(v) is list:
+                    add(v)
+        level = nested
+        depth += 1
     return True
 
 
