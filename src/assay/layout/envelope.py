@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Key, SSlibKey  # type: ignore[attr-defined]
 from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
@@ -51,6 +52,31 @@ def _has_float(doc: Any) -> bool:
     return False
 
 
+_FLOAT_TOKEN = re.compile(rb"\d[.eE]")
+# Types json.dumps refuses or writes its own way go back to it (orjson would serialise them natively).
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _canonical_fast(doc: Any) -> bytes | None:
+    """orjson's sorted compact encoding when it is provably the canonical one, else None.
+
+    With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
+    keys (code point order is UTF-8 byte order); a float (a digit before ``.``/``e``, or a non-finite one that
+    orjson writes as ``null``) and anything orjson refuses (an integer beyond 64 bits, a str subclass) go the
+    slow way.
+    """
+    try:
+        out = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    if b"\\" in out:
+        return None
+    outside = b"".join(out.split(b'"')[0::2])  # without string literals: no escaped quotes can occur
+    if _FLOAT_TOKEN.search(outside) is not None or (b"null" in outside and _has_float(doc)):
+        return None
+    return out
+
+
 def canonical(doc: Any) -> bytes:
     """securesystemslib's canonical JSON (what legacy Metablock signatures cover).
 
@@ -58,6 +84,11 @@ def canonical(doc: Any) -> bytes:
     no string holds a control character and no number is a float; otherwise securesystemslib's encoder
     (which writes control characters raw and refuses floats) decides.
     """
+    fast = _canonical_fast(doc)
+    return fast if fast is not None else _canonical_slow(doc)
+
+
+def _canonical_slow(doc: Any) -> bytes:
     try:
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError:
