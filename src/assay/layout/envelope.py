@@ -13,12 +13,10 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import Key, SSlibKey  # type: ignore[attr-defined]
-from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
 
 from assay.crypto import keys
 from assay.crypto.signer import KeyFileSigner, Signer, URISigner
@@ -26,7 +24,13 @@ from assay.errors import InputError
 from assay.formats import intoto, safejson
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.dsse import Envelope, pae
+from assay.layout import legacysig
 from assay.layout.model import LINK_PREDICATE, Link
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+
+# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve.
 
 KEYLESS_TYPE = "sigstore-oidc"
 
@@ -183,6 +187,11 @@ def key_dict(key: Key) -> dict[str, Any]:
 
 def key_dict_from_public(public: keys.PublicKey) -> dict[str, Any]:
     """The layout key entry for a public key, with the default scheme in-toto-run uses for it."""
+    fast = legacysig.key_dict(public, canonical)
+    if fast is not None:
+        return fast
+    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
+
     return key_dict(SSlibKey.from_crypto(public))
 
 
@@ -220,6 +229,13 @@ def is_keyless(kd: dict[str, Any]) -> bool:
 
 def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
     """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes)."""
+    if legacysig.handles(kd):
+        return any(
+            legacysig.verify(kd, sig, sd.message) for keyid, sig in sd.signatures if not keyid or keyid == kd["keyid"]
+        )
+    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+    from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
+
     body = {k: v for k, v in copy.deepcopy(kd).items() if k != "keyid"}
     try:
         key = Key.from_dict(kd["keyid"], body)
