@@ -269,9 +269,12 @@ def public_key_of(kd: dict[str, Any]) -> keys.PublicKey | None:
 
 def sslib_signer(signer: Signer) -> Any:
     """A securesystemslib signer for legacy signatures from an assay signer (key file or signer URI)."""
-    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
-
     if isinstance(signer, KeyFileSigner):
+        fast = legacysig.FastSigner.for_key(signer.private_key, canonical)
+        if fast is not None:
+            return fast
+        from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+
         return CryptoSigner(signer.private_key)
     if isinstance(signer, URISigner):
         return signer.inner

@@ -10,6 +10,7 @@ callers fall back to securesystemslib for anything else (``None`` from these fun
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -97,3 +98,41 @@ def key_dict(public: Any, canonical: Any) -> dict[str, Any] | None:
     d: dict[str, Any] = {"keytype": keytype, "scheme": scheme, "keyval": {"public": value}}
     d["keyid"] = hashlib.sha256(canonical(d)).hexdigest()
     return d
+
+
+@dataclass(frozen=True)
+class _PublicKey:
+    keyid: str
+
+
+@dataclass(frozen=True)
+class _Signature:
+    keyid: str
+    signature: str  # hex, as securesystemslib's Signature
+
+
+class FastSigner:
+    """``CryptoSigner`` for an ECDSA or Ed25519 key in memory: the same keyid, scheme and signature encoding."""
+
+    def __init__(self, private_key: Any, canonical: Any) -> None:
+        kd = key_dict(private_key.public_key(), canonical)
+        assert kd is not None
+        self._key = private_key
+        self._ecdsa = ec.ECDSA(_EC[kd["scheme"]][1]()) if kd["keytype"] == "ecdsa" else None
+        self.public_key = _PublicKey(kd["keyid"])
+
+    @classmethod
+    def for_key(cls, private_key: Any, canonical: Any) -> FastSigner | None:
+        """A signer for ``private_key`` when it is an ECDSA (P-256/384/521) or Ed25519 key, else None."""
+        if isinstance(private_key, ed25519.Ed25519PrivateKey):
+            return cls(private_key, canonical)
+        if isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(
+            private_key.curve, ec.SECP256R1 | ec.SECP384R1 | ec.SECP521R1
+        ):
+            return cls(private_key, canonical)
+        return None
+
+    def sign(self, payload: bytes) -> _Signature:
+        """Sign ``payload`` as securesystemslib's signer for this key does."""
+        sig = self._key.sign(payload) if self._ecdsa is None else self._key.sign(payload, self._ecdsa)
+        return _Signature(self.public_key.keyid, sig.hex())

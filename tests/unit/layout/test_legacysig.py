@@ -82,3 +82,19 @@ def test_other_schemes_are_left_to_securesystemslib():
         {k: v for k, v in kd.items() if k != "keyid"},
     ):
         assert not legacysig.handles(v)
+
+
+@pytest.mark.parametrize("kind", sorted(PRIVATE))
+def test_fast_signer_signs_as_crypto_signer(kind):
+    private = PRIVATE[kind]()
+    fast = legacysig.FastSigner.for_key(private, envelope.canonical)
+    if kind == "rsa":  # RSA stays with securesystemslib's signer
+        assert fast is None
+        return
+    ref = CryptoSigner(private)
+    assert fast.public_key.keyid == ref.public_key.keyid
+    sig = fast.sign(b"payload")
+    assert sig.keyid == ref.public_key.keyid
+    ref.public_key.verify_signature(Signature(sig.keyid, sig.signature), b"payload")  # raises when it does not verify
+    if kind == "ed25519":  # deterministic: byte-identical
+        assert sig.signature == ref.sign(b"payload").signature
