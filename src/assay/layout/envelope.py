@@ -11,8 +11,10 @@ import base64
 import binascii
 import copy
 import json
+import operator
 import re
 from dataclasses import dataclass, field
+from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,23 +42,18 @@ _ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[bfnrtu]")
 
 
 def _has_float(doc: Any) -> bool:
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if type(item) is not dict and type(item) is not list:
-            if type(item) is float:
-                return True
-            continue
-        for v in item.values() if type(item) is dict else item:
-            t = type(v)
-            if t is dict or t is list:
-                stack.append(v)
-            elif t is float:
-                return True
+    """True when a float is anywhere in ``doc`` (walked level by level with C builtins, no per-value bytecode)."""
+    level = [doc]
+    while level:
+        types = list(map(type, level))
+        if float in types:
+            return True
+        dicts = compress(level, map(operator.is_, types, repeat(dict)))
+        lists = compress(level, map(operator.is_, types, repeat(list)))
+        level = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
     return False
 
 
-_FLOAT_TOKEN = re.compile(rb"\d[.eE]")
 # Types json.dumps refuses or writes its own way go back to it (orjson would serialise them natively).
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
@@ -65,9 +62,8 @@ def _canonical_fast(doc: Any) -> bytes | None:
     """orjson's sorted compact encoding when it is provably the canonical one, else None.
 
     With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
-    keys (code point order is UTF-8 byte order); a float (a digit before ``.``/``e``, or a non-finite one that
-    orjson writes as ``null``) and anything orjson refuses (an integer beyond 64 bits, a str subclass) go the
-    slow way.
+    keys (code point order is UTF-8 byte order); a float and anything orjson refuses (an integer beyond 64 bits,
+    a str subclass) go the slow way.
     """
     try:
         out = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
@@ -75,8 +71,7 @@ def _canonical_fast(doc: Any) -> bytes | None:
         return None
     if b"\\" in out:
         return None
-    outside = b"".join(out.split(b'"')[0::2])  # without string literals: no escaped quotes can occur
-    if _FLOAT_TOKEN.search(outside) is not None or (b"null" in outside and _has_float(doc)):
+    if _has_float(doc):  # orjson writes floats its own way (non-finite ones as null); securesystemslib refuses them
         return None
     return out
 

@@ -53,7 +53,7 @@ def test_canonical_fast_path_matches_securesystemslib(doc):
 
 @pytest.mark.parametrize("value", [1.5, 1e400, float("nan"), -0.0, 3.0])
 def test_canonical_refuses_every_float_like_securesystemslib(value):
-    for doc in ({"x": value}, {"a": [None, {"b": value}]}, [True, value]):
+    for doc in ({"x": value}, {"a": [None, {"b": value}]}, [True, value], [value], value, {"k:1.5": [value]}):
         with pytest.raises(Exception):  # noqa: B017 - securesystemslib's own FormatError
             encode_canonical(doc)
         with pytest.raises(Exception):  # noqa: B017
