@@ -70,6 +70,8 @@ def registered(name: str) -> bool:
 def _load_for(argv: list[str]) -> typer.Typer:
     """The application with at least the group of the command in ``argv`` (all groups when unsure)."""
     name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None and "--version" in argv and "--help" not in argv:
+        return _app  # the eager --version option answers before any command is needed
     if name is None or name not in COMMANDS or "--help" in argv[: argv.index(name)]:
         return load_all()
     importlib.import_module(f"assay.cli.{COMMANDS[name]}")

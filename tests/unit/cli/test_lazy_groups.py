@@ -54,3 +54,14 @@ def test_root_help_and_unknown_names_load_every_group() -> None:
         )
         n, total = out.stdout.split()
         assert n == total, argv
+
+
+def test_version_alone_loads_no_group() -> None:
+    probe = (
+        "import sys\n"
+        "from assay.cli import main\n"
+        "main._load_for(['--version'])\n"
+        "print(sum(m[10:] in main.GROUPS for m in sys.modules if m.startswith('assay.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=os.environ, check=True)
+    assert out.stdout.strip() == "0"
