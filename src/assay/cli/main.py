@@ -1,18 +1,24 @@
-"""The ``assay`` command: imports every command group (registration order is help order) and maps errors to exit codes."""
+"""The ``assay`` command: registers the command groups (registration order is help order), maps errors to exit codes.
+
+Importing every group costs a tenth of a second of start-up, so ``main`` imports only the group of the command
+named on the command line (``COMMANDS``); anything else (``--help``, an unknown or unmapped name) loads them all.
+``app`` read from this module is always the complete application.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 from typer.exceptions import TyperException
 
 from assay.cli import output
-from assay.cli.app import app
+from assay.cli.app import app as _app
 from assay.errors import EXIT_ENVIRONMENT, EXIT_INPUT, AssayError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main"]  # noqa: F822 (app is served by __getattr__ once every group is loaded)
 
 # Command groups, one module each; importing a module registers its commands, and this order is the help order.
 GROUPS = (
@@ -30,14 +36,62 @@ GROUPS = (
     "evidence",
     "repository",
 )
-for _group in GROUPS:
-    importlib.import_module(f"assay.cli.{_group}")
+# Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
+COMMANDS = {
+    **dict.fromkeys(
+        ("keygen", "public-key", "sign-blob", "verify-blob", "attest-blob", "verify-blob-attestation"), "blob"
+    ),
+    **dict.fromkeys(("checksums", "pgp"), "checksums"),
+    **dict.fromkeys(("server", "trust-config", "dev", "log"), "server"),
+    **dict.fromkeys(("sign", "verify", "attest", "verify-attestation", "tree", "copy", "attach"), "image"),
+    **dict.fromkeys(("sbom", "scan", "verify-provenance", "vulndb", "provenance"), "supply"),
+    "policy": "policy",
+    "conformance": "conformance",
+    "attestation": "attestation",
+    "admission": "admission",
+    **dict.fromkeys(("run", "verify-layout", "rebuild-check", "record", "layout"), "layout"),
+    **dict.fromkeys(("login", "logout", "whoami", "project", "token", "audit"), "access"),
+    "evidence": "evidence",
+    **dict.fromkeys(("publish", "fetch", "repository"), "repository"),
+}
+
+
+def load_all() -> typer.Typer:
+    """Import every command group (in help order) and return the complete application."""
+    for group in GROUPS:
+        importlib.import_module(f"assay.cli.{group}")
+    return _app
+
+
+def registered(name: str) -> bool:
+    """True when a top-level command or sub-app called ``name`` is registered on the application."""
+    for c in _app.registered_commands:
+        if (c.name or (c.callback.__name__.replace("_", "-") if c.callback else None)) == name:
+            return True
+    return any((g.name or g.typer_instance.info.name) == name for g in _app.registered_groups if g.typer_instance)
+
+
+def _load_for(argv: list[str]) -> typer.Typer:
+    """The application with at least the group of the command in ``argv`` (all groups when unsure)."""
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None and "--version" in argv and "--help" not in argv:
+        return _app  # the eager --version option answers before any command is needed
+    if name is None or name not in COMMANDS or "--help" in argv[: argv.index(name)]:
+        return load_all()
+    importlib.import_module(f"assay.cli.{COMMANDS[name]}")
+    return _app if registered(name) else load_all()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return load_all()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Entry point: run the app, map errors to exit codes."""
     try:
-        rc = app(standalone_mode=False)
+        rc = _load_for(sys.argv[1:])(standalone_mode=False)
     except AssayError as exc:
         output.report_error(exc)
         sys.exit(exc.exit_code)

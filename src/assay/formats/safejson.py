@@ -7,7 +7,9 @@ explode when the text is encoded. Every untrusted document goes through :func:`l
 from __future__ import annotations
 
 import json
+import operator
 import re
+from itertools import chain, compress, repeat
 from typing import Any
 
 from assay.errors import InputError
@@ -17,6 +19,7 @@ MAX_BYTES = 64 * 1024 * 1024
 
 
 _STRING_BODY = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+_CONTAINERS = frozenset((dict, list))
 _BRACKETS = re.compile(r"[\[\]{}]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -53,16 +56,20 @@ def _depth_ok(text: str, limit: int) -> bool:
 
 def _value_depth_ok(value: Any, limit: int) -> bool:
     """True when parsed JSON nests containers no deeper than ``limit`` (as the bracket scan counts them)."""
-    if type(value) is not dict and type(value) is not list:
-        return True
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    level: list[Any] = [value] if type(value) is dict or type(value) is list else []
+    depth = 1
+    while level:  # one nesting level at a time, iterated by C builtins (documents hold many small objects)
         if depth > limit:
             return False
-        for v in item.values() if type(item) is dict else item:
-            if type(v) is dict or type(v) is list:
-                stack.append((v, depth + 1))
+        is_dict = list(map(operator.is_, map(type, level), repeat(dict)))
+        children = list(
+            chain(
+                chain.from_iterable(map(dict.values, compress(level, is_dict))),
+                chain.from_iterable(compress(level, map(operator.not_, is_dict))),
+            )
+        )
+        level = list(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+        depth += 1
     return True
 
 

@@ -11,13 +11,14 @@ import base64
 import binascii
 import copy
 import json
+import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain, compress, repeat
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from securesystemslib.formats import encode_canonical
-from securesystemslib.signer import Key, SSlibKey  # type: ignore[attr-defined]
-from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
 
 from assay.crypto import keys
 from assay.crypto.signer import KeyFileSigner, Signer, URISigner
@@ -25,7 +26,13 @@ from assay.errors import InputError
 from assay.formats import intoto, safejson
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.dsse import Envelope, pae
+from assay.layout import legacysig
 from assay.layout.model import LINK_PREDICATE, Link
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+
+# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve.
 
 KEYLESS_TYPE = "sigstore-oidc"
 
@@ -35,20 +42,38 @@ _ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[bfnrtu]")
 
 
 def _has_float(doc: Any) -> bool:
-    stack = [doc]
-    while stack:
-        item = stack.pop()
-        if type(item) is not dict and type(item) is not list:
-            if type(item) is float:
-                return True
-            continue
-        for v in item.values() if type(item) is dict else item:
-            t = type(v)
-            if t is dict or t is list:
-                stack.append(v)
-            elif t is float:
-                return True
+    """True when a float is anywhere in ``doc`` (walked level by level with C builtins, no per-value bytecode)."""
+    level = [doc]
+    while level:
+        types = list(map(type, level))
+        if float in types:
+            return True
+        dicts = compress(level, map(operator.is_, types, repeat(dict)))
+        lists = compress(level, map(operator.is_, types, repeat(list)))
+        level = list(chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)))
     return False
+
+
+# Types json.dumps refuses or writes its own way go back to it (orjson would serialise them natively).
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _canonical_fast(doc: Any) -> bytes | None:
+    """orjson's sorted compact encoding when it is provably the canonical one, else None.
+
+    With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
+    keys (code point order is UTF-8 byte order); a float and anything orjson refuses (an integer beyond 64 bits,
+    a str subclass) go the slow way.
+    """
+    try:
+        out = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    if b"\\" in out:
+        return None
+    if _has_float(doc):  # orjson writes floats its own way (non-finite ones as null); securesystemslib refuses them
+        return None
+    return out
 
 
 def canonical(doc: Any) -> bytes:
@@ -58,6 +83,11 @@ def canonical(doc: Any) -> bytes:
     no string holds a control character and no number is a float; otherwise securesystemslib's encoder
     (which writes control characters raw and refuses floats) decides.
     """
+    fast = _canonical_fast(doc)
+    return fast if fast is not None else _canonical_slow(doc)
+
+
+def _canonical_slow(doc: Any) -> bytes:
     try:
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError:
@@ -152,6 +182,11 @@ def key_dict(key: Key) -> dict[str, Any]:
 
 def key_dict_from_public(public: keys.PublicKey) -> dict[str, Any]:
     """The layout key entry for a public key, with the default scheme in-toto-run uses for it."""
+    fast = legacysig.key_dict(public, canonical)
+    if fast is not None:
+        return fast
+    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
+
     return key_dict(SSlibKey.from_crypto(public))
 
 
@@ -189,6 +224,13 @@ def is_keyless(kd: dict[str, Any]) -> bool:
 
 def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
     """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes)."""
+    if legacysig.handles(kd):
+        return any(
+            legacysig.verify(kd, sig, sd.message) for keyid, sig in sd.signatures if not keyid or keyid == kd["keyid"]
+        )
+    from securesystemslib.signer import Key  # type: ignore[attr-defined]
+    from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
+
     body = {k: v for k, v in copy.deepcopy(kd).items() if k != "keyid"}
     try:
         key = Key.from_dict(kd["keyid"], body)
@@ -222,9 +264,12 @@ def public_key_of(kd: dict[str, Any]) -> keys.PublicKey | None:
 
 def sslib_signer(signer: Signer) -> Any:
     """A securesystemslib signer for legacy signatures from an assay signer (key file or signer URI)."""
-    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
-
     if isinstance(signer, KeyFileSigner):
+        fast = legacysig.FastSigner.for_key(signer.private_key, canonical)
+        if fast is not None:
+            return fast
+        from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+
         return CryptoSigner(signer.private_key)
     if isinstance(signer, URISigner):
         return signer.inner

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.crypto import keys
 from assay.errors import AssayError
-from assay.formats.trustroot import TrustedRoot
 from assay.layout.envelope import SignedDoc, is_keyless, public_key_of, verify_legacy
 from assay.layout.model import LINK_PREDICATE
+
+if TYPE_CHECKING:
+    from assay.formats.trustroot import TrustedRoot
 
 
 def _identity(kd: dict[str, Any]) -> Any:

@@ -9,8 +9,10 @@ artifact with a different digest (or not at all) is remembered so a later failur
 from __future__ import annotations
 
 import fnmatch
+import operator
 import posixpath
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from assay.errors import InputError, VerificationError
@@ -124,8 +126,8 @@ def _match(rule: Rule, queue: set[str], source: Artifacts, links: dict[str, Link
         candidates = list(queue)
     matched = _filter(candidates, rule.pattern)
     if not rule.source_prefix and not rule.dest_prefix:  # the common case, without per-path joins
-        get = dest.get
-        consumed = {p for p in matched if (d := get(p)) is not None and d == source[p]}
+        # same digests here and there (a path absent there gives None, never equal); iterated by C builtins
+        consumed = set(compress(matched, map(operator.eq, map(source.__getitem__, matched), map(dest.get, matched))))
         if len(consumed) == len(matched):
             return consumed
     else:
@@ -167,11 +169,9 @@ def apply_rules(
         elif rule.kind == "DELETE":
             consumed = set(_filter(queue, rule.pattern)) & (set(materials) - set(products))
         elif rule.kind == "MODIFY":
-            consumed = {
-                p
-                for p in _filter(queue, rule.pattern)
-                if p in materials and p in products and materials[p] != products[p]
-            }
+            both = list(materials.keys() & products.keys() & set(_filter(queue, rule.pattern)))
+            changed = map(operator.ne, map(materials.__getitem__, both), map(products.__getitem__, both))
+            consumed = set(compress(both, changed))
         elif rule.kind == "ALLOW":
             consumed = set(_filter(queue, rule.pattern))
         elif rule.kind == "DISALLOW":

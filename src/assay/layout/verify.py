@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assay.errors import InputError, VerificationError
-from assay.formats.trustroot import TrustedRoot
 from assay.layout.envelope import SignedDoc, verify_legacy
 from assay.layout.functionary import signed_by
 from assay.layout.model import Item, Layout, Link, parse_layout
 from assay.layout.rules import RuleReport, apply_rules
+
+if TYPE_CHECKING:
+    from assay.formats.trustroot import TrustedRoot
 
 
 class LinkStore(Protocol):

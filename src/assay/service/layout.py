@@ -16,16 +16,19 @@ from assay.crypto import keys
 from assay.crypto import signer as signers
 from assay.errors import InputError, VerificationError
 from assay.formats import safejson
-from assay.formats.trustroot import TrustedRoot, parse_trusted_root
-from assay.layout import envelope, yamlform
+from assay.layout import envelope
 from assay.layout.envelope import SignedDoc, parse_signed
 from assay.layout.model import Item, Link, parse_artifacts
 from assay.layout.verify import LayoutResult, Options, verify_layout
-from assay.service import artifacts
 from assay.service.io import password, read_file, write_atomic
 
 if TYPE_CHECKING:  # signing pulls in the clients; verification does not need them
+    from assay.formats.trustroot import TrustedRoot
+    from assay.layout import yamlform
     from assay.service.blob import Credentials
+
+# Imported where used, to keep start-up short: artifacts (pathspec) only records, yamlform (PyYAML) only
+# converts YAML layouts, trustroot (x509) only serves keyless links.
 
 LINK_SUFFIXES = (".link", ".sigstore.json")
 
@@ -42,6 +45,8 @@ class Recording:
 
     def hash(self, which: str) -> dict[str, dict[str, str]]:
         """Hash the materials or the products now."""
+        from assay.service import artifacts
+
         paths = self.materials if which == "materials" else self.products
         return artifacts.record(paths, base_path=self.base_path, excludes=self.excludes, lstrip_paths=self.lstrip_paths)
 
@@ -159,6 +164,8 @@ def _key_loader(base: Path) -> yamlform.KeyLoader:
 
 def layout_init(out: str, functionaries: dict[str, str], days: int) -> str:
     """Write a starting YAML layout."""
+    from assay.layout import yamlform
+
     if Path(out).exists():
         raise InputError("file-exists", f"{out}: already exists; refusing to overwrite")
     expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -169,6 +176,8 @@ def layout_init(out: str, functionaries: dict[str, str], days: int) -> str:
 
 def load_layout_source(path: str) -> tuple[dict[str, Any], Any]:
     """A YAML layout converted to the in-toto document (keys resolved relative to the file)."""
+    from assay.layout import yamlform
+
     text = read_file(path, "layout").decode("utf-8", "replace")
     return yamlform.convert(text, path, _key_loader(Path(path).parent))
 
@@ -225,6 +234,10 @@ class DirLinkStore:
 
 
 def _trust(trusted_root: str | None, server: str | None) -> TrustedRoot | None:
+    if not trusted_root and not server:
+        return None
+    from assay.formats.trustroot import parse_trusted_root
+
     if trusted_root:
         return parse_trusted_root(read_file(trusted_root, "trusted root"))
     if server:
@@ -236,6 +249,8 @@ def _trust(trusted_root: str | None, server: str | None) -> TrustedRoot | None:
 
 def _inspection_runner(cwd: str) -> Any:
     def run(item: Item) -> Link:
+        from assay.service import artifacts
+
         materials = artifacts.record(["."], base_path=cwd)
         code, byproducts = _execute(item.run, True, cwd)
         if code != 0:
@@ -265,6 +280,8 @@ class VerifyRequest:
 
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     """Verify a signed layout against a links directory (and the final artifacts, when given)."""
+    from assay.layout import yamlform
+
     raw = read_file(req.layout, "layout")
     sd = parse_signed(raw, req.layout)
     if req.layout_source:
@@ -287,6 +304,8 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
 
 
 def _check_final_artifacts(directory: str, result: LayoutResult) -> None:
+    from assay.service import artifacts
+
     assert result.summary is not None
     expected = result.summary.products
     found = artifacts.record(["."], base_path=artifacts.tree_path(directory).as_posix())

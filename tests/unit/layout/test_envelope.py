@@ -33,6 +33,33 @@ def test_canonical_control_characters_and_backslashes():
         assert envelope.canonical({"k": s}) == encode_canonical({"k": s}).encode()
 
 
+wide_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.sampled_from(["null", "1.5", "2e3", 'a"b', "\\", "\U0001f600", "\x7f", "\u2028"])
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(wide_values)
+def test_canonical_fast_path_matches_securesystemslib(doc):
+    """orjson's output is taken only when it is the canonical encoding (wide integers, look-alike strings)."""
+    assert envelope.canonical(doc) == encode_canonical(doc).encode("utf-8")
+
+
+@pytest.mark.parametrize("value", [1.5, 1e400, float("nan"), -0.0, 3.0])
+def test_canonical_refuses_every_float_like_securesystemslib(value):
+    for doc in ({"x": value}, {"a": [None, {"b": value}]}, [True, value], [value], value, {"k:1.5": [value]}):
+        with pytest.raises(Exception):  # noqa: B017 - securesystemslib's own FormatError
+            encode_canonical(doc)
+        with pytest.raises(Exception):  # noqa: B017
+            envelope.canonical(doc)
+
+
 def test_canonical_refuses_floats_like_securesystemslib():
     with pytest.raises(Exception):  # noqa: B017 - securesystemslib's own FormatError
         envelope.canonical({"x": 1.5})
