@@ -144,6 +144,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/v1/projects"): lambda c: {"name": unique("top")},
     ("GET", "/api/v1/projects/{project}"): lambda c: None,
     ("DELETE", "/api/v1/projects/{project}"): lambda c: None,
+    ("PUT", "/api/v1/projects/{project}/visibility"): lambda c: {"visibility": "public"},
     ("POST", "/api/v1/projects/{project}/children"): lambda c: {"name": unique("child")},
     ("GET", "/api/v1/projects/{project}/grants"): lambda c: None,
     ("POST", "/api/v1/projects/{project}/grants"): lambda c: {
@@ -277,6 +278,32 @@ def test_every_endpoint_needs_credentials(matrix_server: ServerProcess) -> None:
         assert r.json()["reason"] == "credentials-missing"
 
 
+@pytest.mark.slow
+def test_a_public_project_opens_only_its_public_reads_to_anyone(matrix_server: ServerProcess, kit: Kit) -> None:
+    """No credentials on a public project: 2xx on the routes of the public reads, 401 on every other route."""
+    srv = matrix_server
+    routes, table = _routes(srv)
+    admin = admin_api(srv)
+    anonymous = Api(srv, None)
+    failures, opened = [], set()
+    for route in routes:
+        project = new_project(admin)
+        admin.ok("PUT", f"/api/v1/projects/{project}/visibility", {"visibility": "public"})
+        ctx = Ctx(srv, admin, anonymous, "nobody@example.com", project, kit)
+        prepared = SAMPLES[(route["method"], route["path"])](ctx)
+        ctx.caller = anonymous  # a sample may have logged the caller in; this case has no credentials
+        r = _send(ctx, route["method"], route["path"], prepared)
+        where = f"anonymous {route['method']} {route['path']} ({route['action']})"
+        if table[route["action"]]["public"]:
+            opened.add(route["action"])
+            if not 200 <= r.status_code < 300:
+                failures.append(f"{where}: expected 2xx, got {r.status_code} {r.text}")
+        elif r.status_code != 401 or r.json().get("reason") != "credentials-missing":
+            failures.append(f"{where}: expected 401 credentials-missing, got {r.status_code} {r.text}")
+    assert not failures, "\n".join(failures)
+    assert opened == {"artifact.read", "evidence.read"}
+
+
 def test_the_table_says_what_the_issue_asks(matrix_server: ServerProcess) -> None:
     _, table = _routes(matrix_server)
     # spot checks written independently of the server's table
@@ -290,10 +317,16 @@ def test_the_table_says_what_the_issue_asks(matrix_server: ServerProcess) -> Non
     assert not _allowed(table, "none", "project.read")
     assert not _allowed(table, "admin", "project.create")
     assert _allowed(table, "admin", "project.admin")
+    # a public project opens exactly these reads, and never a write
+    assert {a for a, row in table.items() if row["public"]} == {"artifact.read", "evidence.read"}
+    assert not any(row["write"] for row in table.values() if row["public"])
 
 
 def test_readme_matrix_matches_the_table(matrix_server: ServerProcess) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     _, table = _routes(matrix_server)
     for action, row in table.items():
-        assert f"| `{action}` | {row['role']} |" in readme, f"README matrix lacks {action} -> {row['role']}"
+        line = next((x for x in readme.splitlines() if x.startswith(f"| `{action}` | {row['role']} |")), None)
+        assert line is not None, f"README matrix lacks {action} -> {row['role']}"
+        public = line.rstrip(" |").rsplit("|", 1)[1].strip()
+        assert public == ("✓" if row["public"] else "–"), f"README's public column for {action}: {public}"

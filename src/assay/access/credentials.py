@@ -32,7 +32,7 @@ class Principal:
     issuer: str
     subject: str
     email: str | None
-    kind: str  # "session" | "token"
+    kind: str  # "session" | "token" | "anonymous" (no credentials, only on a public project's public reads)
     credential_id: str
     server_admin: bool = False
     token_project_id: int | None = None
@@ -43,7 +43,9 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """``subject (issuer)``, as the audit log names people."""
+        """``subject (issuer)``, as the audit log names people (``anonymous`` without credentials)."""
+        if self.kind == "anonymous":
+            return "anonymous"
         return f"{self.subject} ({self.issuer})"
 
     @property
@@ -54,6 +56,11 @@ class Principal:
     def with_role(self, project: str, role: str | None) -> Principal:
         """This principal, scoped to ``project``."""
         return replace(self, project=project, role=role)
+
+
+def anonymous(project: str) -> Principal:
+    """The caller without credentials, scoped to a public ``project`` with no role in it."""
+    return Principal("", "anonymous", None, "anonymous", "anonymous", project=project)
 
 
 def _secret_hash(secret: str) -> bytes:

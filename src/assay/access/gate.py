@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from assay.access import errors
 from assay.access.audit import AuditLog
-from assay.access.credentials import Credentials, Principal
-from assay.access.permissions import RANK, min_role
+from assay.access.credentials import Credentials, Principal, anonymous
+from assay.access.permissions import RANK, min_role, public_read
 from assay.access.projects import Projects
 from assay.access.ratelimit import Buckets
 
@@ -51,6 +51,7 @@ class Access:
         self.failures = Buckets(*self.login_rate)
         self._principals: dict[str, tuple[Principal, float]] = {}
         self._roles: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._public: dict[str, tuple[bool, float]] = {}
         self._cache_lock = threading.Lock()
 
     def invalidate(self) -> None:
@@ -58,6 +59,7 @@ class Access:
         with self._cache_lock:
             self._principals.clear()
             self._roles.clear()
+            self._public.clear()
 
     def _cached(self, bearer: str) -> Principal | None:
         hit = self._principals.get(bearer)
@@ -85,6 +87,24 @@ class Access:
                 self._roles.clear()
             self._roles[key] = (role, time.monotonic() + CACHE_TTL)
         return role
+
+    def opens(self, action: str, project: str | None) -> bool:
+        """Whether ``project`` is public and ``action`` one of the reads that opens to anyone (briefly cached)."""
+        if project is None or not public_read(action):
+            return False
+        hit = self._public.get(project)
+        if hit is not None and hit[1] >= time.monotonic():
+            return hit[0]
+        public = self.projects.is_public(project)
+        with self._cache_lock:
+            if len(self._public) >= CACHE_MAX:
+                self._public.clear()
+            self._public[project] = (public, time.monotonic() + CACHE_TTL)
+        return public
+
+    def anonymous(self, action: str, project: str | None) -> Principal | None:
+        """The anonymous principal when a caller without credentials may perform ``action``, else None."""
+        return anonymous(project) if project is not None and self.opens(action, project) else None
 
     def authenticate(self, bearer: str | None, address: str) -> Principal:
         """The caller, or 401 (or 429 once an address has failed too often)."""
@@ -123,12 +143,18 @@ class Access:
         """The principal scoped to ``project`` with its role, or 403/404 with a reason."""
         need = min_role(action)
         if project is not None:
-            role = self.role_in(principal, project)
+            public = self.opens(action, project)
+            try:
+                role = self.role_in(principal, project)
+            except errors.AccessError as exc:
+                if not (public and exc.reason == "token-wrong-project"):
+                    raise
+                role = None  # a token for another project reads a public project like anyone else
             principal = principal.with_role(project, role)
             if need == "server_admin":
                 ok = principal.server_admin
             else:
-                ok = need == "authenticated" or (role is not None and RANK[role] >= RANK[need])
+                ok = public or need == "authenticated" or (role is not None and RANK[role] >= RANK[need])
         elif need == "authenticated":
             ok = True
         elif need == "server_admin":

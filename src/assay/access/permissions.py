@@ -5,6 +5,8 @@ means any valid session or token; ``server_admin`` means an identity named with
 ``assay server --admin`` (or ``--dev``), who is also ``admin`` of every project.
 A new endpoint adds its action here (one row) and declares it with
 ``Depends(require("<action>"))``; the README's matrix and the matrix test follow.
+``PUBLIC_READS`` is the one place saying what a ``public`` project opens to anyone,
+credentials or not; every other action keeps its role there too.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
 }
 
 
+# Read actions a project with visibility ``public`` allows to anyone, even without credentials.
+# Visibility is the project's own setting: a child is not public because its parent is.
+PUBLIC_READS = frozenset({"artifact.read", "evidence.read"})
+VISIBILITIES = ("members", "public")
+
 # Writes that need no credentials (they create them), audited all the same.
 PUBLIC_WRITES = {"session.create"}
 
@@ -70,6 +77,18 @@ def allows(role: str | None, action: str) -> bool:
     need = RANK[min_role(action)]
     have = RANK.get(role, -1) if role is not None else (0 if need == 0 else -1)
     return have >= need
+
+
+def public_read(action: str) -> bool:
+    """Whether a ``public`` project lets anyone perform ``action``."""
+    return action in PUBLIC_READS and not PERMISSIONS[action][1]
+
+
+def check_visibility(value: object) -> str:
+    """``value`` if it is a project visibility, else ``bad-visibility``."""
+    if not isinstance(value, str) or value not in VISIBILITIES:
+        raise InputError("bad-visibility", f"no visibility {value!r}", hint=f"use one of {', '.join(VISIBILITIES)}")
+    return value
 
 
 def check_role(role: str) -> str:

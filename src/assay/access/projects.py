@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 
 from assay.access import errors
-from assay.access.permissions import RANK, check_role, higher
+from assay.access.permissions import RANK, check_role, check_visibility, higher
 from assay.access.txn import locked
 from assay.errors import InputError
 from assay.store.schema import grants, projects
@@ -29,6 +29,7 @@ class Project:
     parent_id: int | None
     created: int
     created_by: str
+    visibility: str = "members"
 
 
 def check_name(name: str) -> str:
@@ -39,7 +40,7 @@ def check_name(name: str) -> str:
 
 
 def _project(row: Any) -> Project:
-    return Project(row.id, row.name, row.parent_id, row.created, row.created_by)
+    return Project(row.id, row.name, row.parent_id, row.created, row.created_by, row.visibility)
 
 
 def find(conn: Connection, name: str) -> Project:
@@ -79,9 +80,10 @@ class Projects:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, name: str, parent: str | None, actor: tuple[str, str]) -> Project:
+    def create(self, name: str, parent: str | None, actor: tuple[str, str], visibility: str = "members") -> Project:
         """Create a project (its creator becomes admin); ``project-exists`` if the name was ever used."""
         check_name(name)
+        check_visibility(visibility)
         now = int(time.time())
         with locked(self.engine, LOCK) as conn:
             parent_id = find(conn, parent).id if parent else None
@@ -89,7 +91,11 @@ class Projects:
                 raise errors.conflict("project-exists", f"project {name!r} exists (or existed: names are not reused)")
             inserted = conn.execute(
                 insert(projects).values(
-                    name=name, parent_id=parent_id, created=now, created_by=f"{actor[1]} ({actor[0]})"
+                    name=name,
+                    parent_id=parent_id,
+                    created=now,
+                    created_by=f"{actor[1]} ({actor[0]})",
+                    visibility=visibility,
                 )
             ).inserted_primary_key
             assert inserted is not None
@@ -106,6 +112,22 @@ class Projects:
         """The live project ``name``."""
         with self.engine.connect() as conn:
             return find(conn, name)
+
+    def set_visibility(self, name: str, visibility: str) -> Project:
+        """Make a live project ``public`` or ``members``-only (its children keep their own setting)."""
+        check_visibility(visibility)
+        with locked(self.engine, LOCK) as conn:
+            p = find(conn, name)
+            conn.execute(update(projects).where(projects.c.id == p.id).values(visibility=visibility))
+        return self.get(name)
+
+    def is_public(self, name: str) -> bool:
+        """Whether the live project ``name`` is ``public`` (False for an unknown name: nothing is revealed)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(projects.c.visibility).where(projects.c.name == name, projects.c.deleted.is_(None))
+            ).first()
+        return row is not None and row.visibility == "public"
 
     def parent_name(self, project: Project) -> str | None:
         """The parent project's name, if any."""

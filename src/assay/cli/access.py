@@ -141,14 +141,31 @@ def register(app: typer.Typer) -> None:
 def project_create(
     name: Annotated[str, typer.Argument(help="[a-z0-9][a-z0-9-]{0,62}")],
     parent: Annotated[Optional[str], typer.Option("--parent", help="parent project (grants are inherited)")] = None,
+    public: Annotated[bool, typer.Option("--public", help="anyone may download artifacts and read evidence")] = False,
     server: ServerOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Create a project (top level: server administrators; child: admins of the parent)."""
     client = _client(server, token)
     path = f"/api/v1/projects/{parent}/children" if parent else "/api/v1/projects"
-    made = client.call("POST", path, "project create", body={"name": name})
-    output.say(f"created project {made['name']}" + (f" (child of {made['parent']})" if made.get("parent") else ""))
+    body = {"name": name, "visibility": "public" if public else "members"}
+    made = client.call("POST", path, "project create", body=body)
+    where = f" (child of {made['parent']})" if made.get("parent") else ""
+    output.say(f"created project {made['name']}{where}, visibility {made.get('visibility', 'members')}")
+
+
+@project_app.command("set")
+def project_set(
+    name: Annotated[str, typer.Argument()],
+    visibility: Annotated[
+        str, typer.Option("--visibility", help="public (anyone may read artifacts and evidence) or members")
+    ],
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Change a project's settings (its admins)."""
+    doc = _client(server, token).set_visibility(name, visibility)
+    output.say(f"project {doc['name']}: visibility {doc['visibility']}")
 
 
 @project_app.command("list")
@@ -173,7 +190,10 @@ def project_show(
     if as_json:
         output.emit_json(doc)
         return
-    output.say(f"project {doc['name']} (parent {doc['parent'] or '-'}), your role: {doc['role'] or '-'}")
+    output.say(
+        f"project {doc['name']} (parent {doc['parent'] or '-'}, visibility {doc.get('visibility', 'members')}),"
+        f" your role: {doc['role'] or '-'}"
+    )
     for g in doc["grants"]:
         output.say(f"  {g['role']:<14} {g['subject']} ({g['issuer']})")
 

@@ -93,6 +93,11 @@ class AccessClient:
         """Exchange an OIDC identity token for a session."""
         return self.call("POST", "/api/v1/auth/session", "login", body={"identityToken": identity_token})  # type: ignore[no-any-return]
 
+    def set_visibility(self, project: str, visibility: str) -> dict[str, Any]:
+        """Make ``project`` ``public`` or ``members``-only (needs its admin role)."""
+        path = f"/api/v1/projects/{project}/visibility"
+        return self.call("PUT", path, "project set", body={"visibility": visibility})  # type: ignore[no-any-return]
+
     def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every audit row, following ``after``."""
         rows: list[dict[str, Any]] = []

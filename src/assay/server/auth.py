@@ -3,7 +3,8 @@
 ``require`` authenticates ``Authorization: Bearer`` (a session or an API token; tokens in
 query strings are refused), scopes the principal to the ``project`` path parameter when the
 route has one, checks the role against ``access.permissions.PERMISSIONS`` and returns the
-:class:`Principal`. Refusals answer 401 (no or bad credentials), 403 (role) or 429 (rate),
+:class:`Principal`. A request without credentials for one of ``PUBLIC_READS`` on a ``public``
+project gets the anonymous principal instead of a 401. Refusals answer 401 (no or bad credentials), 403 (role) or 429 (rate),
 always with a reason code. :class:`AuditMiddleware` writes the audit row after the response:
 every write (with its outcome) and every refusal.
 """
@@ -69,7 +70,13 @@ def require(action: str) -> Callable[..., Awaitable[Principal]]:
         refuse_query_tokens(request)
         if project is not None:
             check_name(project)  # 400 bad-project-name before any lookup (a NUL must never reach the database)
-        principal = access.authenticate(_bearer(request), address)
+        bearer = _bearer(request)
+        if bearer is None:
+            public = access.anonymous(action, project)
+            if public is not None:
+                record["principal"] = public
+                return public
+        principal = access.authenticate(bearer, address)
         record["principal"] = principal
         if action in LOGIN_LIMITED:
             access.limit_login(address)

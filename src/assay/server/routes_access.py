@@ -11,7 +11,7 @@ from assay.access.anchor import anchor_now
 from assay.access.credentials import Principal, parse_duration
 from assay.access.errors import AccessError
 from assay.access.gate import Access
-from assay.access.permissions import PERMISSIONS, RANK, ROLES
+from assay.access.permissions import PERMISSIONS, RANK, ROLES, check_visibility, public_read
 from assay.access.projects import Project
 from assay.ca.oidc import TokenError
 from assay.errors import InputError
@@ -44,7 +44,13 @@ def _target(request: Request, text: str) -> None:
 
 
 def _project_json(access: Access, p: Project) -> dict[str, Any]:
-    return {"name": p.name, "parent": access.projects.parent_name(p), "created": p.created, "createdBy": p.created_by}
+    return {
+        "name": p.name,
+        "parent": access.projects.parent_name(p),
+        "created": p.created,
+        "createdBy": p.created_by,
+        "visibility": p.visibility,
+    }
 
 
 # ---- public ---------------------------------------------------------------------------
@@ -54,7 +60,7 @@ def _project_json(access: Access, p: Project) -> dict[str, Any]:
 def permissions(request: Request) -> dict[str, Any]:
     return {
         "roles": list(ROLES),
-        "permissions": {a: {"role": r, "write": w} for a, (r, w) in PERMISSIONS.items()},
+        "permissions": {a: {"role": r, "write": w, "public": public_read(a)} for a, (r, w) in PERMISSIONS.items()},
         "routes": route_actions(request.app),
         "logWrite": "require-token" if request.app.state.settings.log_write == "require-token" else "open",
     }
@@ -132,11 +138,13 @@ def _visible_to_token(access: Access, who: Principal, name: str) -> bool:
 
 async def _create(request: Request, who: Principal, parent: str | None) -> dict[str, Any]:
     access = _access(request)
-    name = _str(await _body(request), "name")
+    doc = await _body(request)
+    name = _str(doc, "name")
     assert name is not None
-    _target(request, f"project {name}" + (f" (child of {parent})" if parent else ""))
+    visibility = check_visibility(doc.get("visibility", "members"))
+    _target(request, f"project {name} {visibility}" + (f" (child of {parent})" if parent else ""))
     request.state.audit_project = name
-    return _project_json(access, access.projects.create(name, parent, (who.issuer, who.subject)))
+    return _project_json(access, access.projects.create(name, parent, (who.issuer, who.subject), visibility))
 
 
 @router.post("/api/v1/projects", status_code=201, tags=["access"], summary="Create a top-level project")
@@ -159,6 +167,16 @@ def show_project(
 ) -> dict[str, Any]:
     access = _access(request)
     return {**_project_json(access, access.projects.get(project)), "role": who.role}
+
+
+@router.put("/api/v1/projects/{project}/visibility", tags=["access"], summary="Make a project public or members-only")
+async def set_visibility(
+    request: Request, project: str, who: Annotated[Principal, Depends(require("project.admin"))]
+) -> dict[str, Any]:
+    visibility = check_visibility((await _body(request)).get("visibility"))
+    _target(request, f"project {project} visibility {visibility}")
+    access = _access(request)
+    return _project_json(access, access.projects.set_visibility(project, visibility))
 
 
 @router.delete("/api/v1/projects/{project}", tags=["access"], summary="Delete a project (soft: history is kept)")

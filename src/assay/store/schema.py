@@ -64,6 +64,7 @@ projects = Table(
     Column("created", BigInteger, nullable=False),
     Column("created_by", Text, nullable=False),
     Column("deleted", BigInteger, nullable=True),
+    Column("visibility", String(16), nullable=False, server_default="members"),  # migration 0004_visibility
 )
 
 identities = Table(
