@@ -56,8 +56,9 @@ def acquire(engine: Engine, name: str, holder: str, ttl: float) -> bool:
             dialect.insert(leases)
             .values(name=name, holder=holder, expires=expires)
             .on_conflict_do_nothing(index_elements=["name"])
+            .returning(leases.c.name)
         )
-        return bool(created.rowcount == 1)
+        return created.first() is not None
 
 
 def release(engine: Engine, name: str, holder: str) -> bool:
