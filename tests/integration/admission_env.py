@@ -155,7 +155,6 @@ class Webhook:
         stop_process(self.proc)
 
 
-
 def closed_port() -> int:
     """A loopback port nothing listens on."""
     with socket.socket() as s:
