@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -90,3 +92,57 @@ def loopback_http(handler: type) -> Iterator[str]:
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# Every long-lived child process a test starts (servers, registries, webhooks), by PID. Helpers start them in a
+# new session (their own process group, so server workers go with them) and forget them once stopped; whatever is
+# still alive when the session ends is killed here, by process group of a PID this session started, never by name.
+_CHILDREN: dict[int, subprocess.Popen[Any]] = {}
+
+
+def spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen`` in a new process group, tracked so the session kills it if a test forgets."""
+    proc: subprocess.Popen[Any] = subprocess.Popen(args, start_new_session=True, **kwargs)
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[Any] | None, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Signal ``proc`` (SIGTERM by default), wait, SIGKILL its whole group if it lingers; then forget it."""
+    if proc is None:
+        return
+    try:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+        _kill_group(proc)  # workers or grandchildren left behind by the group leader
+    finally:
+        _CHILDREN.pop(proc.pid, None)
+
+
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
+    if _CHILDREN.get(proc.pid) is not proc:
+        return  # not started by spawn() in this session: its PID is not ours to signal as a group
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def reap_children() -> list[int]:
+    """Kill every tracked child still alive (with its process group); returns the PIDs that were alive."""
+    alive = [pid for pid, proc in list(_CHILDREN.items()) if proc.poll() is None]
+    for proc in list(_CHILDREN.values()):
+        _kill_group(proc)
+    _CHILDREN.clear()
+    return alive
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Safety net: no server or helper process outlives the test session that started it."""
+    alive = reap_children()
+    if alive:
+        print(f"\nassay tests: killed {len(alive)} leftover child process(es): {alive}", file=sys.stderr)

@@ -125,7 +125,11 @@ def project_server(
 ) -> ProjectServer:
     """Start a --dev server, create ``project`` and grant ``publisher_email`` the publisher role on it."""
     srv = start(tmp, database, env=env)
-    admin = admin_api(srv)
-    admin.ok("POST", "/api/v1/projects", {"name": project})
-    grant(admin, project, publisher_email, "publisher")
-    return ProjectServer(srv, project, admin, Api(srv, session(srv, publisher_email)))
+    try:
+        admin = admin_api(srv)
+        admin.ok("POST", "/api/v1/projects", {"name": project})
+        grant(admin, project, publisher_email, "publisher")
+        return ProjectServer(srv, project, admin, Api(srv, session(srv, publisher_email)))
+    except BaseException:
+        srv.stop()  # the caller never gets it to stop
+        raise

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ASSAY, run_assay
+from tests.conftest import ASSAY, run_assay, spawn, stop_process
 from tests.integration.conftest import RegistryProcess, free_port, push_image
 
 
@@ -63,13 +63,17 @@ def make_world(root: Path) -> World:
     root.mkdir(parents=True, exist_ok=True)
     reg = RegistryProcess(root / "registry").start()
     w = World(root, reg)
-    for prefix in ("k", "other"):
-        assert run_assay("keygen", "--output-prefix", prefix, cwd=root).code == 0
-    w.add("signed", "team/web", "v1", b"web layer", "k.key")
-    w.add("signed2", "team/api", "v2", b"api layer", "k.key")
-    w.add("signed3", "team/worker", "v3", b"worker layer", "k.key")
-    w.add("unsigned", "team/unsigned", "v1", b"nobody signed this", None)
-    w.add("wrong", "team/wrong", "v1", b"signed by someone else", "other.key")
+    try:
+        for prefix in ("k", "other"):
+            assert run_assay("keygen", "--output-prefix", prefix, cwd=root).code == 0
+        w.add("signed", "team/web", "v1", b"web layer", "k.key")
+        w.add("signed2", "team/api", "v2", b"api layer", "k.key")
+        w.add("signed3", "team/worker", "v3", b"worker layer", "k.key")
+        w.add("unsigned", "team/unsigned", "v1", b"nobody signed this", None)
+        w.add("wrong", "team/wrong", "v1", b"signed by someone else", "other.key")
+    except BaseException:
+        reg.stop()
+        raise
     return w
 
 
@@ -92,8 +96,17 @@ class Webhook:
         cert, key = self.ca.parent / "tls.crt", self.ca.parent / "tls.key"
         args = [str(ASSAY), "admission", "serve", "--policy", str(self.policy), "--tls-cert", str(cert),
                 "--tls-key", str(key), "--port", str(self.port), "--host", "127.0.0.1", "--insecure", *self.args]  # fmt: skip
-        log = (self.root / f"webhook-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        with (self.root / f"webhook-{self.port}.log").open("ab") as log:
+            self.proc = spawn(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        try:
+            self._wait_ready(ready, timeout)
+        except BaseException:
+            self.stop()  # a webhook that never became ready must not outlive the test
+            raise
+        return self
+
+    def _wait_ready(self, ready: bool, timeout: float) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -101,7 +114,7 @@ class Webhook:
             try:
                 r = httpx.get(self.url + ("/readyz" if ready else "/healthz"), verify=self.ssl(), timeout=1)
                 if r.status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
@@ -139,13 +152,7 @@ class Webhook:
         return total
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def closed_port() -> int:

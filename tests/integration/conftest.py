@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ASSAY, require, require_tool
+from tests.conftest import ASSAY, require, require_tool, spawn, stop_process
 
 PG_ADMIN = os.environ.get("ASSAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -52,34 +52,42 @@ class ServerProcess:
             args += ["--workers", str(self.workers)]
         args += self.extra
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
-        self.proc = subprocess.Popen(
-            args, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, **self.env}
-        )
+        with self.log_path.open("ab") as out:
+            self.proc = spawn(args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:
+            self.stop()  # a server that never became healthy must not outlive the test
+            raise
+        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        assert self.proc is not None and self.log_path is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not become healthy")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM (graceful shutdown), SIGKILL of the process group after 10 s."""
+        stop_process(self.proc)
 
     def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+        """SIGKILL, as in a crash (no shutdown hooks run)."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def __enter__(self) -> ServerProcess:
+        return self if self.proc is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _pg_available() -> bool:
@@ -240,9 +248,8 @@ class RegistryProcess:
             f"storage:\n  filesystem:\n    rootdirectory: {self.root / 'data'}\n  delete:\n    enabled: true\n"
             f"http:\n  addr: 127.0.0.1:{self.port}\n" + self._auth_section()
         )
-        self.proc = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=(self.root / "registry.log").open("wb")
-        )
+        with (self.root / "registry.log").open("wb") as err:
+            self.proc = spawn([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -250,12 +257,11 @@ class RegistryProcess:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.stop()
         raise RuntimeError("docker-registry did not start")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
 
 @pytest.fixture

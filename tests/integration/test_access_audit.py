@@ -126,13 +126,13 @@ def test_deleting_a_row_is_detected(tmp_path: Path, db: str | None) -> None:
 
 @pytest.mark.slow
 def test_the_head_is_anchored_on_shutdown_with_a_log_proof(tmp_path: Path) -> None:
-    srv = start(tmp_path, None)
-    admin = admin_api(srv)
-    _busy(admin, 2)
-    head = audit_rows(admin)[-1]
-    srv.stop()
-    again = ServerProcess(srv.data_dir, None, port=srv.port, extra=srv.extra).start()
+    with start(tmp_path, None) as srv:
+        admin = admin_api(srv)
+        _busy(admin, 2)
+        head = audit_rows(admin)[-1]
+    again = ServerProcess(srv.data_dir, None, port=srv.port, extra=srv.extra)
     try:
+        again.start()
         admin = admin_api(again)
         anchors = admin.ok("GET", "/api/v1/audit/anchors")["anchors"]
         assert anchors and anchors[-1]["seq"] >= head["seq"]
@@ -179,12 +179,12 @@ def test_audit_list_filters(tmp_path: Path) -> None:
 def test_two_servers_on_one_postgres_share_sessions_tokens_and_the_chain(tmp_path: Path, pg_database: str) -> None:
     a = start(tmp_path, pg_database)
     b_dir = tmp_path / "b"
-    b_dir.mkdir()
-    shutil.copytree(a.data_dir / "keys", b_dir / "keys")
-    admin_flag = ["--admin", f"{a.url}/dev/oidc={ADMIN}"]
-    a_admin = Api(a, session(a, ADMIN))
-    b = ServerProcess(b_dir, pg_database, extra=admin_flag).start()
+    b = ServerProcess(b_dir, pg_database, extra=["--admin", f"{a.url}/dev/oidc={ADMIN}"])
     try:
+        b_dir.mkdir()
+        shutil.copytree(a.data_dir / "keys", b_dir / "keys")
+        a_admin = Api(a, session(a, ADMIN))
+        b.start()
         b_admin = Api(b, a_admin.bearer)  # a session from A works on B
         assert b_admin.ok("GET", "/api/v1/auth/whoami")["subject"] == ADMIN
         project = new_project(a_admin)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from assay.log.entries import hashedrekord_proposal
-from tests.conftest import ASSAY, run_assay
+from tests.conftest import ASSAY, run_assay, spawn
 from tests.integration.accesskit import Api, admin_api, grant, id_token, new_project, session, start
 
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -116,7 +116,7 @@ def test_login_and_failed_auth_are_limited_per_address(tmp_path: Path) -> None:
 
 def _spawn_login(srv_url: str, cfg: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "XDG_CONFIG_HOME": str(cfg)}
-    return subprocess.Popen(
+    return spawn(
         [str(ASSAY), "login", "--server", srv_url, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,7 +16,7 @@ import jsonpatch
 import pytest
 
 from tests.admission_reviews import review, workload
-from tests.conftest import ASSAY
+from tests.conftest import ASSAY, spawn, stop_process
 from tests.integration.admission_env import Webhook, World, closed_port, make_world, policy_yaml, write_cert
 from tests.integration.conftest import free_port
 
@@ -253,7 +253,7 @@ def test_wrong_tls_clients_are_refused(world: World, tmp_path: Path):
     args = [str(ASSAY), "admission", "serve", "--policy", str(tmp_path / "p.yaml"), "--tls-cert", str(cert),
             "--tls-key", str(key), "--port", str(port), "--host", "127.0.0.1", "--insecure",
             "--client-ca", str(tmp_path / "client-ca.crt")]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     good = httpx.Client(verify=_ctx(ca, tmp_path / "client.crt", tmp_path / "client.key"), timeout=5)
     try:
         deadline = time.monotonic() + 30
@@ -280,5 +280,4 @@ def test_wrong_tls_clients_are_refused(world: World, tmp_path: Path):
         assert good.get(f"{url}/healthz").status_code == 200  # still serving after the refusals
     finally:
         good.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.admission_reviews import review, workload
-from tests.conftest import loopback_http, require_tool, run_assay
+from tests.conftest import loopback_http, require_tool, run_assay, spawn, stop_process
 from tests.integration.admission_env import Webhook, World, make_world, policy_yaml, write_cert
 from tests.integration.conftest import free_port, push_image
 
@@ -51,7 +51,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = require_tool("redis-server")
     port = free_port()
     d = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
+    proc = spawn(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(d)],
         stdout=subprocess.DEVNULL,
     )
@@ -61,8 +61,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 def _hook(
@@ -73,7 +72,20 @@ def _hook(
     for name, text in policies.items():
         (pdir / name).write_text(text)
     _, _, ca = write_cert(tmp / "tls")
-    return Webhook(tmp, pdir, ca, args or []).start(ready=ready)
+    hook = Webhook(tmp, pdir, ca, args or [])
+    _HOOKS.append(hook)
+    return hook.start(ready=ready)
+
+
+_HOOKS: list[Webhook] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_hooks() -> Iterator[None]:
+    """Every webhook ``_hook`` started stops when its test ends, even when the test fails before its finally."""
+    yield
+    while _HOOKS:
+        _HOOKS.pop().stop()
 
 
 def test_replicas_share_the_redis_cache(world: World, tmp_path: Path, redis_url: str):

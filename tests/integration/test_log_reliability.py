@@ -43,13 +43,15 @@ def test_kill_minus_9_loses_no_acknowledged_entry(tmp_path: Path, database):
                         acked.append(r.json())
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    time.sleep(2.0)
-    srv.kill()  # SIGKILL mid-load
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(2.0)
+    finally:
+        srv.kill()  # SIGKILL mid-load
+        stop.set()
+        for t in threads:
+            t.join()
     assert len(acked) > 20
     srv = ServerProcess(tmp_path / "data", database, port=srv.port).start()
     try:
@@ -80,11 +82,12 @@ def test_kill_minus_9_loses_no_acknowledged_entry(tmp_path: Path, database):
 def test_two_servers_on_one_postgres_never_fork(tmp_path: Path, pg_database):
     database = pg_database
     a = ServerProcess(tmp_path / "a", database).start()
-    # the second process must sign with the same log key: share the key directory
-    (tmp_path / "b").mkdir()
-    shutil.copytree(tmp_path / "a" / "keys", tmp_path / "b" / "keys")
-    b = ServerProcess(tmp_path / "b", database).start()
+    b = ServerProcess(tmp_path / "b", database)
     try:
+        # the second process must sign with the same log key: share the key directory
+        (tmp_path / "b").mkdir()
+        shutil.copytree(tmp_path / "a" / "keys", tmp_path / "b" / "keys")
+        b.start()
         with ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(lambda i: post(a if i % 2 else b, proposal(f"pg{i}".encode())), range(200)))
         assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201][:2]

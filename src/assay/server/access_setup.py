@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import socket
 import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,15 +21,21 @@ from assay.log.entries import canonicalize, hashedrekord_proposal
 from assay.log.service import LogService
 from assay.server import auth, routes_access, routes_devlogin
 from assay.server.config import Settings, key_in_data_dir
+from assay.store import lease
 
 
 class Anchoring:
-    """Anchors the audit head every ``interval`` seconds and once more on stop."""
+    """Anchors the audit head every ``interval`` seconds while holding lease ``audit-anchor``, and once on stop."""
+
+    LEASE = "audit-anchor"
 
     def __init__(self, access: Access, append: Any, interval: float) -> None:
         self.access = access
         self.append = append
         self.interval = interval
+        # A little above the interval: the holder renews every tick; others take over one TTL after it stops.
+        self.ttl = interval * 1.2 + 1.0
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-anchor", daemon=True)
         if interval > 0:
@@ -35,21 +45,34 @@ class Anchoring:
         """Anchor now (if the head moved)."""
         return anchor_now(self.access.engine, self.access.audit, self.append)
 
+    def tick(self) -> int | None:
+        """One periodic round: anchor only if this process holds (or now takes) the lease."""
+        if not lease.acquire(self.access.engine, self.LEASE, self.holder, self.ttl):
+            return None
+        return self.once()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
+            started = time.monotonic()
             try:
-                self.once()
+                self.tick()
             except Exception:  # the next tick retries; a failed anchor never stops the server
-                continue
+                pass
+            wait = max(0.0, self.interval - (time.monotonic() - started))
 
     def stop(self) -> None:
-        """Stop the timer and anchor the final head."""
+        """Stop the timer, anchor the final head (idempotent) and give up the lease."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         try:
             self.once()
         except Exception:  # shutting down with the database gone: nothing more to do
+            pass
+        try:
+            lease.release(self.access.engine, self.LEASE, self.holder)
+        except Exception:  # the lease expires by itself
             pass
 
 

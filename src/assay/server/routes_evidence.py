@@ -175,4 +175,20 @@ def mount(app: Any, engine: Any, trusted_root: Any) -> None:
 
     log.on_append = on_append
     logindex.backfill(engine)
-    store.purge_all()
+    _sweep_retention(engine, store)
+
+
+def _sweep_retention(engine: Any, store: Any) -> None:
+    """Purge expired unverified evidence at start, in one process at a time (lease ``evidence-retention``)."""
+    import os
+    import socket
+
+    from assay.store import lease
+
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    if not lease.acquire(engine, "evidence-retention", holder, 300.0):
+        return  # another process is sweeping right now; the same rows would be purged twice for nothing
+    try:
+        store.purge_all()
+    finally:
+        lease.release(engine, "evidence-retention", holder)

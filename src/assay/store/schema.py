@@ -223,3 +223,11 @@ artifacts = Table(
     Column("publisher", String(512), nullable=False),
     Column("created", BigInteger, nullable=False),
 )
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(256), nullable=False),
+    Column("expires", BigInteger, nullable=False),  # milliseconds since the epoch
+)
