@@ -32,7 +32,7 @@ def _sha256_hex(value: str) -> str:
     return value
 
 
-Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
+Sha256Hex = Annotated[str, AfterValidator(_sha256_hex), Field(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})]
 
 
 class _Strict(BaseModel):

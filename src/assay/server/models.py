@@ -39,8 +39,10 @@ def _hash(value: str) -> str:
     return value if value.startswith("sha256:") else "sha256:" + value
 
 
-EntryUUID = Annotated[str, AfterValidator(_uuid)]
-ArtifactHash = Annotated[str, AfterValidator(_hash)]
+EntryUUID = Annotated[
+    str, AfterValidator(_uuid), Field(json_schema_extra={"pattern": "^(?:[0-9a-f]{16})?[0-9a-f]{64}$"})
+]
+ArtifactHash = Annotated[str, AfterValidator(_hash), Field(json_schema_extra={"pattern": "^(?:sha256:)?[0-9a-f]{64}$"})]
 LogIndex = Annotated[int, Field(ge=0, le=MAX_INDEX)]
 
 

@@ -19,6 +19,7 @@ from assay.crypto import keys
 from assay.errors import InputError
 from assay.formats.encoding import b64decode
 from assay.server.models import DevTokenRequest, SigningCertRequest, parse
+from assay.server.openapi import binary_body, json_body
 
 router = APIRouter()
 dev_router = APIRouter()
@@ -78,7 +79,19 @@ def _issue(state: Any, token: str, found: Resolved, req: SigningCertRequest) -> 
     return _pem_chain([cert, *state.ca.chain])
 
 
-@router.post("/api/v2/signingCert", tags=["ca"], summary="Issue a short-lived signing certificate (Fulcio v2)")
+_SIGNING_CERT_BODY = json_body(
+    SigningCertRequest, description="an OIDC token (here or as a Bearer header) and a public key with proof, or a CSR"
+)
+_TIMESTAMP_BODY = binary_body("application/timestamp-query", "a DER TimeStampReq (RFC 3161), nothing after it")
+_DEV_TOKEN_BODY = json_body(DevTokenRequest, description="the claims of the token to mint (every field optional)")
+
+
+@router.post(
+    "/api/v2/signingCert",
+    tags=["ca"],
+    summary="Issue a short-lived signing certificate (Fulcio v2)",
+    openapi_extra=_SIGNING_CERT_BODY,
+)
 async def signing_cert(request: Request) -> JSONResponse:
     state = request.app.state
     req = parse(SigningCertRequest, await request.body())
@@ -112,7 +125,12 @@ def configuration(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/timestamp", tags=["tsa"], summary="RFC 3161 timestamp (application/timestamp-query)")
+@router.post(
+    "/api/v1/timestamp",
+    tags=["tsa"],
+    summary="RFC 3161 timestamp (application/timestamp-query)",
+    openapi_extra=_TIMESTAMP_BODY,
+)
 async def timestamp(request: Request) -> Response:
     body = await request.body()
     reply = await request.app.state.pool.blocking(request.app.state.tsa.respond, body)
@@ -171,8 +189,18 @@ def dev_jwks(request: Request) -> dict[str, Any]:
     return request.app.state.dev_jwks()  # type: ignore[no-any-return]
 
 
-@dev_router.post("/dev/oidc/token", summary="(--dev only) mint an ID token for any email", tags=["dev"])
-@dev_router.post("/dev/oidc/{flavour}/token", summary="(--dev only) mint a CI-shaped ID token", tags=["dev"])
+@dev_router.post(
+    "/dev/oidc/token",
+    summary="(--dev only) mint an ID token for any email",
+    tags=["dev"],
+    openapi_extra=_DEV_TOKEN_BODY,
+)
+@dev_router.post(
+    "/dev/oidc/{flavour}/token",
+    summary="(--dev only) mint a CI-shaped ID token",
+    tags=["dev"],
+    openapi_extra=_DEV_TOKEN_BODY,
+)
 async def dev_token(request: Request, flavour: str = "email") -> dict[str, Any]:
     doc = parse(DevTokenRequest, await request.body())
     now = int(time.time())

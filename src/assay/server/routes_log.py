@@ -14,8 +14,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from assay.errors import AssayError, EnvironmentFailure, InputError
 from assay.log import tiles
 from assay.log.entries import canonicalize_outcome
+from assay.log.proposals import DsseProposal, HashedRekordProposal
 from assay.log.service import LogService, Receipt
 from assay.server.models import MAX_HASH_RESULTS, MAX_INDEX, UUID_RE, RetrieveRequest, parse
+from assay.server.openapi import json_body
 from assay.server.work import WorkerPool
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -50,19 +52,12 @@ def entry_json(r: Receipt, log_id: bytes) -> dict[str, Any]:
     }
 
 
-_ENTRY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "a proposed hashedrekord or dsse 0.0.1 entry, as Rekor accepts",
-                }
-            }
-        },
-    }
-}
+_ENTRY_BODY = json_body(
+    HashedRekordProposal,
+    DsseProposal,
+    description="a proposed hashedrekord or dsse 0.0.1 entry, as Rekor accepts (parsed through the strict JSON loader)",
+)
+_RETRIEVE_BODY = json_body(RetrieveRequest, description="at most 10 UUIDs and 10 indexes, or one artifact hash")
 
 
 async def append(svc: LogService, pool: WorkerPool, body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -151,7 +146,12 @@ def _retrieve(svc: LogService, req: RetrieveRequest) -> list[dict[str, Any]]:
     return [entry_json(svc.receipt_for(e), svc.identity.log_id) for e in found]
 
 
-@router.post("/api/v1/log/entries/retrieve", tags=["log"], summary="Search entries by UUID, index or artifact hash")
+@router.post(
+    "/api/v1/log/entries/retrieve",
+    tags=["log"],
+    summary="Search entries by UUID, index or artifact hash",
+    openapi_extra=_RETRIEVE_BODY,
+)
 async def retrieve(request: Request) -> JSONResponse:
     req = parse(RetrieveRequest, await request.body())
     return JSONResponse(await request.app.state.pool.blocking(_retrieve, _svc(request), req))
