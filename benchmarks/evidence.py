@@ -65,9 +65,9 @@ def bulk_load(data_dir: Path, database: str | None, rows: int) -> list[str]:
     """Insert ``rows`` evidence rows (one subject each) in batches; returns a sample of subject digests."""
     from sqlalchemy import insert
 
-    from assay.evidence.store import write
     from assay.store.db import database_url, migrate, open_engine
     from assay.store.schema import evidence, evidence_subjects
+    from assay.store.txn import write_transaction
 
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(database_url(database, data_dir))
@@ -93,7 +93,7 @@ def bulk_load(data_dir: Path, database: str | None, rows: int) -> list[str]:
             subs.append({"evidence_id": i + 1, "digest": subject, "project": PROJECT, "name": f"artifact-{i}"})
             if i % max(1, rows // 5000) == 0:
                 sample.append(subject)
-        with write(engine) as conn:  # one real transaction per batch (SQLite is in manual-transaction mode)
+        with write_transaction(engine) as conn:  # one real transaction per batch (SQLite is in manual-transaction mode)
             conn.execute(insert(evidence), ev)
             conn.execute(insert(evidence_subjects), subs)
     if engine.dialect.name == "postgresql":

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from sqlalchemy import Engine, insert, select
 
 from assay.access.audit import AuditLog
-from assay.access.txn import locked
 from assay.store.schema import audit_anchors
+from assay.store.txn import write_transaction
 
 LOCK = 7234012
 
@@ -38,7 +38,7 @@ def anchor_now(engine: Engine, audit: AuditLog, append: Append) -> int | None:
             return None
     # The log append takes the database's write lock itself: never hold ours across it.
     index, uuid = append(statement(seq, head))
-    with locked(engine, LOCK) as conn:
+    with write_transaction(engine, LOCK) as conn:
         if conn.execute(select(audit_anchors.c.seq).where(audit_anchors.c.seq == seq)).first() is not None:
             return None  # another process anchored the same head meanwhile
         conn.execute(

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from assay.access.txn import locked
 from assay.store.schema import audit_anchors, audit_log
+from assay.store.txn import write_transaction
 
 GENESIS = b"\x00" * 32
 LOCK = 7234011
@@ -60,7 +60,7 @@ class AuditLog:
 
     def append(self, event: Event) -> int:
         """Append one row at the chain's head; returns its sequence number."""
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             last = conn.execute(
                 select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
             ).first()

@@ -11,9 +11,9 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 
 from assay.access import errors
 from assay.access.permissions import RANK, check_role, check_visibility, higher
-from assay.access.txn import locked
 from assay.errors import InputError
 from assay.store.schema import grants, projects
+from assay.store.txn import write_transaction
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 LOCK = 7234010
@@ -85,7 +85,7 @@ class Projects:
         check_name(name)
         check_visibility(visibility)
         now = int(time.time())
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             parent_id = find(conn, parent).id if parent else None
             if conn.execute(select(projects.c.id).where(projects.c.name == name)).first() is not None:
                 raise errors.conflict("project-exists", f"project {name!r} exists (or existed: names are not reused)")
@@ -116,7 +116,7 @@ class Projects:
     def set_visibility(self, name: str, visibility: str) -> Project:
         """Make a live project ``public`` or ``members``-only (its children keep their own setting)."""
         check_visibility(visibility)
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             conn.execute(update(projects).where(projects.c.id == p.id).values(visibility=visibility))
         return self.get(name)
@@ -163,7 +163,7 @@ class Projects:
 
     def delete(self, name: str) -> None:
         """Soft-delete: the row (and the audit history naming it) stays; ``project-has-children`` if any live."""
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             live_child = conn.execute(
                 select(projects.c.id).where(projects.c.parent_id == p.id, projects.c.deleted.is_(None))
@@ -186,7 +186,7 @@ class Projects:
             raise InputError("bad-identity", "an identity needs an issuer and a subject")
         if RANK[role] > RANK[actor_role]:
             raise errors.forbidden("role-above-own", f"cannot grant {role}: above your own role ({actor_role})")
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
             conn.execute(delete(grants).where(key))
@@ -203,7 +203,7 @@ class Projects:
 
     def revoke(self, name: str, issuer: str, subject: str) -> None:
         """Remove a grant; ``last-admin`` if the project would be left without an admin."""
-        with locked(self.engine, LOCK) as conn:
+        with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
             role = conn.execute(select(grants.c.role).where(key)).scalar()

@@ -51,15 +51,15 @@ class GroupWriter:
                         fut.set_exception(exc)
 
     def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
-        from assay.evidence.store import write
+        from assay.store.txn import write_transaction
 
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:  # the common case: every job succeeds, one transaction and no savepoints
-            with write(self.engine) as conn:
+            with write_transaction(self.engine) as conn:
                 results = [(fut, job(conn), None) for job, fut in batch]
         except Exception:  # some job failed: redo each in its own savepoint so only it fails
             results = []
-            with write(self.engine) as conn:
+            with write_transaction(self.engine) as conn:
                 for job, fut in batch:
                     results.append((fut, *self._one(conn, job)))
         for fut, value, error in results:

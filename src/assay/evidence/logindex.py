@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from assay.errors import InputError
 from assay.evidence.parse import Item, parse_item
-from assay.evidence.store import EvidenceStore, write
+from assay.evidence.store import EvidenceStore
 from assay.evidence.trust import Verdict, certificate_emails, key_fingerprint
 from assay.store.schema import log_entries, log_search
+from assay.store.txn import write_transaction
 from assay.verify import fulcio
 
 LOG_PROJECT = "tlog"  # the project DSSE entries of the server's own log are indexed under
@@ -62,7 +63,7 @@ def search_keys(body_bytes: bytes, extra_hashes: Iterable[str] = ()) -> set[str]
 def index_entry(engine: Engine, idx: int, leaf_hash: bytes, keys: set[str]) -> None:
     """Add an entry's index keys (idempotent; another process indexing the same entry is not an error)."""
     try:
-        with write(engine) as conn:
+        with write_transaction(engine) as conn:
             have = {r[0] for r in conn.execute(select(log_search.c.key).where(log_search.c.leaf_hash == leaf_hash))}
             rows = [{"key": k[:320], "leaf_hash": leaf_hash, "idx": idx} for k in sorted(keys - have)]
             if rows:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,26 +19,11 @@ from assay.evidence.trust import Trust, Verdict, parse_identities, parse_keys
 from assay.formats import safejson
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
 from assay.store.schema import evidence, evidence_blobs, evidence_subjects, evidence_trust
+from assay.store.txn import write_transaction
 
 PAGE_MAX = 1000
 TRUST_TTL = 2.0
 _WRITER_LOCK = threading.Lock()
-
-
-@contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (SQLite: BEGIN IMMEDIATE, so writers queue instead of failing)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.begin()
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
 
 
 @dataclass
@@ -137,7 +121,7 @@ class EvidenceStore:
             "unverified_retention_days": s["unverifiedRetentionDays"],
             "updated": int(time.time()),
         }
-        with write(self.engine) as conn:
+        with write_transaction(self.engine) as conn:
             found = conn.execute(
                 update(evidence_trust).where(evidence_trust.c.project == project).values(**values)
             ).rowcount
@@ -154,7 +138,7 @@ class EvidenceStore:
     def set_policy_text(self, project: str, text: str) -> None:
         """Store the project's repository policy document."""
         self._save(project, self.settings(project))
-        with write(self.engine) as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(evidence_trust).where(evidence_trust.c.project == project).values(repository_policy=text)
             )
@@ -232,7 +216,7 @@ class EvidenceStore:
         if days is None:
             return 0
         cutoff = int(time.time()) - days * 86400
-        with write(self.engine) as conn:
+        with write_transaction(self.engine) as conn:
             ids = [
                 r[0]
                 for r in conn.execute(

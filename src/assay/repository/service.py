@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from assay.crypto.signer import Signer
 from assay.errors import InputError, VerificationError
 from assay.evidence.parse import parse_item
-from assay.evidence.store import EvidenceStore, write
+from assay.evidence.store import EvidenceStore
 from assay.evidence.trust import Verdict
 from assay.formats import safejson
 from assay.formats.bundle import MEDIA_TYPE_V03, Bundle
 from assay.repository.blobs import BlobStore
 from assay.store.schema import artifacts
+from assay.store.txn import write_transaction
 from assay.verify.model import Artifact
 
 POLICY_FILE = "policy.yaml"
@@ -173,7 +174,7 @@ def versions(engine: Engine, project: str, name: str) -> list[Version]:
 def record(engine: Engine, v: Version) -> Version:
     """Insert a version; an existing one with the same digest is returned, another digest is refused."""
     try:
-        with write(engine) as conn:
+        with write_transaction(engine) as conn:
             conn.execute(
                 insert(artifacts).values(
                     project=v.project,
@@ -218,7 +219,7 @@ def remove(engine: Engine, blobs: BlobStore, project: str, name: str, version: s
     v = get(engine, project, name, version)
     if v is None:
         raise LookupError(f"no artifact {project}/{name}@{version}")
-    with write(engine) as conn:
+    with write_transaction(engine) as conn:
         conn.execute(
             delete(artifacts).where(
                 artifacts.c.project == project, artifacts.c.name == name, artifacts.c.version == version

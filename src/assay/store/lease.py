@@ -10,40 +10,23 @@ clocks closer together than the TTL's margin over the job's interval.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assay.store.schema import leases
+from assay.store.txn import write_transaction
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: SQLite takes its write lock up front; PostgreSQL relies on row locks."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.begin()
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-
 def acquire(engine: Engine, name: str, holder: str, ttl: float) -> bool:
     """Take lease ``name`` for ``holder`` for ``ttl`` seconds if free, expired or already ours; True if held."""
     now = _now_ms()
     expires = now + int(ttl * 1000)
-    with _transaction(engine) as conn:
+    with write_transaction(engine) as conn:
         taken = conn.execute(
             update(leases)
             .where(leases.c.name == name, or_(leases.c.holder == holder, leases.c.expires <= now))
@@ -63,7 +46,7 @@ def acquire(engine: Engine, name: str, holder: str, ttl: float) -> bool:
 
 def release(engine: Engine, name: str, holder: str) -> bool:
     """Give up lease ``name`` if ``holder`` holds it; True if it did."""
-    with _transaction(engine) as conn:
+    with write_transaction(engine) as conn:
         gone = conn.execute(delete(leases).where(and_(leases.c.name == name, leases.c.holder == holder)))
         return bool(gone.rowcount == 1)
 

@@ -1,4 +1,4 @@
-"""Write transactions that serialise on one lock per purpose, on SQLite and PostgreSQL."""
+"""Write transactions on SQLite and PostgreSQL: writers queue instead of failing, optionally under one lock."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from sqlalchemy import Connection, Engine, text
 
 
 @contextmanager
-def locked(engine: Engine, lock_id: int | None = None) -> Iterator[Connection]:
-    """A transaction holding SQLite's write lock, or (PostgreSQL) advisory lock ``lock_id`` if given."""
+def write_transaction(engine: Engine, lock_id: int | None = None) -> Iterator[Connection]:
+    """A transaction holding SQLite's write lock (BEGIN IMMEDIATE), or on PostgreSQL advisory lock ``lock_id``
+    when given (else row locks only); committed on success, rolled back on any exception."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.begin()
@@ -20,7 +21,7 @@ def locked(engine: Engine, lock_id: int | None = None) -> Iterator[Connection]:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.commit()
         except BaseException:
             conn.rollback()
             raise
-        conn.commit()
