@@ -19,11 +19,11 @@ from typing import Any
 
 import pathspec
 
+from assay.crypto.digest import hash_stream
 from assay.errors import InputError
 
 DEFAULT_EXCLUDES = ("*.link*", ".git", "*.pyc", "*~")
 SMALL = 1024 * 1024
-CHUNK = 1024 * 1024
 WORKERS = 4
 
 
@@ -31,23 +31,20 @@ def _hash(path: str) -> str:
     try:
         with open(path, "rb", buffering=0) as fh:
             size = os.fstat(fh.fileno()).st_size
-            if size <= SMALL:
+            if size <= SMALL:  # most files of a tree: one read, no chunk buffer
                 return hashlib.sha256(fh.read()).hexdigest()
-            h = hashlib.sha256()
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            while True:
-                n = fh.readinto(view)
-                if not n:
-                    break
-                h.update(view[:n])
-            return h.hexdigest()
-    except PermissionError:
-        raise InputError("artifact-unreadable", f"{path}: permission denied") from None
+            return hash_stream(fh).hex()
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError("symlink-loop", f"{path}: symbolic link loop") from None
-        raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: str, exc: OSError) -> InputError:
+    """The reason code for a file that cannot be read: a symlink loop, a permission, or anything else."""
+    if isinstance(exc, PermissionError):
+        return InputError("artifact-unreadable", f"{path}: permission denied")
+    if exc.errno == errno.ELOOP:
+        return InputError("symlink-loop", f"{path}: symbolic link loop")
+    return InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}")
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -55,12 +52,8 @@ def _stat(path: str) -> os.stat_result | None:
         return os.stat(path)
     except FileNotFoundError:
         return None  # a dangling symlink or a path that is not there: skipped, as in-toto-run does
-    except PermissionError:
-        raise InputError("artifact-unreadable", f"{path}: permission denied") from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise InputError("symlink-loop", f"{path}: symbolic link loop") from None
-        raise InputError("artifact-unreadable", f"{path}: {exc.strerror or exc}") from None
+        raise _unreadable(path, exc) from None
 
 
 def _walk(top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any) -> Iterator[tuple[str, str]]:
