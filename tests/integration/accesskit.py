@@ -133,3 +133,38 @@ def project_server(
     except BaseException:
         srv.stop()  # the caller never gets it to stop
         raise
+
+
+def release_policy(key_file: str) -> str:
+    """A repository policy: ``*.bin`` blobs must carry a signature by the key in ``key_file``."""
+    return f"""apiVersion: assay.dev/v1
+kind: Policy
+metadata:
+  name: release
+spec:
+  mode: enforce
+  match:
+    blobs: ["*.bin"]
+  require:
+    - name: signed-by-release-key
+      signature:
+        authorities:
+          keys: [{key_file}]
+"""
+
+
+def trust_keys_and_policy(ps: ProjectServer, w: Path, keys: tuple[str, ...] = ("k1",)) -> None:
+    """Make key pairs ``keys`` in ``w``, make the project trust them, and set a repository policy requiring
+    a signature by the first (as the project's administrator, through the CLI)."""
+    from tests.conftest import run_assay
+
+    for k in keys:
+        assert run_assay("keygen", "--output-prefix", k, cwd=w).code == 0
+    (w / "policy.yaml").write_text(release_policy(f"{keys[0]}.pub"))
+    common = ("--server", ps.url, "--project", ps.project, "--token", str(ps.admin.bearer))
+    for args in (
+        ("evidence", "trust", *(a for k in keys for a in ("--key", f"{k}.pub"))),
+        ("repository", "policy", "policy.yaml", "--file", f"{keys[0]}.pub"),
+    ):
+        r = run_assay(*args, *common, cwd=w)
+        assert r.code == 0, r.err

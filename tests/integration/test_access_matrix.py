@@ -23,6 +23,7 @@ from tests.integration.accesskit import (
     grant,
     issuer,
     new_project,
+    release_policy,
     session,
     start,
     unique,
@@ -80,21 +81,7 @@ class Req:
 # (method, path) -> prepare(ctx) -> a JSON body, None, or a Req; the path's {project} is ctx.project.
 Sample = Callable[[Ctx], Any]
 
-POLICY = """
-apiVersion: assay.dev/v1
-kind: Policy
-metadata:
-  name: release
-spec:
-  mode: enforce
-  match:
-    blobs: ["*.bin"]
-  require:
-    - name: signed-by-release-key
-      signature:
-        authorities:
-          keys: [release.pub]
-"""
+POLICY = release_policy("release.pub")
 ARTIFACT = {"name": "app.bin", "version": "1.0"}
 
 

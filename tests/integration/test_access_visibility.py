@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,25 +18,17 @@ from sqlalchemy import insert, select
 from assay.store.db import MIGRATIONS, database_url, open_engine
 from assay.store.schema import projects
 from tests.conftest import run_assay
-from tests.integration.accesskit import Api, ProjectServer, audit_rows, project_server, session
+from tests.integration.accesskit import (
+    Api,
+    ProjectServer,
+    audit_rows,
+    project_server,
+    session,
+    trust_keys_and_policy,
+)
 
 P = "acme"
 CI = "ci@acme.test"
-POLICY = """
-apiVersion: assay.dev/v1
-kind: Policy
-metadata:
-  name: release
-spec:
-  mode: enforce
-  match:
-    blobs: ["*.bin"]
-  require:
-    - name: signed-by-release-key
-      signature:
-        authorities:
-          keys: [k1.pub]
-"""
 ARTIFACT = b"public release 1.0"
 
 
@@ -48,17 +39,9 @@ def published(tmp_path: Path, database: str | None) -> Iterator[tuple[ProjectSer
     try:
         w = tmp_path / "work"
         w.mkdir()
-        assert run_assay("keygen", "--output-prefix", "k1", cwd=w).code == 0
+        trust_keys_and_policy(ps, w)
         (w / "app.bin").write_bytes(ARTIFACT)
         assert run_assay("sign-blob", "app.bin", "--key", "k1.key", cwd=w).code == 0
-        (w / "policy.yaml").write_text(textwrap.dedent(POLICY).lstrip())
-        common = ("--server", ps.url, "--project", P, "--token", str(ps.admin.bearer))
-        for args in (
-            ("evidence", "trust", "--key", "k1.pub"),
-            ("repository", "policy", "policy.yaml", "--file", "k1.pub"),
-        ):
-            r = run_assay(*args, *common, cwd=w)
-            assert r.code == 0, r.err
         r = run_assay("publish", "app.bin", "--project", P, "--name", "app.bin", "--version", "1.0",
                       "--bundle", "app.bin.sigstore.json", "--server", ps.url, cwd=w,
                       env={"ASSAY_TOKEN": str(ps.publisher.bearer)})  # fmt: skip

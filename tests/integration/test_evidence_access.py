@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_assay
-from tests.integration.accesskit import ProjectServer, audit_rows, project_server
-from tests.integration.test_access_matrix import POLICY
+from tests.integration.accesskit import ProjectServer, audit_rows, project_server, release_policy
 
 A, B = "team-a", "team-b"
 CI = "ci@team-a.test"
@@ -27,7 +26,11 @@ def two(tmp_path: Path, database: str | None) -> Iterator[ProjectServer]:
         pem = (tmp_path / "release.pub").read_text()
         ps.admin.ok("POST", "/api/v1/projects", {"name": B})
         ps.admin.ok("PUT", f"/api/v1/projects/{B}/trust", {"keys": [pem]})
-        ps.admin.ok("PUT", f"/api/v1/projects/{B}/repository/policy", {"policy": POLICY, "files": {"release.pub": pem}})
+        ps.admin.ok(
+            "PUT",
+            f"/api/v1/projects/{B}/repository/policy",
+            {"policy": release_policy("release.pub"), "files": {"release.pub": pem}},
+        )
         yield ps
     finally:
         ps.srv.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -13,26 +12,11 @@ import httpx
 import pytest
 
 from tests.conftest import run_assay
-from tests.integration.accesskit import Api, ProjectServer, project_server
+from tests.integration.accesskit import Api, ProjectServer, project_server, trust_keys_and_policy
 from tests.integration.conftest import ServerProcess
 
 P = "acme"
 CI = "ci@acme.test"
-POLICY = """
-apiVersion: assay.dev/v1
-kind: Policy
-metadata:
-  name: release
-spec:
-  mode: enforce
-  match:
-    blobs: ["*.bin"]
-  require:
-    - name: signed-by-release-key
-      signature:
-        authorities:
-          keys: [k1.pub]
-"""
 
 
 def _files(srv: ServerProcess | ProjectServer) -> list[Path]:
@@ -54,16 +38,9 @@ def server(tmp_path: Path, database: str | None) -> Iterator[ProjectServer]:
 @pytest.fixture
 def repo(server: ProjectServer, tmp_path: Path) -> Iterator[tuple[ProjectServer, Path]]:
     w = tmp_path
-    for k in ("k1", "k2"):
-        assert run_assay("keygen", "--output-prefix", k, cwd=w).code == 0
+    trust_keys_and_policy(server, w, ("k1", "k2"))
     (w / "app.bin").write_bytes(b"release build 1.0")
     assert run_assay("sign-blob", "app.bin", "--key", "k1.key", cwd=w).code == 0
-    (w / "policy.yaml").write_text(textwrap.dedent(POLICY).lstrip())
-    common = ("--server", server.url, "--project", P, "--token", str(server.admin.bearer))
-    r = run_assay("evidence", "trust", "--key", "k1.pub", "--key", "k2.pub", *common, cwd=w)
-    assert r.code == 0, r.err
-    r = run_assay("repository", "policy", "policy.yaml", "--file", "k1.pub", *common, cwd=w)
-    assert r.code == 0, r.err
     yield server, w
 
 
