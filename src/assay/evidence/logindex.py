@@ -8,16 +8,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from assay.errors import InputError
+from assay.errors import AssayError, InputError, VerificationError
 from assay.evidence.parse import Item, parse_item
 from assay.evidence.store import EvidenceStore
-from assay.evidence.trust import Verdict, certificate_emails, key_fingerprint
+from assay.evidence.trust import Verdict, certificate_emails, key_fingerprint, verify_item
+from assay.formats.bundle import MEDIA_TYPE_V03, Bundle, TlogEntry
 from assay.store.schema import log_entries, log_search
 from assay.store.txn import write_transaction
-from assay.verify import fulcio
 
 LOG_PROJECT = "tlog"  # the project DSSE entries of the server's own log are indexed under
 MAX_QUERY = 1000
@@ -153,30 +154,66 @@ def search(engine: Engine, wanted: list[str], operator: str) -> list[bytes]:
     return sorted(result, key=lambda leaf: order[leaf])
 
 
-def dsse_evidence(proposal: dict[str, Any], log_entry: str) -> tuple[Item, Verdict] | None:
-    """A logged DSSE proposal as evidence (envelope, subjects, signer), or None when it is not in-toto."""
+def log_bundle(entry: TlogEntry, proposal: dict[str, Any]) -> Item | None:
+    """A logged DSSE entry as the Sigstore bundle a client would hold: envelope, verifier, the log's proof.
+
+    The verifier is the one the log itself paired with every signature (the canonical body), never one
+    the proposal merely lists. None when the entry is not an in-toto DSSE entry; an entry whose signatures
+    were made under several different verifiers cannot be one bundle and raises ``tlog-multiple-verifiers``.
+    """
     try:
-        content = proposal["spec"]["proposedContent"]
-        item = parse_item(str(content["envelope"]).encode())
-        verifier = base64.b64decode(content["verifiers"][0])
-    except (KeyError, TypeError, IndexError, ValueError, InputError):
+        item = parse_item(str(proposal["spec"]["proposedContent"]["envelope"]).encode())
+    except (KeyError, TypeError, InputError):
         return None
-    if item.kind != "dsse":
+    if item.kind != "dsse" or item.envelope is None:
         return None
-    if b"BEGIN CERTIFICATE" in verifier:
-        claims = fulcio.claims(x509.load_pem_x509_certificate(verifier))
-        signer = claims.pop("subject", None) or "unknown"
-        issuer = claims.pop("issuer", None)
-        return item, Verdict(signer, issuer, claims, log_entry)
-    return item, Verdict("key:" + (key_fingerprint(verifier) or ""), None, {}, log_entry)
+    body = json.loads(entry.canonicalized_body)
+    verifiers = {s.get("verifier") for s in body.get("spec", {}).get("signatures", []) if isinstance(s, dict)}
+    if len(verifiers) != 1:
+        raise VerificationError(
+            "tlog-multiple-verifiers",
+            "the entry's signatures were made under several verifiers; a bundle carries one, so none is trusted",
+        )
+    pem = base64.b64decode(str(verifiers.pop()))
+    certificates: tuple[bytes, ...] = ()
+    if b"BEGIN CERTIFICATE" in pem:
+        certificates = (x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER),)
+    bundle = Bundle(
+        media_type=MEDIA_TYPE_V03,
+        version=(0, 3),
+        certificates=certificates,
+        tlog_entries=(entry,),
+        dsse_envelope=item.envelope,
+    )
+    return parse_item(bundle.to_bytes())
 
 
-def on_append(engine: Engine, store: EvidenceStore, idx: int, leaf_hash: bytes, body: bytes, proposal: Any) -> None:
-    """Called after an entry was appended to the log: index it, and store a DSSE entry's envelope as evidence."""
+def on_append(
+    engine: Engine,
+    store: EvidenceStore,
+    idx: int,
+    leaf_hash: bytes,
+    body: bytes,
+    proposal: Any,
+    entry: TlogEntry | None,
+) -> None:
+    """Called after an entry was appended to the log: index it, and keep a DSSE entry as evidence.
+
+    The entry becomes evidence of the ``tlog`` project as a bundle verified by :func:`verify_item` against
+    that project's trust (the server's trusted root; keys and identities as configured), exactly as an
+    upload of the same bundle would be; what does not meet that trust is kept unverified, with the reason.
+    """
     extra: list[str] = []
-    found = dsse_evidence(proposal, str(idx)) if isinstance(proposal, dict) else None
-    if found is not None:
-        item, verdict = found
+    item: Item | None = None
+    verdict: Verdict | None = None
+    reason: str | None = None
+    try:
+        item = log_bundle(entry, proposal) if isinstance(proposal, dict) and entry is not None else None
+        if item is not None:
+            verdict = verify_item(item, store.trust(LOG_PROJECT))
+    except AssayError as exc:
+        reason = exc.reason
+    if item is not None:
         extra = [d for d, _ in item.subjects]
-        store.put(LOG_PROJECT, [(item, verdict, None)], "transparency-log")
+        store.put(LOG_PROJECT, [(item, verdict, reason)], "transparency-log")
     index_entry(engine, idx, leaf_hash, search_keys(body, extra))

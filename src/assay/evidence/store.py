@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, insert, select, update
 
-from assay.errors import InputError
+from assay.errors import InputError, VerificationError
 from assay.evidence.batch import GroupWriter
 from assay.evidence.parse import Item
 from assay.evidence.trust import Trust, Verdict, parse_identities, parse_keys
@@ -146,7 +146,14 @@ class EvidenceStore:
     # ---- writes -------------------------------------------------------------------------
 
     def put(self, project: str, items: list[tuple[Item, Verdict | None, str | None]], uploader: str) -> list[Stored]:
-        """Store items (item, verdict or None when unverified, refusal reason) in one transaction; idempotent."""
+        """Store items (item, verdict or None when unverified, refusal reason) in one transaction; idempotent.
+
+        A verdict must come from :func:`assay.evidence.trust.verify_item`: nothing is stored as verified on
+        anyone's say-so.
+        """
+        for _, v, _ in items:
+            if v is not None and not v.sealed:
+                raise VerificationError("verdict-not-verified", "evidence can only be marked verified by verify_item")
 
         def job(conn: Connection) -> list[Stored]:
             return [self._put_one(conn, project, item, v, reason, uploader) for item, v, reason in items]

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from assay.crypto import keys
 from assay.errors import AssayError, InputError, VerificationError
 from assay.evidence.parse import Item
+from assay.formats.bundle import MEDIA_TYPE_V03, Bundle
+from assay.formats.dsse import Envelope
 from assay.formats.trustroot import TrustedRoot
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
@@ -32,15 +34,24 @@ class Trust:
     retention_days: int | None = None  # how long unverified evidence is kept (None: forever)
 
 
-@dataclass
+_SEAL = object()  # only this module's verification functions hold it
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """Who signed an item and what was learned verifying it."""
+    """Who signed an item and what was learned verifying it (made only by :func:`verify_item`)."""
 
     signer: str
     issuer: str | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     log_entry: str | None = None
     time: int | None = None
+    seal: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def sealed(self) -> bool:
+        """True when the verdict came out of this module's verification pipeline."""
+        return self.seal is _SEAL
 
 
 def parse_identities(raw: object) -> list[IdentityPolicy]:
@@ -80,9 +91,13 @@ def _entry_of(result: Any) -> tuple[str | None, int | None]:
     return str(first.get("logIndex", "")), first.get("integratedTime")
 
 
-def _bundle(item: Item, trust: Trust) -> Verdict:
-    bundle = item.bundle
-    assert bundle is not None
+def _verdict(signer: str, issuer: str | None = None, claims: Any = None, result: Any = None) -> Verdict:
+    entry, when = _entry_of(result) if result is not None else (None, None)
+    return Verdict(signer, issuer, dict(claims or {}), entry, when, _SEAL)
+
+
+def _bundle(bundle: Bundle, trust: Trust) -> Verdict:
+    """verify-blob's pipeline, once per identity or key the project trusts; the signer is what verified."""
     artifact = None
     if bundle.message_signature is not None and bundle.message_signature.digest is not None:
         artifact = Artifact(bundle.message_signature.digest)
@@ -96,73 +111,64 @@ def _bundle(item: Item, trust: Trust) -> Verdict:
             except AssayError as exc:
                 last = exc
                 continue
-            entry, when = _entry_of(r)
             claims = {k: v for k, v in r.claims.items() if k not in ("subject", "issuer")}
-            return Verdict(str(r.claims.get("subject")), r.claims.get("issuer"), claims, entry, when)
+            return _verdict(str(r.claims.get("subject")), r.claims.get("issuer"), claims, r)
         assert last is not None
         raise last
     if not trust.keys:
         raise VerificationError("no-trusted-key", "the bundle names a key and the project trusts no keys")
+    root = trust.root if pipeline.needs_trust_root(bundle) else None
     last = None
     for key in trust.keys:
         try:
-            r = pipeline.verify(bundle, artifact, Policy(key=key), trust.root if _needs_root(item) else None)
+            r = pipeline.verify(bundle, artifact, Policy(key=key), root)
         except AssayError as exc:
             last = exc
             continue
-        entry, when = _entry_of(r)
-        return Verdict(_key_signer(key), None, {}, entry, when)
+        return _verdict(_key_signer(key), result=r)
     assert last is not None
     raise last
 
 
-def _needs_root(item: Item) -> bool:
-    b = item.bundle
-    return b is not None and bool(b.certificates or b.tlog_entries or b.rfc3161_timestamps)
-
-
-def _signature_ok(key: keys.PublicKey, sig: bytes, message: bytes) -> bool:
-    if keys.needs_message(key):
-        return keys.verify_message(key, sig, message)
-    alg = keys.hash_for(key)
-    return keys.verify_prehashed(key, sig, hashlib.new(alg.name, message).digest(), alg)
-
-
-def _dsse(item: Item, trust: Trust) -> Verdict:
-    env = item.envelope
-    assert env is not None
-    pae = env.pae()
-    for key in trust.keys:
-        if any(_signature_ok(key, s.sig, pae) for s in env.signatures):
-            return Verdict(_key_signer(key))
-    raise VerificationError("signature-mismatch", "no DSSE signature verifies with a key the project trusts")
+def _dsse(env: Envelope, trust: Trust) -> Verdict:
+    """A bare envelope is a bundle without log entries: the same pipeline, keyed by each trusted key."""
+    if not trust.keys:
+        raise VerificationError("signature-mismatch", "no DSSE signature verifies: the project trusts no keys")
+    try:
+        return _bundle(Bundle(media_type=MEDIA_TYPE_V03, version=(0, 3), dsse_envelope=env), trust)
+    except VerificationError as exc:
+        if exc.reason != "signature-mismatch":
+            raise
+        raise VerificationError(
+            "signature-mismatch", "no DSSE signature verifies with a key the project trusts", step=exc.step
+        ) from None
 
 
 def _link(item: Item, trust: Trust) -> Verdict:
-    from securesystemslib.formats import encode_canonical
-    from securesystemslib.signer import Signature, SSlibKey  # type: ignore[attr-defined]
+    """A legacy link Metablock, checked by the layout verifier's functionary check (``verify-layout``'s code)."""
+    from assay.layout.envelope import key_dict_from_public, parse_signed
+    from assay.layout.functionary import signed_by
 
-    data = (encode_canonical(item.doc["signed"]) or "").encode()
+    sd = parse_signed(item.raw, "link")
     for key in trust.keys:
-        ssl_key = SSlibKey.from_crypto(key)
-        for raw in item.doc["signatures"]:
-            if not isinstance(raw, dict) or not isinstance(raw.get("sig"), str):
-                raise InputError("link-malformed", "a link signature must be an object with a hex sig")
-            sig = Signature(ssl_key.keyid, raw["sig"])
-            try:
-                ssl_key.verify_signature(sig, data)
-            except Exception:  # securesystemslib raises its own verification errors
-                continue
-            return Verdict(_key_signer(key))
+        ok, _ = signed_by(sd, key_dict_from_public(key), None)
+        if ok:
+            return _verdict(_key_signer(key))
     raise VerificationError("signature-mismatch", "no link signature verifies with a key the project trusts")
 
 
 def verify_item(item: Item, trust: Trust) -> Verdict:
-    """Verify one item against the project's trust; VerificationError/InputError with a reason otherwise."""
+    """Verify one item against the project's trust; VerificationError/InputError with a reason otherwise.
+
+    This is the only place a :class:`Verdict` is made: every path that stores evidence as verified (uploads,
+    the log's DSSE entries, image attachments, the repository's VSAs) calls it.
+    """
     if item.kind == "bundle":
-        return _bundle(item, trust)
+        assert item.bundle is not None
+        return _bundle(item.bundle, trust)
     if item.kind == "dsse":
-        return _dsse(item, trust)
+        assert item.envelope is not None
+        return _dsse(item.envelope, trust)
     return _link(item, trust)
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from assay.crypto import keys
 from assay.crypto.signer import Signer
 from assay.errors import InputError, VerificationError
 from assay.evidence.parse import parse_item
 from assay.evidence.store import EvidenceStore
-from assay.evidence.trust import Verdict
+from assay.evidence.trust import Trust, verify_item
 from assay.formats import safejson
 from assay.formats.bundle import MEDIA_TYPE_V03, Bundle
 from assay.repository.blobs import BlobStore
@@ -142,10 +143,11 @@ def sign_vsa(signer: Signer, resource: str, sha256: str, policy: Any, ev: Any) -
     return sign_blob.sign_statement(signer, statement).to_bytes()
 
 
-def store_vsa(store: EvidenceStore, project: str, vsa_bytes: bytes, signer_id: str) -> str:
-    """Keep the VSA as verified evidence of the project (signed by the repository key)."""
+def store_vsa(store: EvidenceStore, project: str, vsa_bytes: bytes, repository_key: keys.PublicKey) -> str:
+    """Keep the VSA as verified evidence of the project: verified, like any upload, under the repository key."""
     item = parse_item(vsa_bytes)
-    store.put(project, [(item, Verdict("key:" + signer_id), None)], "assay-repository")
+    verdict = verify_item(item, Trust(root=None, keys=[repository_key]))
+    store.put(project, [(item, verdict, None)], "assay-repository")
     return item.digest
 
 

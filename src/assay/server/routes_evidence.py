@@ -169,13 +169,32 @@ def mount(app: Any, engine: Any, trusted_root: Any) -> None:
 
         try:
             proposal = safejson.loads(proposal_bytes, what="entry")
-            logindex.on_append(engine, store, entry.index, entry.leaf_hash, entry.body, proposal)
+            tlog_entry = _bundle_entry(log, entry) if isinstance(proposal, dict) and entry.kind == "dsse" else None
+            logindex.on_append(engine, store, entry.index, entry.leaf_hash, entry.body, proposal, tlog_entry)
         except Exception:  # the entry is already durable; backfill indexes it at the next start
             logging.getLogger("assay.evidence").exception("indexing log entry %s failed", entry.index)
 
     log.on_append = on_append
     logindex.backfill(engine)
     _sweep_retention(engine, store)
+
+
+def _bundle_entry(log: Any, entry: Any) -> Any:
+    """The log entry as a bundle carries it: SET, and an inclusion proof to the latest signed checkpoint."""
+    from assay.formats.bundle import InclusionProof, TlogEntry
+
+    r = log.receipt_for(entry)
+    proof = InclusionProof(entry.index, r.root_hash, r.tree_size, tuple(r.proof), r.checkpoint)
+    return TlogEntry(
+        log_index=entry.index,
+        log_id=log.identity.log_id,
+        kind=entry.kind,
+        version="0.0.1",
+        integrated_time=entry.integrated_time,
+        canonicalized_body=entry.body,
+        inclusion_promise=r.set,
+        inclusion_proof=proof,
+    )
 
 
 def _sweep_retention(engine: Any, store: Any) -> None:

@@ -108,9 +108,7 @@ async def _publish(
         signer = request.app.state.repository_signer
         resource = f"{project}/{name}@{version}"
         vsa_bytes = service.sign_vsa(signer, resource, received.sha256, policy, ev)
-        vsa_digest = await asyncio.to_thread(
-            service.store_vsa, store, project, vsa_bytes, keys.key_id(signer.public_key)
-        )
+        vsa_digest = await asyncio.to_thread(service.store_vsa, store, project, vsa_bytes, signer.public_key)
         blobs.commit(received)
     except BaseException:
         blobs.discard(received)
