@@ -211,3 +211,24 @@ def test_a_batch_with_one_forged_item_marks_only_the_genuine_one(srv: ProjectSer
     )
     (found,) = _evidence(srv, P, subject=_sha(b"release artifact"))
     assert found["kind"] == "bundle"
+
+
+def test_an_image_attachment_signed_by_another_key_is_not_verified_evidence(srv: ProjectServer, registry,
+                                                                            tmp_path: Path):  # fmt: skip
+    from tests.integration.conftest import push_image
+
+    for k in ("victim", "attacker"):
+        assert run_assay("keygen", "--output-prefix", k, cwd=tmp_path).code == 0
+    digest = push_image(registry.host, "app", "v1", b"layer")
+    ref = f"{registry.host}/app@{digest}"
+    (tmp_path / "pred.json").write_text("{}")
+    r = run_assay("attest", ref, "--key", "attacker.key", "--predicate", "pred.json", "--type", "custom",
+                  "--insecure", cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    _trust(srv, P, keys=[(tmp_path / "victim.pub").read_text()])
+    r = run_assay("evidence", "put", ref, "--insecure", "--server", srv.url, "--project", P, cwd=tmp_path,
+                  env={"ASSAY_TOKEN": str(srv.publisher.bearer)})  # fmt: skip
+    assert r.code == 1 and "signature-mismatch" in r.err, (r.code, r.err)
+    assert _evidence(srv, P, subject=digest) == []
+    assert _evidence(srv, P, signer="key:" + keys.key_id(keys.parse_public(
+        (tmp_path / "victim.pub").read_bytes(), "victim.pub"))) == []  # fmt: skip
