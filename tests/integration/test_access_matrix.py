@@ -144,6 +144,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "role": "viewer",
     },
     ("POST", "/api/v1/projects/{project}/grants/revoke"): _other_member,
+    ("POST", "/api/v1/identities/remove"): _other_member,
     ("GET", "/api/v1/projects/{project}/tokens"): lambda c: None,
     ("POST", "/api/v1/projects/{project}/tokens"): lambda c: {"role": "viewer", "name": "matrix"},
     ("POST", "/api/v1/projects/{project}/tokens/{token_id}/revoke"): lambda c: None,

@@ -169,6 +169,7 @@ class Credentials:
                     "session",
                     ident,
                     (row.issuer, row.subject) in self.server_admins,
+                    expires=row.expires,
                 )
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == ident)).first()
             if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret)):

@@ -5,8 +5,10 @@ The rule (GitHub's and GitLab's): **API tokens do not mint API tokens.** A sessi
 proved itself with an OIDC ID token — is the only maker of an API token; a verified ID token is the only
 maker of a session. An API token's role is at most its maker's role in the project (and is capped again by
 the maker's *current* role on every use). Short-lived credentials derived for one job (registry tokens,
-broker releases) may be made by a session or a token; then they never outrank their maker, never outlive
-it (expiry at most the maker's) and name it as ``parent``, so revoking the maker ends them.
+broker releases) may be made by a session or a token; they never outrank their maker, never outlive it
+(expiry at most the maker's) and name it as ``parent``, so revoking the maker ends them. A session and an
+API token stand for the identity, not for the credential used to ask: an API token made in a session may
+outlive that session, and its role is re-capped by the identity's current role on every use.
 
 Pure: no I/O. The caller looks up the maker's role and stores what is returned.
 """
@@ -31,13 +33,14 @@ class Kind:
     max_lifetime: int
     has_role: bool
     open_ended: bool = False  # may be issued without an expiry
+    bound: bool = False  # bound to the credential that made it: names it as parent, expires no later
 
 
 KINDS: dict[str, Kind] = {
     "session": Kind(frozenset({"identity"}), SESSION_LIFETIME, has_role=False),
     "api-token": Kind(frozenset({"session"}), MAX_TOKEN_LIFETIME, has_role=True, open_ended=True),
-    "registry-token": Kind(frozenset({"session", "token"}), 3600, has_role=True),
-    "broker-release": Kind(frozenset({"session", "token"}), 300, has_role=True),
+    "registry-token": Kind(frozenset({"session", "token"}), 3600, has_role=True, bound=True),
+    "broker-release": Kind(frozenset({"session", "token"}), 300, has_role=True, bound=True),
 }
 
 
@@ -84,7 +87,7 @@ def mint(kind: str, maker: Maker, *, role: str | None, lifetime: int | None, now
         raise InputError("bad-duration", f"{kind} lifetimes are between 1 second and {_span(spec.max_lifetime)}")
     expires = now + lifetime if lifetime is not None else None
     parent = None
-    if maker.kind == "token":  # a derived credential never outlives the token that made it
+    if spec.bound:  # a derived credential never outlives the session or token that made it
         parent = maker.credential_id
         if maker.expires is not None:
             expires = min(expires, int(maker.expires)) if expires is not None else int(maker.expires)

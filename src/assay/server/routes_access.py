@@ -228,6 +228,18 @@ async def revoke(
     return {"project": project, "issuer": issuer, "subject": subject, "revoked": True}
 
 
+@router.post("/api/v1/identities/remove", tags=["access"], summary="Remove every role grant of an identity")
+async def remove_identity(
+    request: Request, who: Annotated[Principal, Depends(require("identity.remove"))]
+) -> dict[str, Any]:
+    doc = await _body(request)
+    issuer, subject = _str(doc, "issuer"), _str(doc, "subject")
+    assert issuer and subject
+    _target(request, f"remove identity {subject} ({issuer})")
+    removed = _access(request).projects.remove_identity(issuer, subject)
+    return {"issuer": issuer, "subject": subject, "removed": removed}
+
+
 # ---- tokens ---------------------------------------------------------------------------
 
 
