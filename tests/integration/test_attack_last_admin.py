@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import run_assay
 from tests.integration.accesskit import (
     ADMIN,
     Api,
@@ -106,7 +108,7 @@ def test_inherited_admins_count_and_a_parent_keeps_its_own(srv: ServerProcess) -
     assert (_grants(admin, parent), _grants(admin, child)) == before
 
 
-def test_removing_an_identity_keeps_every_project_an_admin(srv: ServerProcess) -> None:
+def test_removing_an_identity_keeps_every_project_an_admin(srv: ServerProcess, tmp_path: Path) -> None:
     carol, dave = unique_name("carol") + "@example.com", unique_name("dave") + "@example.com"
     admin, shared, _ = _owned_by(srv, carol, dave)
     _, alone, _ = _owned_by(srv, carol)
@@ -116,8 +118,13 @@ def test_removing_an_identity_keeps_every_project_an_admin(srv: ServerProcess) -
     _refused(r, 409, "last-admin")
     assert alone in r.json()["message"]
     assert (_grants(admin, shared), _grants(admin, alone)) == before  # nothing removed anywhere
+    cli = ("project", "remove-identity", "--identity", carol, "--issuer", issuer(srv), "--server", srv.url)
+    r = run_assay(*cli, "--token", str(admin.bearer), env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.code == 2 and "error[last-admin]" in r.err, r.err
+    assert (_grants(admin, shared), _grants(admin, alone)) == before
     admin.ok("POST", f"/api/v1/projects/{alone}/grants", {**_who(srv, dave), "role": "admin"})
-    assert admin.ok("POST", "/api/v1/identities/remove", body)["removed"] == 2
+    r = run_assay(*cli, "--token", str(admin.bearer), env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.code == 0 and "removed 2 grants" in r.out, r.err
     assert _grants(admin, shared) == _grants(admin, alone) == [(dave, "admin")]
     _refused(Api(srv, session(srv, carol))("POST", "/api/v1/identities/remove", body), 403, "not-server-admin")
 
