@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from assay.access import errors
 from assay.access.mint import MAX_TOKEN_LIFETIME, SESSION_LIFETIME, Maker, mint
 from assay.access.permissions import RANK, lower
-from assay.access.projects import find, granted_role, lineage, project_of
+from assay.access.projects import ancestry, find, granted_role, lineage
 from assay.errors import InputError
 from assay.store.schema import api_tokens, grants, identities, projects, sessions
 
@@ -195,11 +195,9 @@ class Credentials:
         ancestors; tokens capped by their creator's current role). A missing project costs the same queries
         as one the caller may not read, so the answer's timing does not tell them apart."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(projects).where(projects.c.name == project_name, projects.c.deleted.is_(None))
-            ).first()
-            ids = lineage(conn, project_of(row)) if row is not None else [-1]
-            exists, public = row is not None, row is not None and row.visibility == "public"
+            chain = ancestry(conn, project_name)
+            ids = [pid for pid, _ in chain] or [-1]  # the same grant query follows, matching nothing
+            exists, public = bool(chain), bool(chain) and chain[0][1] == "public"
             if principal.kind != "token":
                 role = granted_role(conn, ids, principal.issuer, principal.subject)
                 return Standing(exists, public, "admin" if principal.server_admin else role)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, literal, select, update
 
 from assay.access import errors
 from assay.access.permissions import RANK, check_role, check_visibility, higher
@@ -60,6 +60,23 @@ def lineage(conn: Connection, project: Project) -> list[int]:
         ids.append(parent)
         parent = conn.execute(select(projects.c.parent_id).where(projects.c.id == parent)).scalar()
     return ids
+
+
+def ancestry(conn: Connection, name: str) -> list[tuple[int, str]]:
+    """(id, visibility) of the live project ``name`` and its ancestors, nearest first; [] if there is none.
+    One recursive query whatever the depth, so a missing name costs what an existing one does."""
+    anchor = (
+        select(projects.c.id, projects.c.parent_id, projects.c.visibility, literal(0).label("depth"))
+        .where(projects.c.name == name, projects.c.deleted.is_(None))
+        .cte("up", recursive=True)
+    )
+    parent = projects.alias("parent")
+    up = anchor.union_all(
+        select(parent.c.id, parent.c.parent_id, parent.c.visibility, anchor.c.depth + 1).where(
+            parent.c.id == anchor.c.parent_id, anchor.c.depth < MAX_DEPTH - 1
+        )
+    )
+    return [(r.id, r.visibility) for r in conn.execute(select(up.c.id, up.c.visibility).order_by(up.c.depth))]
 
 
 def granted_role(conn: Connection, ids: list[int], issuer: str, subject: str) -> str | None:
