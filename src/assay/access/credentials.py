@@ -252,9 +252,8 @@ class Credentials:
         if len(name) > 128:
             raise InputError("bad-token-name", "token names are at most 128 characters")
         now = int(time.time())
-        if principal.kind != "session":  # refused before any lookup: a token never learns its maker's role
-            mint("api-token", Maker(principal.kind, principal.credential_id), role=role, lifetime=expires_in, now=now)
-        have = self.role_in(principal, project_name)
+        # only a session may make one; a token is refused by mint() before its role is even looked up
+        have = self.role_in(principal, project_name) if principal.kind == "session" else None
         maker = Maker(principal.kind, principal.credential_id, have, principal.expires)
         minted = mint("api-token", maker, role=role, lifetime=expires_in, now=now)
         ident, token, digest = _mint(TOKEN_PREFIX)
