@@ -1,5 +1,9 @@
 """THE permission matrix, walked over the real server's routes: every (role x endpoint) pair.
 
+The caller ``none`` is signed in with no role in an existing members-only project: for every
+project-scoped endpoint it gets 404 ``unknown-project``, exactly the answer (status and body) to the
+same request for a project that is missing — the "project missing" column.
+
 Endpoints are discovered from the running server (every route guarded by ``require``) and
 the expected outcome from its permission table. A new protected endpoint joins by adding one
 sample request to ``SAMPLES``; a route without one fails the test.
@@ -140,6 +144,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "role": "viewer",
     },
     ("POST", "/api/v1/projects/{project}/grants/revoke"): _other_member,
+    ("POST", "/api/v1/identities/remove"): _other_member,
     ("GET", "/api/v1/projects/{project}/tokens"): lambda c: None,
     ("POST", "/api/v1/projects/{project}/tokens"): lambda c: {"role": "viewer", "name": "matrix"},
     ("POST", "/api/v1/projects/{project}/tokens/{token_id}/revoke"): lambda c: None,
@@ -182,14 +187,14 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle)
 
 
-def _send(ctx: Ctx, method: str, template: str, prepared: Any) -> Any:
-    """Send a sample's request as the caller (a bare value is the JSON body)."""
+def _send(ctx: Ctx, method: str, template: str, prepared: Any, project: str | None = None) -> Any:
+    """Send a sample's request as the caller (a bare value is the JSON body), to ``project`` if given."""
     req = prepared if isinstance(prepared, Req) else Req(body=prepared)
-    path = template.replace("{project}", ctx.project)
+    path = template.replace("{project}", project or ctx.project)
     for key, value in req.path.items():
         path = path.replace("{" + key + "}", value)
     if "{token_id}" in path:
-        path = path.replace("{token_id}", _own_token(ctx))
+        path = path.replace("{token_id}", PLACEHOLDERS["token_id"] if project else _own_token(ctx))
     assert "{" not in path, f"sample for {method} {template} leaves a path parameter unset"
     extra: dict[str, Any] = {"params": req.params, "headers": req.headers}
     if req.content is not None:
@@ -207,6 +212,11 @@ def matrix_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     finally:
         srv.stop()
         gen.close()
+
+
+def _renamed(doc: Any, old: str, new: str) -> Any:
+    """``doc`` with the project name ``old`` replaced by ``new`` in its strings."""
+    return {k: v.replace(old, new) if isinstance(v, str) else v for k, v in doc.items()}
 
 
 def _allowed(table: dict[str, Any], caller: str, action: str) -> bool:
@@ -240,14 +250,22 @@ def test_every_role_on_every_endpoint(matrix_server: ServerProcess, kit: Kit, ca
         prepared = SAMPLES[(route["method"], route["path"])](ctx)
         r = _send(ctx, route["method"], route["path"], prepared)
         allowed = _allowed(table, caller, route["action"])
+        where = f"{caller} {route['method']} {route['path']}"
         if allowed and not 200 <= r.status_code < 300:
-            failures.append(f"{caller} {route['method']} {route['path']}: expected 2xx, got {r.status_code} {r.text}")
-        if not allowed:
+            failures.append(f"{where}: expected 2xx, got {r.status_code} {r.text}")
+        if not allowed and caller == "none" and "{project}" in route["path"]:
+            # no role, project exists: the project does not exist for this caller ...
+            if (r.status_code, r.json().get("reason")) != (404, "unknown-project"):
+                failures.append(f"{where}: expected 404 unknown-project, got {r.status_code} {r.text}")
+            # ... answered exactly as the same request to a project that is missing
+            gone = unique("gone")
+            m = _send(ctx, route["method"], route["path"], prepared, project=gone)
+            if (m.status_code, m.json()) != (r.status_code, _renamed(r.json(), project, gone)):
+                failures.append(f"{where}: project missing answered {m.status_code} {m.text}, exists {r.text}")
+        elif not allowed:
             reason = r.json().get("reason") if r.status_code == 403 else None
             if reason not in ("insufficient-role", "not-server-admin"):
-                failures.append(
-                    f"{caller} {route['method']} {route['path']}: expected 403, got {r.status_code} {r.text}"
-                )
+                failures.append(f"{where}: expected 403, got {r.status_code} {r.text}")
     assert not failures, "\n".join(failures)
 
 

@@ -1,4 +1,5 @@
-"""Project isolation of the evidence store and the repository: a publisher of A cannot write into B."""
+"""Project isolation of the evidence store and the repository: a publisher of A cannot write into B (which,
+members-only and without a role for them, does not exist for them: 404 ``unknown-project``)."""
 
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ def test_publisher_of_a_cannot_upload_evidence_to_b(two: ProjectServer, tmp_path
     ps, bundle = two, (tmp_path / "app.bin.sigstore.json").read_bytes()
     for params in ({}, {"accept": "unverified"}):
         r = ps.publisher("POST", f"/api/v1/projects/{B}/evidence", content=bundle, params=params)
-        assert r.status_code == 403 and r.json()["reason"] == "insufficient-role", r.text
+        assert r.status_code == 404 and r.json()["reason"] == "unknown-project", r.text
     rows = _refusals(ps, "evidence.write")
     assert len(rows) == 2
-    assert all(r["project"] == B and r["result"] == "refused:403:insufficient-role" for r in rows)
+    assert all(r["project"] == B and r["result"] == "refused:404:unknown-project" for r in rows)
     assert all(r["actor"].startswith(CI) for r in rows)
     # nothing stored in B, verified or not
     for status in ("verified", "unverified"):
@@ -60,7 +61,7 @@ def test_publisher_of_a_cannot_upload_evidence_to_b(two: ProjectServer, tmp_path
     # and through the CLI: exit 2 with the reason
     r = run_assay("evidence", "put", "app.bin.sigstore.json", "--server", ps.url, "--project", B, cwd=tmp_path,
                   env={"ASSAY_TOKEN": str(ps.publisher.bearer)})  # fmt: skip
-    assert r.code == 2 and "error[insufficient-role]" in r.err, r.err
+    assert r.code == 2 and "error[unknown-project]" in r.err, r.err
 
 
 def test_publisher_of_a_cannot_publish_into_b(two: ProjectServer, tmp_path: Path):
@@ -71,12 +72,12 @@ def test_publisher_of_a_cannot_publish_into_b(two: ProjectServer, tmp_path: Path
     assert r.status_code == 201, r.text
     before = sorted(p for p in (ps.data_dir / "blobs").rglob("*") if p.is_file() and p.name != ".lock")
     r = ps.publisher("PUT", f"/api/v1/projects/{B}/artifacts/app.bin/1.0", content=artifact)
-    assert r.status_code == 403 and r.json()["reason"] == "insufficient-role", r.text
+    assert r.status_code == 404 and r.json()["reason"] == "unknown-project", r.text
     r = run_assay("publish", "app.bin", "--project", B, "--name", "app.bin", "--version", "1.1", "--server", ps.url,
                   cwd=tmp_path, env={"ASSAY_TOKEN": str(ps.publisher.bearer)})  # fmt: skip
-    assert r.code == 2 and "error[insufficient-role]" in r.err, r.err
+    assert r.code == 2 and "error[unknown-project]" in r.err, r.err
     rows = _refusals(ps, "artifact.publish")
-    assert [r["result"] for r in rows] == ["refused:403:insufficient-role"] * 2
+    assert [r["result"] for r in rows] == ["refused:404:unknown-project"] * 2
     assert all(r["project"] == B and r["actor"].startswith(CI) for r in rows)
     # nothing stored: no version, no blob, no temporary file
     assert ps.admin("GET", f"/api/v1/projects/{B}/artifacts/app.bin/1.0").status_code == 404

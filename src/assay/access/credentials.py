@@ -13,16 +13,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from assay.access import errors
-from assay.access.permissions import RANK, check_role, lower
-from assay.access.projects import find, granted_role, lineage
+from assay.access.mint import MAX_TOKEN_LIFETIME, SESSION_LIFETIME, Maker, mint
+from assay.access.permissions import RANK, lower
+from assay.access.projects import ancestry, find, granted_role, lineage
 from assay.errors import InputError
 from assay.store.schema import api_tokens, grants, identities, projects, sessions
 
 TOKEN_PREFIX = "assay_t_"
 SESSION_PREFIX = "assay_s_"
 _FORM = re.compile(r"assay_([ts])_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
-SESSION_LIFETIME = 12 * 3600
-MAX_TOKEN_LIFETIME = 366 * 86400
+__all__ = ["MAX_TOKEN_LIFETIME", "SESSION_LIFETIME", "Credentials", "Principal", "anonymous", "parse_duration"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ class Principal:
     def with_role(self, project: str, role: str | None) -> Principal:
         """This principal, scoped to ``project``."""
         return replace(self, project=project, role=role)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A principal's standing in a project: it exists, it is public, the role held (None: none)."""
+
+    exists: bool
+    public: bool
+    role: str | None
+    wrong_project: bool = False  # an API token for a project outside this one's lineage
 
 
 def anonymous(project: str) -> Principal:
@@ -95,6 +105,8 @@ class Credentials:
     ) -> dict[str, Any]:
         """A new session for a verified identity; the secret is returned once."""
         now = int(time.time())
+        minted = mint("session", Maker("identity"), role=None, lifetime=lifetime, now=now)
+        assert minted.expires is not None
         ident, token, digest = _mint(SESSION_PREFIX)
         with self.engine.begin() as conn:
             conn.execute(
@@ -105,7 +117,7 @@ class Credentials:
                     subject=subject,
                     email=email,
                     created=now,
-                    expires=now + lifetime,
+                    expires=minted.expires,
                 )
             )
             seen = conn.execute(
@@ -119,7 +131,7 @@ class Credentials:
                         issuer=issuer, subject=subject, email=email, first_seen=now, last_seen=now
                     )
                 )
-        return {"session": token, "id": ident, "expires": now + lifetime, "issuer": issuer, "subject": subject}
+        return {"session": token, "id": ident, "expires": minted.expires, "issuer": issuer, "subject": subject}
 
     def close_session(self, session_id: str) -> None:
         """Revoke a session."""
@@ -157,6 +169,7 @@ class Credentials:
                     "session",
                     ident,
                     (row.issuer, row.subject) in self.server_admins,
+                    expires=row.expires,
                 )
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == ident)).first()
             if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret)):
@@ -177,23 +190,33 @@ class Credentials:
                 expires=row.expires,
             )
 
-    def role_in(self, principal: Principal, project_name: str) -> str | None:
-        """The principal's effective role in a project (grants inherited from ancestors; tokens capped)."""
+    def standing(self, principal: Principal, project_name: str) -> Standing:
+        """Whether the project exists, is public, and the principal's role in it (grants inherited from
+        ancestors; tokens capped by their creator's current role). A missing project costs the same queries
+        as one the caller may not read, so the answer's timing does not tell them apart."""
         with self.engine.connect() as conn:
-            project = find(conn, project_name)
-            ids = lineage(conn, project)
-            if principal.kind == "token":
-                if principal.token_project_id not in ids:
-                    raise errors.forbidden("token-wrong-project", f"this API token is not for project {project_name!r}")
-                if (principal.issuer, principal.subject) in self.server_admins:
-                    return principal.token_role
-                # the creator's role where the token was made: that project's lineage is a suffix of this one
-                home = ids[ids.index(principal.token_project_id) :]
-                creator = granted_role(conn, home, principal.issuer, principal.subject)
-                return lower(str(principal.token_role), creator) if creator else None
-            if principal.server_admin:
-                return "admin"
-            return granted_role(conn, ids, principal.issuer, principal.subject)
+            chain = ancestry(conn, project_name)
+            ids = [pid for pid, _ in chain] or [-1]  # the same grant query follows, matching nothing
+            exists, public = bool(chain), bool(chain) and chain[0][1] == "public"
+            if principal.kind != "token":
+                role = granted_role(conn, ids, principal.issuer, principal.subject)
+                return Standing(exists, public, "admin" if principal.server_admin else role)
+            home = ids[ids.index(principal.token_project_id) :] if principal.token_project_id in ids else ids
+            creator = granted_role(conn, home, principal.issuer, principal.subject)
+            if principal.token_project_id not in ids:
+                return Standing(exists, public, None, wrong_project=True)
+            if (principal.issuer, principal.subject) in self.server_admins:
+                return Standing(exists, public, principal.token_role)
+            return Standing(exists, public, lower(str(principal.token_role), creator) if creator else None)
+
+    def role_in(self, principal: Principal, project_name: str) -> str | None:
+        """The principal's effective role in a project; ``unknown-project`` (404) or ``token-wrong-project``."""
+        st = self.standing(principal, project_name)
+        if not st.exists:
+            raise errors.not_found("unknown-project", f"no project {project_name!r}")
+        if st.wrong_project:
+            raise errors.forbidden("token-wrong-project", f"this API token is not for project {project_name!r}")
+        return st.role
 
     def _token_role(self, conn: Connection, principal: Principal) -> str | None:
         """min(token role, its creator's current role where the token was made)."""
@@ -225,16 +248,14 @@ class Credentials:
     def create_token(
         self, principal: Principal, project_name: str, role: str, expires_in: int | None, name: str
     ) -> dict[str, Any]:
-        """Issue a token for a project, never above the creator's own role there; the secret is returned once."""
-        check_role(role)
-        if expires_in is not None and not 0 < expires_in <= MAX_TOKEN_LIFETIME:
-            raise InputError("bad-duration", "token lifetimes are between 1 second and 366 days")
+        """Issue a token for a project as :func:`assay.access.mint.mint` decides; the secret is returned once."""
         if len(name) > 128:
             raise InputError("bad-token-name", "token names are at most 128 characters")
-        have = self.role_in(principal, project_name)
-        if have is None or RANK[role] > RANK[have]:
-            raise errors.forbidden("role-above-own", f"cannot create a {role} token: above your own role ({have})")
         now = int(time.time())
+        # only a session may make one; a token is refused by mint() before its role is even looked up
+        have = self.role_in(principal, project_name) if principal.kind == "session" else None
+        maker = Maker(principal.kind, principal.credential_id, have, principal.expires)
+        minted = mint("api-token", maker, role=role, lifetime=expires_in, now=now)
         ident, token, digest = _mint(TOKEN_PREFIX)
         with self.engine.begin() as conn:
             project = find(conn, project_name)
@@ -243,21 +264,21 @@ class Credentials:
                     id=ident,
                     secret_hash=digest,
                     project_id=project.id,
-                    role=role,
+                    role=minted.role,
                     name=name or ident,
                     issuer=principal.issuer,
                     subject=principal.subject,
                     created=now,
-                    expires=now + expires_in if expires_in else None,
+                    expires=minted.expires,
                 )
             )
         return {
             "token": token,
             "id": ident,
             "project": project_name,
-            "role": role,
+            "role": minted.role,
             "name": name or ident,
-            "expires": now + expires_in if expires_in else None,
+            "expires": minted.expires,
         }
 
     def list_tokens(self, project_name: str, owner: tuple[str, str] | None) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from assay.access import errors
 from assay.access.audit import AuditLog
-from assay.access.credentials import Credentials, Principal, anonymous
+from assay.access.credentials import Credentials, Principal, Standing, anonymous
 from assay.access.permissions import RANK, min_role, public_read
 from assay.access.projects import Projects
 from assay.access.ratelimit import Buckets
@@ -50,7 +50,7 @@ class Access:
         self.logins = Buckets(*self.login_rate)
         self.failures = Buckets(*self.login_rate)
         self._principals: dict[str, tuple[Principal, float]] = {}
-        self._roles: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._roles: dict[tuple[str, str], tuple[Standing, float]] = {}
         self._public: dict[str, tuple[bool, float]] = {}
         self._cache_lock = threading.Lock()
 
@@ -75,18 +75,18 @@ class Access:
                 self._principals.clear()
             self._principals[bearer] = (principal, time.monotonic() + CACHE_TTL)
 
-    def role_in(self, principal: Principal, project: str) -> str | None:
-        """The principal's role in ``project`` (briefly cached)."""
+    def standing(self, principal: Principal, project: str) -> Standing:
+        """The principal's standing in ``project`` (briefly cached, a missing project as much as any)."""
         key = (principal.credential_id, project)
         hit = self._roles.get(key)
         if hit is not None and hit[1] >= time.monotonic():
             return hit[0]
-        role = self.credentials.role_in(principal, project)
+        standing = self.credentials.standing(principal, project)
         with self._cache_lock:
             if len(self._roles) >= CACHE_MAX:
                 self._roles.clear()
-            self._roles[key] = (role, time.monotonic() + CACHE_TTL)
-        return role
+            self._roles[key] = (standing, time.monotonic() + CACHE_TTL)
+        return standing
 
     def opens(self, action: str, project: str | None) -> bool:
         """Whether ``project`` is public and ``action`` one of the reads that opens to anyone (briefly cached)."""
@@ -140,16 +140,20 @@ class Access:
                 raise RateLimited("rate-limited", "too many writes; slow down", wait)
 
     def authorize(self, principal: Principal, action: str, project: str | None) -> Principal:
-        """The principal scoped to ``project`` with its role, or 403/404 with a reason."""
+        """The principal scoped to ``project`` with its role, or 403/404 with a reason.
+
+        A project the caller may not read (no role, not public) does not exist for them: the same 404
+        ``unknown-project`` as a missing one, after the same work. A member without enough role, or
+        anyone on a public project, gets 403 naming the permission."""
         need = min_role(action)
         if project is not None:
-            public = self.opens(action, project)
-            try:
-                role = self.role_in(principal, project)
-            except errors.AccessError as exc:
-                if not (public and exc.reason == "token-wrong-project"):
-                    raise
-                role = None  # a token for another project reads a public project like anyone else
+            st = self.standing(principal, project)
+            if not st.exists or (st.role is None and not st.public):
+                raise errors.not_found("unknown-project", f"no project {project!r}")
+            public = st.public and public_read(action)
+            if st.wrong_project and not public:
+                raise errors.forbidden("token-wrong-project", f"this API token is not for project {project!r}")
+            role = st.role  # a token for another project reads a public project like anyone else
             principal = principal.with_role(project, role)
             if need == "server_admin":
                 ok = principal.server_admin

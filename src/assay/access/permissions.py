@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "project.admin": ("admin", True),
     "member.read": ("viewer", False),
     "member.write": ("admin", True),
+    "identity.remove": ("server_admin", True),
     "token.create": ("viewer", True),
     "token.read": ("viewer", False),
     "token.revoke": ("viewer", True),

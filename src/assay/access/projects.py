@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, literal, select, update
 
 from assay.access import errors
 from assay.access.permissions import RANK, check_role, check_visibility, higher
@@ -39,7 +39,8 @@ def check_name(name: str) -> str:
     return name
 
 
-def _project(row: Any) -> Project:
+def project_of(row: Any) -> Project:
+    """A ``projects`` row as a :class:`Project`."""
     return Project(row.id, row.name, row.parent_id, row.created, row.created_by, row.visibility)
 
 
@@ -48,7 +49,7 @@ def find(conn: Connection, name: str) -> Project:
     row = conn.execute(select(projects).where(projects.c.name == name, projects.c.deleted.is_(None))).first()
     if row is None:
         raise errors.not_found("unknown-project", f"no project {name!r}")
-    return _project(row)
+    return project_of(row)
 
 
 def lineage(conn: Connection, project: Project) -> list[int]:
@@ -59,6 +60,23 @@ def lineage(conn: Connection, project: Project) -> list[int]:
         ids.append(parent)
         parent = conn.execute(select(projects.c.parent_id).where(projects.c.id == parent)).scalar()
     return ids
+
+
+def ancestry(conn: Connection, name: str) -> list[tuple[int, str]]:
+    """(id, visibility) of the live project ``name`` and its ancestors, nearest first; [] if there is none.
+    One recursive query whatever the depth, so a missing name costs what an existing one does."""
+    anchor = (
+        select(projects.c.id, projects.c.parent_id, projects.c.visibility, literal(0).label("depth"))
+        .where(projects.c.name == name, projects.c.deleted.is_(None))
+        .cte("up", recursive=True)
+    )
+    parent = projects.alias("parent")
+    up = anchor.union_all(
+        select(parent.c.id, parent.c.parent_id, parent.c.visibility, anchor.c.depth + 1).where(
+            parent.c.id == anchor.c.parent_id, anchor.c.depth < MAX_DEPTH - 1
+        )
+    )
+    return [(r.id, r.visibility) for r in conn.execute(select(up.c.id, up.c.visibility).order_by(up.c.depth))]
 
 
 def granted_role(conn: Connection, ids: list[int], issuer: str, subject: str) -> str | None:
@@ -139,7 +157,7 @@ class Projects:
     def visible(self, identity: tuple[str, str] | None) -> list[Project]:
         """Live projects: all of them (``identity`` None) or those where the identity holds a role, with descendants."""
         with self.engine.connect() as conn:
-            rows = [_project(r) for r in conn.execute(select(projects).where(projects.c.deleted.is_(None)))]
+            rows = [project_of(r) for r in conn.execute(select(projects).where(projects.c.deleted.is_(None)))]
             if identity is None:
                 return sorted(rows, key=lambda p: p.name)
             mine = set(
@@ -179,16 +197,18 @@ class Projects:
             rows = conn.execute(select(grants).where(grants.c.project_id == p.id).order_by(grants.c.created))
             return [{"issuer": r.issuer, "subject": r.subject, "role": r.role, "created": r.created} for r in rows]
 
-    def grant(self, name: str, issuer: str, subject: str, role: str, actor_role: str, actor: str) -> None:
-        """Grant (or change) a role; ``role-above-own`` when it exceeds the granter's."""
+    def grant(self, name: str, issuer: str, subject: str, role: str, actor: Actor) -> None:
+        """Grant (or change) a role; ``role-above-own`` above the granter's, ``last-admin`` for the last admin."""
         check_role(role)
         if not issuer or not subject:
             raise InputError("bad-identity", "an identity needs an issuer and a subject")
-        if RANK[role] > RANK[actor_role]:
-            raise errors.forbidden("role-above-own", f"cannot grant {role}: above your own role ({actor_role})")
         with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
+            keep_an_admin(conn, p, [(issuer, subject)], role)
+            have = actor.role_now(conn, p, need="admin")
+            if have is None or RANK[role] > RANK[have]:
+                raise errors.forbidden("role-above-own", f"cannot grant {role}: above your own role ({have})")
             conn.execute(delete(grants).where(key))
             conn.execute(
                 insert(grants).values(
@@ -197,24 +217,76 @@ class Projects:
                     subject=subject,
                     role=role,
                     created=int(time.time()),
-                    created_by=actor,
+                    created_by=actor.label,
                 )
             )
 
-    def revoke(self, name: str, issuer: str, subject: str) -> None:
+    def revoke(self, name: str, issuer: str, subject: str, actor: Actor) -> None:
         """Remove a grant; ``last-admin`` if the project would be left without an admin."""
         with write_transaction(self.engine, LOCK) as conn:
             p = find(conn, name)
             key = and_(grants.c.project_id == p.id, grants.c.issuer == issuer, grants.c.subject == subject)
-            role = conn.execute(select(grants.c.role).where(key)).scalar()
-            if role is None:
+            if conn.execute(select(grants.c.role).where(key)).scalar() is None:
                 raise errors.not_found("unknown-grant", f"{subject} ({issuer}) holds no role on {name!r}")
-            if role == "admin":
-                admins = conn.execute(
-                    select(func.count())
-                    .select_from(grants)
-                    .where(grants.c.project_id.in_(lineage(conn, p)), grants.c.role == "admin")
-                ).scalar_one()
-                if admins <= 1:
-                    raise errors.conflict("last-admin", f"{subject} is the last admin of {name!r}")
+            keep_an_admin(conn, p, [(issuer, subject)], None)
+            actor.role_now(conn, p, need="admin")
             conn.execute(delete(grants).where(key))
+
+    def remove_identity(self, issuer: str, subject: str) -> int:
+        """Remove every grant an identity holds (server administrators); ``last-admin`` naming the first
+        project it would leave without an admin, and then nothing is removed. Returns the grants removed."""
+        with write_transaction(self.engine, LOCK) as conn:
+            held = conn.execute(
+                select(grants.c.project_id).where(grants.c.issuer == issuer, grants.c.subject == subject)
+            ).scalars()
+            rows = conn.execute(
+                select(projects).where(projects.c.id.in_(list(held)), projects.c.deleted.is_(None))
+            ).all()
+            for row in sorted(rows, key=lambda r: r.name):
+                keep_an_admin(conn, project_of(row), [(issuer, subject)], None)
+            return conn.execute(delete(grants).where(grants.c.issuer == issuer, grants.c.subject == subject)).rowcount
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes grants, re-checked inside the write transaction (a role checked earlier may be stale)."""
+
+    issuer: str
+    subject: str
+    label: str
+    server_admin: bool = False
+    cap: str | None = None  # the role the request was authorised with (an API token's role caps it too)
+
+    def role_now(self, conn: Connection, project: Project, need: str | None = None) -> str | None:
+        """The actor's role in ``project`` now, or ``insufficient-role`` when below ``need``."""
+        if self.server_admin:
+            have: str | None = "admin"
+        else:
+            have = granted_role(conn, lineage(conn, project), self.issuer, self.subject)
+        if have is not None and self.cap is not None:
+            have = self.cap if RANK[self.cap] < RANK[have] else have
+        if need is not None and (have is None or RANK[have] < RANK[need]):
+            raise errors.forbidden(
+                "insufficient-role", f"member.write needs role {need} in project {project.name!r}; you have {have}"
+            )
+        return have
+
+
+def keep_an_admin(conn: Connection, project: Project, changed: list[tuple[str, str]], new_role: str | None) -> None:
+    """THE invariant that every project always has an admin, checked inside the write transaction of every
+    change to grants: after ``changed`` identities' own grants on ``project`` become ``new_role`` (None:
+    removed), some admin grant must remain on the project or an ancestor (children inherit it, so the
+    project's descendants keep one too). ``last-admin`` (409) otherwise; the caller then changes nothing."""
+    if new_role == "admin":
+        return
+    ids = lineage(conn, project)
+    admins = conn.execute(
+        select(grants.c.project_id, grants.c.issuer, grants.c.subject).where(
+            grants.c.project_id.in_(ids), grants.c.role == "admin"
+        )
+    ).all()
+    gone = {(project.id, issuer, subject) for issuer, subject in changed}
+    if not admins or any((a.project_id, a.issuer, a.subject) not in gone for a in admins):
+        return  # nothing to lose (a project without admins is not made worse), or one remains
+    who = ", ".join(subject for _, subject in changed)
+    raise errors.conflict("last-admin", f"{who} is the last admin of {project.name!r}: grant another admin first")

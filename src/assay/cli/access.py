@@ -234,6 +234,16 @@ def project_revoke(
     output.say(f"revoked {identity} ({issuer}) on {project}")
 
 
+@project_app.command("remove-identity")
+def project_remove_identity(
+    identity: IdentityArg, issuer: IssuerArg, server: ServerOpt = None, token: TokenOpt = None
+) -> None:
+    """Remove every role an identity holds, in every project (server administrators; never a last admin)."""
+    body = {"issuer": issuer, "subject": identity}
+    doc = _client(server, token).call("POST", "/api/v1/identities/remove", "project remove-identity", body=body)
+    output.say(f"removed {doc['removed']} grants of {identity} ({issuer})")
+
+
 # ---- tokens ---------------------------------------------------------------------------
 
 

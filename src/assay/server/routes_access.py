@@ -12,7 +12,7 @@ from assay.access.credentials import Principal, parse_duration
 from assay.access.errors import AccessError
 from assay.access.gate import Access
 from assay.access.permissions import PERMISSIONS, RANK, ROLES, check_visibility, public_read
-from assay.access.projects import Project
+from assay.access.projects import Actor, Project
 from assay.ca.oidc import TokenError
 from assay.errors import InputError
 from assay.formats.safejson import load_object
@@ -191,6 +191,12 @@ def delete_project(
 # ---- grants ---------------------------------------------------------------------------
 
 
+def _actor(request: Request, who: Principal) -> Actor:
+    """The caller as the grant operations re-check it inside their transaction (capped by its role now)."""
+    server_admin = (who.issuer, who.subject) in _access(request).server_admins
+    return Actor(who.issuer, who.subject, who.actor, server_admin, who.role)
+
+
 @router.get("/api/v1/projects/{project}/grants", tags=["access"], summary="The project's own role grants")
 def list_grants(
     request: Request, project: str, who: Annotated[Principal, Depends(require("member.read"))]
@@ -206,7 +212,7 @@ async def grant(
     issuer, subject, role = _str(doc, "issuer"), _str(doc, "subject"), _str(doc, "role")
     assert issuer and subject and role
     _target(request, f"grant {role} to {subject} ({issuer})")
-    _access(request).projects.grant(project, issuer, subject, role, who.role or "viewer", who.actor)
+    _access(request).projects.grant(project, issuer, subject, role, _actor(request, who))
     return {"project": project, "issuer": issuer, "subject": subject, "role": role}
 
 
@@ -218,8 +224,20 @@ async def revoke(
     issuer, subject = _str(doc, "issuer"), _str(doc, "subject")
     assert issuer and subject
     _target(request, f"revoke {subject} ({issuer})")
-    _access(request).projects.revoke(project, issuer, subject)
+    _access(request).projects.revoke(project, issuer, subject, _actor(request, who))
     return {"project": project, "issuer": issuer, "subject": subject, "revoked": True}
+
+
+@router.post("/api/v1/identities/remove", tags=["access"], summary="Remove every role grant of an identity")
+async def remove_identity(
+    request: Request, who: Annotated[Principal, Depends(require("identity.remove"))]
+) -> dict[str, Any]:
+    doc = await _body(request)
+    issuer, subject = _str(doc, "issuer"), _str(doc, "subject")
+    assert issuer and subject
+    _target(request, f"remove identity {subject} ({issuer})")
+    removed = _access(request).projects.remove_identity(issuer, subject)
+    return {"issuer": issuer, "subject": subject, "removed": removed}
 
 
 # ---- tokens ---------------------------------------------------------------------------
