@@ -11,6 +11,7 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app as root_app
+from assay.cli.options import ServerUrlOpt
 from assay.clients.access import (
     AccessClient,
     bearer_for,
@@ -62,7 +63,7 @@ def _since(text: str | None) -> int | None:
 
 
 def login(
-    server: Annotated[str, typer.Option("--server", help="assay server URL")],
+    server: ServerUrlOpt,
     identity_token: Annotated[
         Optional[str], typer.Option("--identity-token", help="an OIDC ID token from an issuer the server accepts")
     ] = None,

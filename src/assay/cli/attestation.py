@@ -9,6 +9,7 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app as root
+from assay.cli.options import InsecureOpt
 from assay.errors import AssayError
 
 app = typer.Typer(help="Verify GitHub artifact attestations as `gh attestation verify` does, offline.")
@@ -90,7 +91,7 @@ def verify(
     ] = False,
     hostname: Annotated[str, typer.Option("--hostname", help="GitHub host the identities live on")] = "github.com",
     format: Annotated[Optional[Format], typer.Option("--format", help="json for machine-readable output")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", help="plain HTTP (loopback registries only)")] = False,
+    insecure: InsecureOpt = False,
 ) -> None:
     """Verify an artifact's attestations against GitHub's policy (exit 0 verified, 1 not, 2 bad input)."""
     from assay.oci.store import RegistryAuth

@@ -10,6 +10,11 @@ import typer
 from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
+    REQUIRED_TYPE,
+    SIGNING_KEY,
+    BlobTargetArg,
+    BundleInOpt,
+    BundleOutOpt,
     ExtensionOpt,
     GhNameOpt,
     GhRefOpt,
@@ -21,9 +26,12 @@ from assay.cli.options import (
     IssuerOpt,
     IssuerRegexpOpt,
     KeyOpt,
+    OutFileOpt,
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
+    PredicateOpt,
+    PubKeyOpt,
     RequireTlogOpt,
     ServerOpt,
     TokenOpt,
@@ -66,8 +74,8 @@ def keygen(
 
 @app.command("public-key")
 def public_key(
-    key: Annotated[str, typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")],
-    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    key: Annotated[str, SIGNING_KEY],
+    out: OutFileOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
     """Print the public key (SPKI PEM) of a private key file or signer URI."""
@@ -84,9 +92,7 @@ def sign_blob(
     file: Annotated[str, typer.Argument(help="file to sign, or - for stdin")],
     key: KeyOpt = None,
     identity_token: TokenOpt = None,
-    bundle: Annotated[
-        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
-    ] = None,
+    bundle: BundleOutOpt = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
@@ -107,9 +113,9 @@ def _say_logged(b: Any) -> None:
 
 @app.command("verify-blob")
 def verify_blob(
-    file: Annotated[str, typer.Argument(help="file, - for stdin, or ALG:HEX (sha256, sha384, sha512)")],
-    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
-    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
+    file: BlobTargetArg,
+    bundle: BundleInOpt = None,
+    key: PubKeyOpt = None,
     certificate_identity: IdentityOpt = None,
     certificate_identity_regexp: IdentityRegexpOpt = None,
     certificate_oidc_issuer: IssuerOpt = None,
@@ -153,13 +159,11 @@ def verify_blob(
 @app.command("attest-blob")
 def attest_blob(
     file: Annotated[str, typer.Argument(help="the subject file, or - for stdin")],
-    predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
+    predicate: PredicateOpt,
     type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand (slsaprovenance1, ...)")],
     key: KeyOpt = None,
     identity_token: TokenOpt = None,
-    bundle: Annotated[
-        Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")
-    ] = None,
+    bundle: BundleOutOpt = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
 ) -> None:
@@ -173,10 +177,10 @@ def attest_blob(
 
 @app.command("verify-blob-attestation")
 def verify_blob_attestation(
-    file: Annotated[str, typer.Argument(help="file, - for stdin, or ALG:HEX (sha256, sha384, sha512)")],
-    bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")] = None,
-    key: Annotated[Optional[str], typer.Option("--key", help="public key (PEM/DER)")] = None,
-    type: Annotated[Optional[str], typer.Option("--type", help="required predicate type")] = None,
+    file: BlobTargetArg,
+    bundle: BundleInOpt = None,
+    key: PubKeyOpt = None,
+    type: Annotated[Optional[str], REQUIRED_TYPE] = None,
     certificate_identity: IdentityOpt = None,
     certificate_identity_regexp: IdentityRegexpOpt = None,
     certificate_oidc_issuer: IssuerOpt = None,

@@ -12,6 +12,7 @@ from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
     JsonResult,
+    OutFileOpt,
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
@@ -29,7 +30,7 @@ app.add_typer(pgp_app, name="pgp")
 def checksums_create(
     files: Annotated[list[str], typer.Argument(help="files to list")],
     tag: Annotated[bool, typer.Option("--tag", help="BSD-style lines")] = False,
-    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    out: OutFileOpt = None,
     key: Annotated[Optional[str], typer.Option("--key", help="also sign the checksums file")] = None,
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle for the signature")] = None,
     password_file: PasswordFileOpt = None,

@@ -9,8 +9,10 @@ import typer
 from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
+    ConformanceBundleOpt,
     IdentityOpt,
     IssuerOpt,
+    StagingOpt,
     TrustedRootOpt,
     identity_policy,
 )
@@ -23,12 +25,12 @@ app.add_typer(conformance_app, name="conformance")
 @conformance_app.command("verify-bundle")
 def conformance_verify_bundle(
     target: Annotated[str, typer.Argument(help="artifact file or sha256:HEX")],
-    bundle: Annotated[str, typer.Option("--bundle")],
+    bundle: ConformanceBundleOpt,
     certificate_identity: IdentityOpt = None,
     certificate_oidc_issuer: IssuerOpt = None,
     key: Annotated[Optional[str], typer.Option("--key")] = None,
     trusted_root: TrustedRootOpt = None,
-    staging: Annotated[bool, typer.Option("--staging", hidden=True)] = False,
+    staging: StagingOpt = False,
 ) -> None:
     """Verify a bundle as the conformance suite asks (exit 0 = accepted)."""
     from assay.service import blob
@@ -46,12 +48,12 @@ def conformance_verify_bundle(
 def conformance_sign_bundle(
     target: Annotated[str, typer.Argument(help="artifact file")],
     identity_token: Annotated[str, typer.Option("--identity-token")],
-    bundle: Annotated[str, typer.Option("--bundle")],
+    bundle: ConformanceBundleOpt,
     trusted_root: TrustedRootOpt = None,
     signing_config: Annotated[
         Optional[str], typer.Option("--signing-config", help="Sigstore SigningConfig v0.2")
     ] = None,
-    staging: Annotated[bool, typer.Option("--staging", hidden=True)] = False,
+    staging: StagingOpt = False,
 ) -> None:
     """Sign an artifact keylessly as the conformance suite asks, using the services in --signing-config."""
     from assay.formats.encoding import load_json

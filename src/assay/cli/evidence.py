@@ -11,6 +11,7 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app as root
+from assay.cli.options import OutFileShortOpt
 from assay.errors import InputError
 
 app = typer.Typer(help="The evidence store: upload, search, fetch and graph attestations.", no_args_is_help=True)
@@ -99,7 +100,7 @@ def get(
     digest: Annotated[str, typer.Argument(help="sha256:HEX of the item")],
     project: ProjectOpt,
     server: ServerOpt = None,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="write here instead of stdout")] = None,
+    out: OutFileShortOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """The exact bytes of an item (checked against the digest)."""
@@ -119,7 +120,7 @@ def graph(
     server: ServerOpt = None,
     depth: Annotated[int, typer.Option("--depth", min=0, max=10, help="hops through materials")] = 2,
     fmt: Annotated[GraphFormat, typer.Option("--format", help="json, dot or svg")] = GraphFormat.json,
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="write here instead of stdout")] = None,
+    out: OutFileShortOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """Walk artifact → attestations → materials/dependencies/components → their evidence, and draw it."""

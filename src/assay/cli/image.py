@@ -9,6 +9,7 @@ import typer
 from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
+    REQUIRED_TYPE,
     ExtensionOpt,
     IdentityOpt,
     IdentityRegexpOpt,
@@ -21,6 +22,7 @@ from assay.cli.options import (
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
+    PredicateOpt,
     PubKeyOpt,
     RegPassOpt,
     RegUserOpt,
@@ -147,7 +149,7 @@ def _attest(
 @app.command("attest")
 def attest_image(
     image: ImageArg,
-    predicate: Annotated[str, typer.Option("--predicate", help="predicate JSON file")],
+    predicate: PredicateOpt,
     type: Annotated[str, typer.Option("--type", help="predicate type URI or shorthand")],
     key: KeyOpt = None,
     identity_token: TokenOpt = None,
@@ -198,7 +200,7 @@ def attach_sbom(
 @app.command("verify-attestation")
 def verify_image_attestation(
     image: ImageArg,
-    type: Annotated[str, typer.Option("--type", help="required predicate type")],
+    type: Annotated[str, REQUIRED_TYPE],
     key: PubKeyOpt = None,
     certificate_identity: IdentityOpt = None,
     certificate_identity_regexp: IdentityRegexpOpt = None,

@@ -1,4 +1,9 @@
-"""Option types and helpers shared by the command groups: identity flags, tokens, output, VSA, registry auth."""
+"""Option types and helpers shared by the command groups: identity flags, tokens, output, VSA, registry auth.
+
+An option (or argument) that more than one command takes is declared here once. Where commands differ only in
+whether it is required, they share the ``typer.Option`` object (Typer copies it for each parameter) and each
+annotates its own type.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ class OutputFormat(StrEnum):
 
 
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="text or json")]
+OutFileOpt = Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")]
+OutFileShortOpt = Annotated[Optional[str], typer.Option("--out", "-o", help="write here instead of stdout")]
+ServerUrlOpt = Annotated[str, typer.Option("--server", help="assay server URL")]
 PasswordFileOpt = Annotated[
     Optional[str], typer.Option("--password-file", help="file holding the key password (else ASSAY_PASSWORD)")
 ]
@@ -72,7 +80,8 @@ def identity_policy(
     return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, tuple(pairs))
 
 
-KeyOpt = Annotated[Optional[str], typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")]
+SIGNING_KEY = typer.Option("--key", help="private key file or signer URI (hsm:, awskms:, ...)")
+KeyOpt = Annotated[Optional[str], SIGNING_KEY]
 TokenOpt = Annotated[
     Optional[str], typer.Option("--identity-token", help="OIDC ID token (or @FILE, or - for stdin) for keyless signing")
 ]
@@ -123,6 +132,23 @@ def render_verified(result: Any) -> None:
     for note in result.notes:
         output.warn(f"note: {note}")
     output.say("Verified OK")
+
+
+# Blob signing and verification, attestations.
+BlobTargetArg = Annotated[str, typer.Argument(help="file, - for stdin, or ALG:HEX (sha256, sha384, sha512)")]
+BundleOutOpt = Annotated[Optional[str], typer.Option("--bundle", help="bundle to write (default FILE.sigstore.json)")]
+BundleInOpt = Annotated[Optional[str], typer.Option("--bundle", help="bundle (default FILE.sigstore.json)")]
+PredicateOpt = Annotated[str, typer.Option("--predicate", help="predicate JSON file")]
+REQUIRED_TYPE = typer.Option("--type", help="required predicate type")
+
+# The sigstore-conformance protocol's commands.
+ConformanceBundleOpt = Annotated[str, typer.Option("--bundle")]
+StagingOpt = Annotated[bool, typer.Option("--staging", hidden=True)]
+
+# Log entries and repository versions.
+LogUuidOpt = Annotated[Optional[str], typer.Option("--uuid")]
+LogIndexOpt = Annotated[Optional[int], typer.Option("--index", min=0)]
+VersionRefArg = Annotated[str, typer.Argument(help="PROJECT/NAME@VERSION")]
 
 
 VsaOutOpt = Annotated[

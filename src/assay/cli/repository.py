@@ -10,6 +10,7 @@ import typer
 from assay.cli import output
 from assay.cli.app import app as root_app
 from assay.cli.evidence import ProjectOpt, ServerOpt, TokenOpt
+from assay.cli.options import VersionRefArg
 
 repository_app = typer.Typer(help="The verified artifact repository: policy and versions.", no_args_is_help=True)
 
@@ -39,7 +40,7 @@ def publish(
 
 
 def fetch(
-    ref: Annotated[str, typer.Argument(help="PROJECT/NAME@VERSION")],
+    ref: VersionRefArg,
     out: Annotated[str, typer.Option("--out", "-o", help="file to write")],
     server: ServerOpt = None,
     vsa_key: Annotated[
@@ -79,7 +80,7 @@ def set_policy(
 
 @repository_app.command("delete")
 def delete(
-    ref: Annotated[str, typer.Argument(help="PROJECT/NAME@VERSION")],
+    ref: VersionRefArg,
     server: ServerOpt = None,
     token: TokenOpt = None,
 ) -> None:

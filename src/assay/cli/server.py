@@ -11,8 +11,11 @@ from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
     JsonResult,
+    LogIndexOpt,
+    LogUuidOpt,
     OutputFormat,
     OutputOpt,
+    ServerUrlOpt,
     TrustedRootOpt,
     verify_output,
 )
@@ -126,7 +129,7 @@ def dev_token(
 
 
 @app.command("trust-config")
-def trust_config(server: Annotated[str, typer.Option("--server", help="assay server URL")]) -> None:
+def trust_config(server: ServerUrlOpt) -> None:
     """Print the server's ClientTrustConfig (trusted root + signing config) for Sigstore clients."""
     from assay.clients.http import reject, request
 
@@ -156,8 +159,8 @@ def log_info(server: ServerReq, output_fmt: OutputOpt = OutputFormat.text) -> No
 @log_app.command("get")
 def log_get(
     server: ServerReq,
-    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
-    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+    uuid: LogUuidOpt = None,
+    index: LogIndexOpt = None,
 ) -> None:
     """Print an entry (by UUID or index) with its proof, as JSON."""
     from assay.clients.http import reject, request
@@ -190,8 +193,8 @@ def log_proof(
 @log_app.command("verify-entry")
 def log_verify_entry(
     server: ServerReq,
-    uuid: Annotated[Optional[str], typer.Option("--uuid")] = None,
-    index: Annotated[Optional[int], typer.Option("--index", min=0)] = None,
+    uuid: LogUuidOpt = None,
+    index: LogIndexOpt = None,
     trusted_root: TrustedRootOpt = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:

@@ -18,6 +18,7 @@ from assay.cli.options import (
     InsecureOpt,
     IssuerOpt,
     IssuerRegexpOpt,
+    OutFileOpt,
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
@@ -47,7 +48,7 @@ class SbomFormat(StrEnum):
 def sbom_command(
     target: Annotated[str, typer.Argument(help="directory or file, oci:LAYOUT[:tag], or an image reference")],
     format: Annotated[SbomFormat, typer.Option("--format", help="output format")] = SbomFormat.cyclonedx,
-    out: Annotated[Optional[str], typer.Option("--out", help="write here instead of stdout")] = None,
+    out: OutFileOpt = None,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,

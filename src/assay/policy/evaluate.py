@@ -19,6 +19,7 @@ from typing import Any
 from assay.errors import AssayError
 from assay.policy.materials import Material, Target
 from assay.policy.model import CLAIM_FIELDS, Authorities, Keyless, Policy, Rule
+from assay.policy.result import Check, RuleResult
 from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy, ci_identity
 from assay.verify.model import Result
@@ -28,36 +29,6 @@ from assay.vuln.osv import SEVERITIES
 ANY_IDENTITY = IdentityPolicy(None, ".*", None, ".*")
 RANK = SEVERITIES
 RATING_SCORE = {"none": 0.0, "low": 1.0, "medium": 5.0, "high": 7.0, "critical": 9.0}  # a score inside each band
-
-
-@dataclass
-class Check:
-    what: str
-    expected: str
-    found: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"what": self.what, "expected": self.expected, "found": self.found}
-
-
-@dataclass
-class RuleResult:
-    name: str
-    kind: str
-    status: str  # pass | fail | error
-    reason: str = ""
-    message: str = ""
-    checks: list[Check] = field(default_factory=list)
-    inputs: list[Material] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.name, "kind": self.kind, "status": self.status}
-        if self.reason:
-            out["reason"] = self.reason
-        if self.message:
-            out["message"] = self.message
-        out["checks"] = [c.to_json() for c in self.checks]
-        return out
 
 
 @dataclass

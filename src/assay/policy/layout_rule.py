@@ -13,7 +13,7 @@ from assay.errors import AssayError
 from assay.formats.trustroot import TrustedRoot
 from assay.layout.envelope import SignedDoc
 from assay.layout.verify import LinkStore, Options, verify_layout
-from assay.policy.evaluate import Check, RuleResult
+from assay.policy.result import Check, RuleResult
 
 
 def evaluate_layout(

@@ -1,10 +1,15 @@
-"""Publishing (policy-gated), reading and deleting artifact versions; the repository policy."""
+"""Publishing (policy-gated), reading and deleting artifact versions; the repository policy.
+
+Reading a policy's files and keys is the service layer's job (:func:`assay.service.policy.load_policy`); the
+caller hands that loader in, so this package never imports the layer that composes it.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +25,14 @@ from assay.evidence.store import EvidenceStore
 from assay.evidence.trust import Trust, verify_item
 from assay.formats import safejson
 from assay.formats.bundle import MEDIA_TYPE_V03, Bundle
+from assay.policy.model import Policy
 from assay.repository.blobs import BlobStore
 from assay.store.schema import artifacts
 from assay.store.txn import write_transaction
 from assay.verify.model import Artifact
 
 POLICY_FILE = "policy.yaml"
+PolicyLoader = Callable[[str], Policy]  # a policy file's path -> the compiled policy, its keys and trust read
 
 
 @dataclass
@@ -78,10 +85,10 @@ def materialize(doc: dict[str, Any], directory: Path) -> Path:
     return path
 
 
-def set_policy(store: EvidenceStore, blobs: BlobStore, project: str, doc: dict[str, Any]) -> dict[str, Any]:
+def set_policy(
+    store: EvidenceStore, blobs: BlobStore, project: str, doc: dict[str, Any], load_policy: PolicyLoader
+) -> dict[str, Any]:
     """Validate (load and compile) a repository policy, then store it for the project."""
-    from assay.service.policy import load_policy
-
     scratch = blobs.scratch()
     try:
         pol = load_policy(str(materialize(doc, scratch)))
@@ -105,11 +112,12 @@ def material_of(row: dict[str, Any], raw: bytes, sha256: bytes) -> Any:
     return Material(bundle, Artifact(sha256), f"evidence {row['digest']}", raw, statement_of(bundle))
 
 
-def evaluate(store: EvidenceStore, blobs: BlobStore, project: str, name: str, sha256: str) -> Any:
+def evaluate(
+    store: EvidenceStore, blobs: BlobStore, project: str, name: str, sha256: str, load_policy: PolicyLoader
+) -> Any:
     """The project's repository policy over every verified item of evidence about the digest."""
     from assay.policy.evaluate import evaluate as run
     from assay.policy.materials import Target
-    from assay.service.policy import load_policy
 
     text = store.policy_text(project)
     if not text:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import time
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from cryptography import x509
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
 
 from assay import __version__
 from assay.ca.authority import CertificateAuthority
@@ -39,7 +41,34 @@ def _error(status: int, reason: str, message: str) -> JSONResponse:
     return JSONResponse({"code": status, "reason": reason, "message": message}, status_code=status)
 
 
+# Reasons for the errors the framework raises itself (no route matched, a route without the method, ...).
+HTTP_REASONS = {404: "unknown-route", 405: "method-not-allowed"}
+
+
+def http_reason(status: int) -> str:
+    """The stable reason for a framework-level HTTP error: named above, else the status phrase as a slug."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "http error"
+    return HTTP_REASONS.get(status) or phrase.lower().replace(" ", "-").replace("'", "")
+
+
 def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        method, path = request.method, request.url.path
+        if exc.status_code == 404:
+            message = f"no route {path}"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{method} is not allowed on {path}" + (f"; allowed: {allowed}" if allowed else "")
+        else:
+            message = str(exc.detail)
+        response = _error(exc.status_code, http_reason(exc.status_code), message)
+        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return response
+
     @app.exception_handler(AssayError)
     async def assay_error(_: Request, exc: AssayError) -> JSONResponse:
         status = 503 if isinstance(exc, EnvironmentFailure) else 400

@@ -15,6 +15,7 @@ from assay.crypto import keys
 from assay.errors import InputError, VerificationError
 from assay.evidence.store import EvidenceStore, parse_digest
 from assay.formats import safejson
+from assay.policy.model import Policy
 from assay.repository import service
 from assay.repository.blobs import BlobStore, Received
 from assay.server.auth import Principal, require
@@ -23,6 +24,13 @@ from assay.server.names import check_name, check_project, untrusted
 router = APIRouter()
 STREAMED = re.compile(r"PUT /api/v1/projects/[^/]+/artifacts/[^/]+/[^/]+")
 DEFAULT_MAX_ARTIFACT = 16 * 1024**3
+
+
+def _load_policy(path: str) -> Policy:
+    """The service layer's policy loader, imported on first use (in the worker thread, as before)."""
+    from assay.service.policy import load_policy
+
+    return load_policy(path)
 
 
 def mount(app: Any) -> None:
@@ -96,7 +104,9 @@ async def _publish(
             service.check_immutable(existing, received.sha256)
             blobs.discard(received)  # the same bytes are already published under this version
             return JSONResponse(existing.to_json(), status_code=200)
-        policy, ev = await asyncio.to_thread(service.evaluate, store, blobs, project, name, received.sha256)
+        policy, ev = await asyncio.to_thread(
+            service.evaluate, store, blobs, project, name, received.sha256, _load_policy
+        )
         report = ev.to_json()
         if not ev.matched or not ev.passed:
             failed = [r for r in report.get("rules", []) if r.get("status") != "pass"]
@@ -182,7 +192,7 @@ async def put_policy(
     check_project(project)
     store, blobs = _parts(request)
     doc = safejson.load_object(await request.body(), what="repository policy")
-    return JSONResponse(await asyncio.to_thread(service.set_policy, store, blobs, project, doc))
+    return JSONResponse(await asyncio.to_thread(service.set_policy, store, blobs, project, doc, _load_policy))
 
 
 @router.get("/api/v1/repository/publicKey", tags=["repository"], summary="The key that signs repository VSAs")
