@@ -16,8 +16,8 @@ step and reason code. Steps that do not apply are recorded as skipped.
 5. ``key-usage``         — digitalSignature and the code-signing EKU.
 6. ``identity``          — SAN identity, OIDC issuer and extension claims.
 7. ``tlog``              — each entry: trusted log, log key valid at integration
-                           time, promise, the entry's logIndex bound to its proof's
-                           (``tlog-index-mismatch``), inclusion proof to a checkpoint
+                           time, promise, the entry's logIndex bound to its proof's where
+                           no promise signs it (``tlog-index-mismatch``), inclusion proof to a checkpoint
                            signed by the log, and a body consistent with the bundle (its
                            digest in the algorithm the key implies). Certificate bundles
                            need an entry when the trusted root names a log; when it names

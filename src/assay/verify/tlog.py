@@ -6,8 +6,8 @@ Each entry goes through these checks in this order; the first failure stops:
 2. ``key validity``  — the log key was valid at integration time (``tlog-key-not-valid``).
 3. ``proof present`` — an inclusion proof or a promise (``tlog-no-proof``).
 4. ``promise``       — the signed entry timestamp, when not already checked for time.
-5. ``index binding`` — the entry's own ``logIndex`` is the leaf its inclusion proof proves
-                       (``tlog-index-mismatch``), for every kind and bundle version.
+5. ``index binding`` — where no promise signs the entry's ``logIndex`` (Rekor v2, proof-only
+                       entries), it is the leaf its inclusion proof proves (``tlog-index-mismatch``).
 6. ``inclusion``     — the leaf hashes up to the proof's root (``inclusion-proof-invalid``).
 7. ``checkpoint``    — signed by the log, committing to the proof's size and root; a Rekor v2
                        entry without a proof fails here (``inclusion-proof-missing``).
@@ -51,10 +51,17 @@ def _shard_start(entry: TlogEntry) -> int:
 
 
 def check_index_binding(entry: TlogEntry) -> None:
-    """The entry's logIndex is the leaf its inclusion proof proves (plus the shard start on a sharded v1 log)."""
+    """Where only the inclusion proof authenticates the entry's logIndex, it must be the leaf the proof proves.
+
+    A Rekor v1 entry with a signed entry timestamp needs no more: the promise (verified before
+    this step) signs the global ``logIndex`` and the proof the leaf, and a sharded or private
+    Rekor's global and shard-local indices differ by an offset only the log knows. Without a
+    promise (Rekor v2, or a v1 entry carrying only a proof) the indices must agree, plus the
+    shard start on a sharded public-good shard.
+    """
     proof = entry.inclusion_proof
-    if proof is None:
-        return  # a promise-only entry: the promise signs the index itself
+    if proof is None or entry.inclusion_promise is not None:
+        return  # the promise signs the index itself
     start = _shard_start(entry)
     if entry.log_index != start + proof.log_index:
         shard = f" (shard start {start})" if start else ""
