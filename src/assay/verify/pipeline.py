@@ -39,7 +39,7 @@ from assay.formats.rekor import Verifier
 from assay.formats.trustroot import TrustedRoot
 from assay.verify import certs
 from assay.verify import timestamps as ts
-from assay.verify.model import Artifact, Result, fail
+from assay.verify.model import Artifact, Result, VerifiedTime, fail
 from assay.verify.policy import Policy
 from assay.verify.signature import (
     check_dsse_signature,
@@ -89,7 +89,7 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
     )
 
     # 2. time
-    times: list[ts.VerifiedTime] = []
+    times: list[VerifiedTime] = []
     if trust is not None:
         times = ts.establish(bundle, trust)
         result.verified_times = [

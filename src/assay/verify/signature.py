@@ -70,9 +70,11 @@ def check_dsse_signature(bundle: Bundle, key: keys.PublicKey) -> str:
     pae = env.pae()
     # Over the PAE in each digest the key may sign, the registry's pairing first (P-384 keys of
     # sigstore-python and cosign sign SHA-256); P-256 and RSA have one, Ed25519 signs the PAE itself.
-    digests = [] if keys.needs_message(key) else [
-        (keys.hash_named(alg), hashlib.new(alg, pae).digest()) for alg in keys.allowed_digests(key)
-    ]
+    digests = (
+        []
+        if keys.needs_message(key)
+        else [(keys.hash_named(alg), hashlib.new(alg, pae).digest()) for alg in keys.allowed_digests(key)]
+    )
     for s in env.signatures:
         if keys.needs_message(key):
             if keys.verify_message(key, s.sig, pae):

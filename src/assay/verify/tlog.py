@@ -16,17 +16,79 @@ Each entry goes through these checks in this order; the first failure stops:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from assay.crypto import keys
 from assay.errors import InputError
 from assay.formats.bundle import Bundle, TlogEntry
 from assay.formats.checkpoint import parse_checkpoint
 from assay.formats.rekor import EntryBody, SignedBy, Verifier, parse_body
 from assay.formats.trustroot import LogAuthority, TrustedRoot
 from assay.verify import merkle
-from assay.verify.model import fail
-from assay.verify.timestamps import VerifiedTime, log_for, verify_log_signature, verify_promise
+from assay.verify.model import VerifiedTime, fail
+
+PROMISE_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
+
+
+def log_for(entry: TlogEntry, trust: TrustedRoot) -> LogAuthority:
+    """The trusted log an entry claims to come from."""
+    log = trust.tlog(entry.log_id)
+    if log is None:
+        raise fail(
+            "tlog", "tlog-unknown-log", f"log entry comes from log {entry.log_id.hex()[:16]}…, which is not trusted"
+        )
+    return log
+
+
+def verify_log_signature(log: LogAuthority, signature: bytes, message: bytes) -> bool:
+    """A log key's signature over a message (ECDSA with the curve's hash, or Ed25519)."""
+    key = log.key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return keys.verify_message_with(key, signature, message, ec.ECDSA(keys.hash_for(key)))
+    return keys.verify_message(key, signature, message)
+
+
+def verify_promise(entry: TlogEntry, log: LogAuthority) -> None:
+    """The signed entry timestamp binds body, integrated time, log ID and index."""
+    assert entry.inclusion_promise is not None
+    payload = rfc8785.dumps(
+        {
+            "body": base64.b64encode(entry.canonicalized_body).decode(),
+            "integratedTime": entry.integrated_time,
+            "logID": entry.log_id.hex(),
+            "logIndex": entry.log_index,
+        }
+    )
+    if not verify_log_signature(log, entry.inclusion_promise, payload):
+        raise fail("time", "inclusion-promise-invalid", "the log's signed entry timestamp does not verify")
+
+
+def promised_times(bundle: Bundle, trust: TrustedRoot) -> list[VerifiedTime]:
+    """Integrated times bound by a verified signed entry timestamp (the time step's share of the log checks)."""
+    times: list[VerifiedTime] = []
+    for entry in bundle.tlog_entries:
+        if entry.inclusion_promise is None or entry.integrated_time <= 0:
+            continue
+        if (entry.kind, entry.version) not in PROMISE_KINDS:
+            raise fail(
+                "time",
+                "tlog-kind-unsupported",
+                f"integrated time is not defined for {entry.kind} {entry.version} entries",
+            )
+        log = log_for(entry, trust)
+        verify_promise(entry, log)
+        times.append(
+            VerifiedTime(
+                "tlog", datetime.fromtimestamp(entry.integrated_time, tz=UTC), log.base_url or log.log_id.hex()
+            )
+        )
+    return times
+
 
 # Sharded Rekor v1 logs: an entry's logIndex counts across every shard the log has had, while its inclusion
 # proof's logIndex is relative to the shard's own tree, which the (log-signed) checkpoint origin names. The two
