@@ -6,6 +6,7 @@ from datetime import UTC
 
 from assay.formats.bundle import Bundle
 from assay.formats.trustroot import TrustedRoot
+from assay.verify import rfc3161
 from assay.verify.memo import Memo, memo
 from assay.verify.model import VerifiedTime, fail
 from assay.verify.tlog import promised_times
@@ -35,35 +36,26 @@ def _verify_tsr(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTim
 
 
 def _verify_tsr_uncached(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTime:
-    from cryptography import x509
-    from rfc3161_client import VerificationError as TSAError
-    from rfc3161_client import VerifierBuilder, decode_timestamp_response
-
     try:
-        tsr = decode_timestamp_response(stamp)
-    except ValueError:
+        token = rfc3161.parse(stamp)
+    except rfc3161.TokenMalformed:
         raise fail("time", "timestamp-malformed", "an RFC 3161 timestamp in the bundle cannot be decoded") from None
     problems = []
+    when = token.gen_time.astimezone(UTC) if token.gen_time.tzinfo else token.gen_time.replace(tzinfo=UTC)
     for tsa in trust.timestamp_authorities:
-        if len(tsa.chain) < 2:
-            problems.append("TSA chain incomplete")
-            continue
-        builder = VerifierBuilder().tsa_certificate(tsa.chain[0]).add_root_certificate(tsa.chain[-1])
-        for c in tsa.chain[1:-1]:
-            builder = builder.add_intermediate_certificate(c)
         try:
-            builder.build().verify_message(tsr, message)
-        except (TSAError, ValueError, x509.ExtensionNotFound) as exc:
+            rfc3161.verify_token(token, tsa.chain)
+        except rfc3161.TokenError as exc:
             problems.append(str(exc))
             continue
-        when = tsr.tst_info.gen_time
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        if not rfc3161.imprint_matches(token, message):
+            raise fail(
+                "time", "timestamp-message-mismatch", "an RFC 3161 timestamp does not cover this bundle's signature"
+            )
         if not tsa.valid_for.contains(when):
             problems.append("timestamp outside the TSA's validity window")
             continue
         return VerifiedTime("tsa", when, tsa.uri or tsa.chain[0].subject.rfc4514_string())
-    if any("imprint" in p.lower() or "mismatch between messages" in p.lower() for p in problems):
-        raise fail("time", "timestamp-message-mismatch", "an RFC 3161 timestamp does not cover this bundle's signature")
     raise fail(
         "time",
         "timestamp-untrusted",
