@@ -30,7 +30,6 @@ step and reason code. Steps that do not apply are recorded as skipped.
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from assay.crypto import keys
 from assay.errors import InputError
@@ -71,7 +70,7 @@ def _material(
         except InputError as exc:
             raise fail("material", "unsupported-key-type", exc.message) from None
         result.record("material", f"certificate serial {leaf.serial_number:x}")
-        return key, leaf, Verifier(leaf.public_bytes(serialization.Encoding.DER), True)
+        return key, leaf, Verifier(bundle.certificates[0], True)  # the DER as given, not re-serialised
     if policy.key is None:
         raise InputError("key-required", "this bundle names a managed key; pass --key", step="material")
     key = policy.key
