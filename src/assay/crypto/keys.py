@@ -189,10 +189,19 @@ def registry_digest(key: PublicKey) -> str:
 
 
 def allowed_digests(key: PublicKey) -> tuple[str, ...]:
-    """Digest algorithms a signature by this key may be over: the registry's pairing (Ed25519: sha256, sha512)."""
+    """Digest algorithms a signature by this key may be over, the registry's pairing first.
+
+    ECDSA keys on the wider curves also sign SHA-256 digests: cosign, sigstore-python and
+    the Sigstore clients before the algorithm registry hash with SHA-256 whatever the
+    curve, and the reference verifiers accept it.
+    Ed25519 signs sha256 or sha512 digests; RSA signs SHA-256.
+    """
     if isinstance(key, ed25519.Ed25519PublicKey):
         return ("sha256", "sha512")
-    return (registry_digest(key),)
+    paired = registry_digest(key)
+    if isinstance(key, ec.EllipticCurvePublicKey) and paired != "sha256":
+        return (paired, "sha256")
+    return (paired,)
 
 
 def hash_named(name: str) -> hashes.HashAlgorithm:

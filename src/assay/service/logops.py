@@ -21,7 +21,7 @@ from assay.formats.encoding import load_json
 from assay.formats.trustroot import LogAuthority, TrustedRoot, parse_trusted_root
 from assay.service.io import read_file, write_atomic
 from assay.verify import merkle
-from assay.verify.timestamps import verify_log_signature
+from assay.verify.tlog import verify_log_signature
 
 
 def _log_authority(trust: TrustedRoot, server: str) -> LogAuthority:
@@ -127,8 +127,7 @@ def monitor_once(server: str, state_path: Path, trusted_root: str | None = None)
 
 def verify_entry(server: str, *, uuid: str | None, index: int | None, trusted_root: str | None) -> dict[str, Any]:
     """Fetch an entry and check its SET, inclusion proof and checkpoint."""
-    from assay.verify.timestamps import verify_promise
-    from assay.verify.tlog import verify_checkpoint, verify_inclusion
+    from assay.verify.tlog import verify_checkpoint, verify_inclusion, verify_promise
 
     client = RekorClient(server)
     trust = parse_trusted_root(read_file(trusted_root, "trusted root") if trusted_root else client.trusted_root())

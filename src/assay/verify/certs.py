@@ -45,6 +45,10 @@ def _store(ca: CertificateAuthority) -> Store:
     return Store(list(ca.chain))
 
 
+def _valid_at(cert: x509.Certificate, t: datetime) -> bool:
+    return cert.not_valid_before_utc <= t <= cert.not_valid_after_utc
+
+
 def verify_chain(leaf: x509.Certificate, times: list[datetime], trust: TrustedRoot) -> list[x509.Certificate]:
     """Chain ``leaf`` to a trusted CA valid at every verified time; returns [leaf, issuer, ..., root]."""
     if not trust.certificate_authorities:
@@ -64,7 +68,12 @@ def verify_chain(leaf: x509.Certificate, times: list[datetime], trust: TrustedRo
                 f"signing time {t.isoformat()} is after the certificate expired ({not_after.isoformat()})",
             )
     chain: list[x509.Certificate] = []
+    used: CertificateAuthority | None = None
     for t in times:
+        # A path's signatures and extensions do not depend on the time: a path found at one verified time holds at
+        # another exactly when its certificates and its CA's window are valid then; otherwise search again.
+        if used is not None and used.valid_for.contains(t) and all(_valid_at(c, t) for c in chain):
+            continue
         chain = []
         last_error = "no trusted CA is valid at the signing time"
         for ca in trust.certificate_authorities:
@@ -79,6 +88,7 @@ def verify_chain(leaf: x509.Certificate, times: list[datetime], trust: TrustedRo
             )
             try:
                 chain = list(verifier.verify(leaf, []).chain)
+                used = ca
                 break
             except X509VerificationError as exc:
                 last_error = str(exc)
@@ -93,12 +103,17 @@ def verify_chain(leaf: x509.Certificate, times: list[datetime], trust: TrustedRo
     return chain
 
 
+@lru_cache(maxsize=64)
+def _key_hash(issuer: x509.Certificate) -> bytes:
+    """SHA-256 of the issuer's SubjectPublicKeyInfo (issuers are trust material: computed once each)."""
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).digest()
+
+
 def _sct_signed_data(
     sct: x509.certificate_transparency.SignedCertificateTimestamp, leaf: x509.Certificate, issuer: x509.Certificate
 ) -> bytes:
-    issuer_key_hash = hashlib.sha256(
-        issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    ).digest()
+    issuer_key_hash = _key_hash(issuer)
     tbs = leaf.tbs_precertificate_bytes
     ext = sct.extension_bytes
     timestamp_ms = int(sct.timestamp.replace(tzinfo=UTC).timestamp() * 1000)

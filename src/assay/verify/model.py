@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from assay.errors import VerificationError
@@ -91,3 +92,12 @@ class Result:
 def fail(step: str, reason: str, message: str) -> VerificationError:
     """A verification failure attributed to a pipeline step."""
     return VerificationError(reason, message, step=step)
+
+
+@dataclass(frozen=True)
+class VerifiedTime:
+    """A time some trusted party vouches the signature existed at."""
+
+    source: str  # "tsa" | "tlog"
+    time: datetime
+    authority: str

@@ -16,8 +16,8 @@ step and reason code. Steps that do not apply are recorded as skipped.
 5. ``key-usage``         — digitalSignature and the code-signing EKU.
 6. ``identity``          — SAN identity, OIDC issuer and extension claims.
 7. ``tlog``              — each entry: trusted log, log key valid at integration
-                           time, promise, the entry's logIndex bound to its proof's
-                           (``tlog-index-mismatch``), inclusion proof to a checkpoint
+                           time, promise, the entry's logIndex bound to its proof's where
+                           no promise signs it (``tlog-index-mismatch``), inclusion proof to a checkpoint
                            signed by the log, and a body consistent with the bundle (its
                            digest in the algorithm the key implies). Certificate bundles
                            need an entry when the trusted root names a log; when it names
@@ -30,7 +30,6 @@ step and reason code. Steps that do not apply are recorded as skipped.
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from assay.crypto import keys
 from assay.errors import InputError
@@ -39,7 +38,7 @@ from assay.formats.rekor import Verifier
 from assay.formats.trustroot import TrustedRoot
 from assay.verify import certs
 from assay.verify import timestamps as ts
-from assay.verify.model import Artifact, Result, fail
+from assay.verify.model import Artifact, Result, VerifiedTime, fail
 from assay.verify.policy import Policy
 from assay.verify.signature import (
     check_dsse_signature,
@@ -71,7 +70,7 @@ def _material(
         except InputError as exc:
             raise fail("material", "unsupported-key-type", exc.message) from None
         result.record("material", f"certificate serial {leaf.serial_number:x}")
-        return key, leaf, Verifier(leaf.public_bytes(serialization.Encoding.DER), True)
+        return key, leaf, Verifier(bundle.certificates[0], True)  # the DER as given, not re-serialised
     if policy.key is None:
         raise InputError("key-required", "this bundle names a managed key; pass --key", step="material")
     key = policy.key
@@ -89,7 +88,7 @@ def verify(bundle: Bundle, artifact: Artifact | None, policy: Policy, trust: Tru
     )
 
     # 2. time
-    times: list[ts.VerifiedTime] = []
+    times: list[VerifiedTime] = []
     if trust is not None:
         times = ts.establish(bundle, trust)
         result.verified_times = [

@@ -68,13 +68,18 @@ def check_dsse_signature(bundle: Bundle, key: keys.PublicKey) -> str:
     env = bundle.dsse_envelope
     assert env is not None
     pae = env.pae()
-    digest_alg = keys.hash_for(key)
-    digest = hashlib.new(digest_alg.name, pae).digest()
+    # Over the PAE in each digest the key may sign, the registry's pairing first (P-384 keys of
+    # sigstore-python and cosign sign SHA-256); P-256 and RSA have one, Ed25519 signs the PAE itself.
+    digests = (
+        []
+        if keys.needs_message(key)
+        else [(keys.hash_named(alg), hashlib.new(alg, pae).digest()) for alg in keys.allowed_digests(key)]
+    )
     for s in env.signatures:
         if keys.needs_message(key):
             if keys.verify_message(key, s.sig, pae):
                 break
-        elif keys.verify_prehashed(key, s.sig, digest, digest_alg):
+        elif any(keys.verify_prehashed(key, s.sig, digest, alg) for alg, digest in digests):
             break
     else:
         raise fail(

@@ -1,31 +1,17 @@
-"""Step 1: establish verified signing times (RFC 3161 timestamps, Rekor v1 inclusion promises)."""
+"""Step 2: establish verified signing times: RFC 3161 timestamps here, Rekor v1 integrated times from the log step."""
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
-import rfc8785
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from assay.crypto import keys
-from assay.formats.bundle import Bundle, TlogEntry
-from assay.formats.trustroot import LogAuthority, TrustedRoot
+from assay.formats.bundle import Bundle
+from assay.formats.trustroot import TrustedRoot
+from assay.verify import rfc3161
 from assay.verify.memo import Memo, memo
-from assay.verify.model import fail
+from assay.verify.model import VerifiedTime, fail
+from assay.verify.tlog import promised_times
 
 MAX_TIMESTAMPS = 32
-PROMISE_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
-
-
-@dataclass(frozen=True)
-class VerifiedTime:
-    """A time some trusted party vouches the signature existed at."""
-
-    source: str  # "tsa" | "tlog"
-    time: datetime
-    authority: str
 
 
 def bundle_signature(bundle: Bundle) -> bytes:
@@ -34,39 +20,6 @@ def bundle_signature(bundle: Bundle) -> bytes:
         return bundle.message_signature.signature
     assert bundle.dsse_envelope is not None
     return bundle.dsse_envelope.signatures[0].sig
-
-
-def log_for(entry: TlogEntry, trust: TrustedRoot) -> LogAuthority:
-    """The trusted log an entry claims to come from."""
-    log = trust.tlog(entry.log_id)
-    if log is None:
-        raise fail(
-            "tlog", "tlog-unknown-log", f"log entry comes from log {entry.log_id.hex()[:16]}…, which is not trusted"
-        )
-    return log
-
-
-def verify_log_signature(log: LogAuthority, signature: bytes, message: bytes) -> bool:
-    """A log key's signature over a message (ECDSA with the curve's hash, or Ed25519)."""
-    key = log.key
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return keys.verify_message_with(key, signature, message, ec.ECDSA(keys.hash_for(key)))
-    return keys.verify_message(key, signature, message)
-
-
-def verify_promise(entry: TlogEntry, log: LogAuthority) -> None:
-    """The signed entry timestamp binds body, integrated time, log ID and index."""
-    assert entry.inclusion_promise is not None
-    payload = rfc8785.dumps(
-        {
-            "body": base64.b64encode(entry.canonicalized_body).decode(),
-            "integratedTime": entry.integrated_time,
-            "logID": entry.log_id.hex(),
-            "logIndex": entry.log_index,
-        }
-    )
-    if not verify_log_signature(log, entry.inclusion_promise, payload):
-        raise fail("time", "inclusion-promise-invalid", "the log's signed entry timestamp does not verify")
 
 
 _STAMPS: Memo[tuple[bytes, bytes, int], VerifiedTime] = memo()
@@ -83,35 +36,26 @@ def _verify_tsr(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTim
 
 
 def _verify_tsr_uncached(stamp: bytes, message: bytes, trust: TrustedRoot) -> VerifiedTime:
-    from cryptography import x509
-    from rfc3161_client import VerificationError as TSAError
-    from rfc3161_client import VerifierBuilder, decode_timestamp_response
-
     try:
-        tsr = decode_timestamp_response(stamp)
-    except ValueError:
+        token = rfc3161.parse(stamp)
+    except rfc3161.TokenMalformed:
         raise fail("time", "timestamp-malformed", "an RFC 3161 timestamp in the bundle cannot be decoded") from None
     problems = []
+    when = token.gen_time.astimezone(UTC) if token.gen_time.tzinfo else token.gen_time.replace(tzinfo=UTC)
     for tsa in trust.timestamp_authorities:
-        if len(tsa.chain) < 2:
-            problems.append("TSA chain incomplete")
-            continue
-        builder = VerifierBuilder().tsa_certificate(tsa.chain[0]).add_root_certificate(tsa.chain[-1])
-        for c in tsa.chain[1:-1]:
-            builder = builder.add_intermediate_certificate(c)
         try:
-            builder.build().verify_message(tsr, message)
-        except (TSAError, ValueError, x509.ExtensionNotFound) as exc:
+            rfc3161.verify_token(token, tsa.chain)
+        except rfc3161.TokenError as exc:
             problems.append(str(exc))
             continue
-        when = tsr.tst_info.gen_time
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        if not rfc3161.imprint_matches(token, message):
+            raise fail(
+                "time", "timestamp-message-mismatch", "an RFC 3161 timestamp does not cover this bundle's signature"
+            )
         if not tsa.valid_for.contains(when):
             problems.append("timestamp outside the TSA's validity window")
             continue
         return VerifiedTime("tsa", when, tsa.uri or tsa.chain[0].subject.rfc4514_string())
-    if any("imprint" in p.lower() or "mismatch between messages" in p.lower() for p in problems):
-        raise fail("time", "timestamp-message-mismatch", "an RFC 3161 timestamp does not cover this bundle's signature")
     raise fail(
         "time",
         "timestamp-untrusted",
@@ -134,20 +78,5 @@ def establish(bundle: Bundle, trust: TrustedRoot) -> list[VerifiedTime]:
             raise fail("time", "duplicate-timestamps", "the bundle carries the same timestamp twice")
         message = bundle_signature(bundle)
         times.extend(_verify_tsr(s, message, trust) for s in stamps)
-    for entry in bundle.tlog_entries:
-        if entry.inclusion_promise is None or entry.integrated_time <= 0:
-            continue
-        if (entry.kind, entry.version) not in PROMISE_KINDS:
-            raise fail(
-                "time",
-                "tlog-kind-unsupported",
-                f"integrated time is not defined for {entry.kind} {entry.version} entries",
-            )
-        log = log_for(entry, trust)
-        verify_promise(entry, log)
-        times.append(
-            VerifiedTime(
-                "tlog", datetime.fromtimestamp(entry.integrated_time, tz=UTC), log.base_url or log.log_id.hex()
-            )
-        )
+    times.extend(promised_times(bundle, trust))
     return times

@@ -6,8 +6,8 @@ Each entry goes through these checks in this order; the first failure stops:
 2. ``key validity``  — the log key was valid at integration time (``tlog-key-not-valid``).
 3. ``proof present`` — an inclusion proof or a promise (``tlog-no-proof``).
 4. ``promise``       — the signed entry timestamp, when not already checked for time.
-5. ``index binding`` — the entry's own ``logIndex`` is the leaf its inclusion proof proves
-                       (``tlog-index-mismatch``), for every kind and bundle version.
+5. ``index binding`` — where no promise signs the entry's ``logIndex`` (Rekor v2, proof-only
+                       entries), it is the leaf its inclusion proof proves (``tlog-index-mismatch``).
 6. ``inclusion``     — the leaf hashes up to the proof's root (``inclusion-proof-invalid``).
 7. ``checkpoint``    — signed by the log, committing to the proof's size and root; a Rekor v2
                        entry without a proof fails here (``inclusion-proof-missing``).
@@ -16,17 +16,79 @@ Each entry goes through these checks in this order; the first failure stops:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import UTC, datetime
 
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from assay.crypto import keys
 from assay.errors import InputError
 from assay.formats.bundle import Bundle, TlogEntry
 from assay.formats.checkpoint import parse_checkpoint
 from assay.formats.rekor import EntryBody, SignedBy, Verifier, parse_body
 from assay.formats.trustroot import LogAuthority, TrustedRoot
 from assay.verify import merkle
-from assay.verify.model import fail
-from assay.verify.timestamps import VerifiedTime, log_for, verify_log_signature, verify_promise
+from assay.verify.model import VerifiedTime, fail
+
+PROMISE_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("intoto", "0.0.2")}
+
+
+def log_for(entry: TlogEntry, trust: TrustedRoot) -> LogAuthority:
+    """The trusted log an entry claims to come from."""
+    log = trust.tlog(entry.log_id)
+    if log is None:
+        raise fail(
+            "tlog", "tlog-unknown-log", f"log entry comes from log {entry.log_id.hex()[:16]}…, which is not trusted"
+        )
+    return log
+
+
+def verify_log_signature(log: LogAuthority, signature: bytes, message: bytes) -> bool:
+    """A log key's signature over a message (ECDSA with the curve's hash, or Ed25519)."""
+    key = log.key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return keys.verify_message_with(key, signature, message, ec.ECDSA(keys.hash_for(key)))
+    return keys.verify_message(key, signature, message)
+
+
+def verify_promise(entry: TlogEntry, log: LogAuthority) -> None:
+    """The signed entry timestamp binds body, integrated time, log ID and index."""
+    assert entry.inclusion_promise is not None
+    payload = rfc8785.dumps(
+        {
+            "body": base64.b64encode(entry.canonicalized_body).decode(),
+            "integratedTime": entry.integrated_time,
+            "logID": entry.log_id.hex(),
+            "logIndex": entry.log_index,
+        }
+    )
+    if not verify_log_signature(log, entry.inclusion_promise, payload):
+        raise fail("time", "inclusion-promise-invalid", "the log's signed entry timestamp does not verify")
+
+
+def promised_times(bundle: Bundle, trust: TrustedRoot) -> list[VerifiedTime]:
+    """Integrated times bound by a verified signed entry timestamp (the time step's share of the log checks)."""
+    times: list[VerifiedTime] = []
+    for entry in bundle.tlog_entries:
+        if entry.inclusion_promise is None or entry.integrated_time <= 0:
+            continue
+        if (entry.kind, entry.version) not in PROMISE_KINDS:
+            raise fail(
+                "time",
+                "tlog-kind-unsupported",
+                f"integrated time is not defined for {entry.kind} {entry.version} entries",
+            )
+        log = log_for(entry, trust)
+        verify_promise(entry, log)
+        times.append(
+            VerifiedTime(
+                "tlog", datetime.fromtimestamp(entry.integrated_time, tz=UTC), log.base_url or log.log_id.hex()
+            )
+        )
+    return times
+
 
 # Sharded Rekor v1 logs: an entry's logIndex counts across every shard the log has had, while its inclusion
 # proof's logIndex is relative to the shard's own tree, which the (log-signed) checkpoint origin names. The two
@@ -51,10 +113,17 @@ def _shard_start(entry: TlogEntry) -> int:
 
 
 def check_index_binding(entry: TlogEntry) -> None:
-    """The entry's logIndex is the leaf its inclusion proof proves (plus the shard start on a sharded v1 log)."""
+    """Where only the inclusion proof authenticates the entry's logIndex, it must be the leaf the proof proves.
+
+    A Rekor v1 entry with a signed entry timestamp needs no more: the promise (verified before
+    this step) signs the global ``logIndex`` and the proof the leaf, and a sharded or private
+    Rekor's global and shard-local indices differ by an offset only the log knows. Without a
+    promise (Rekor v2, or a v1 entry carrying only a proof) the indices must agree, plus the
+    shard start on a sharded public-good shard.
+    """
     proof = entry.inclusion_proof
-    if proof is None:
-        return  # a promise-only entry: the promise signs the index itself
+    if proof is None or entry.inclusion_promise is not None:
+        return  # the promise signs the index itself
     start = _shard_start(entry)
     if entry.log_index != start + proof.log_index:
         shard = f" (shard start {start})" if start else ""

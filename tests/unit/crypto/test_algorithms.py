@@ -44,8 +44,8 @@ def test_typed_digest_arguments(alg: str, n: int) -> None:
     ("key", "allowed"),
     [
         (ec.generate_private_key(ec.SECP256R1()).public_key(), ("sha256",)),
-        (ec.generate_private_key(ec.SECP384R1()).public_key(), ("sha384",)),
-        (ec.generate_private_key(ec.SECP521R1()).public_key(), ("sha512",)),
+        (ec.generate_private_key(ec.SECP384R1()).public_key(), ("sha384", "sha256")),
+        (ec.generate_private_key(ec.SECP521R1()).public_key(), ("sha512", "sha256")),
         (rsa.generate_private_key(65537, 2048).public_key(), ("sha256",)),
         (ed25519.Ed25519PrivateKey.generate().public_key(), ("sha256", "sha512")),
     ],

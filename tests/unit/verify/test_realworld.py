@@ -131,7 +131,8 @@ def test_wider_curves_verify_from_their_digest_alone(alg: str, hashname: str) ->
     assert exc.value.reason == "artifact-digest-unavailable"
 
 
-def test_p384_signature_claimed_over_sha256_is_refused() -> None:
+def test_p384_signature_claimed_over_sha256_does_not_match_its_entry() -> None:
+    # P-384 keys may sign SHA-256 (cosign, sigstore-python); this one signed SHA-384, which its entry records.
     doc = bundle_doc("java/PKIX_ECDSA_P384_SHA_384.sigstore.json")
     data = (DATA / "java/artifact.txt").read_bytes()
     doc["messageSignature"]["messageDigest"] = {
@@ -139,6 +140,25 @@ def test_p384_signature_claimed_over_sha256_is_refused() -> None:
         "digest": base64.b64encode(hashlib.sha256(data).digest()).decode(),
     }
     art = file_artifact("java/artifact.txt", "sha256")
+    assert reason(lambda: run(doc, art, ident(JAVA_SA, GOOGLE))) == "tlog-body-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("alg", "claimed", "hashname"),
+    [
+        ("ECDSA_P384_SHA_384", "SHA2_512", "sha512"),
+        ("ECDSA_P256_SHA_256", "SHA2_384", "sha384"),
+        ("RSA_PKCS1V15_2048_SHA256", "SHA2_512", "sha512"),
+    ],
+)
+def test_unpaired_digest_algorithm_is_refused(alg: str, claimed: str, hashname: str) -> None:
+    doc = bundle_doc(f"java/PKIX_{alg}.sigstore.json")
+    data = (DATA / "java/artifact.txt").read_bytes()
+    doc["messageSignature"]["messageDigest"] = {
+        "algorithm": claimed,
+        "digest": base64.b64encode(hashlib.new(hashname, data).digest()).decode(),
+    }
+    art = file_artifact("java/artifact.txt", hashname)
     assert reason(lambda: run(doc, art, ident(JAVA_SA, GOOGLE))) == "digest-algorithm-not-allowed"
 
 
@@ -312,3 +332,14 @@ def test_dsse_envelope_needs_exactly_one_signature(count: int) -> None:
     with pytest.raises(InputError) as exc:
         parse_bundle(doc)
     assert exc.value.reason == ("dsse-no-signatures" if count == 0 else "bundle-dsse-signature-count")
+
+
+def test_cpython_release_bundle_p384_over_sha256_reaches_the_log_step() -> None:
+    """CPython 3.12.5's v0.1 bundle: a P-384 key over SHA-256 is accepted; its proof lacks a checkpoint.
+
+    sigstore-python refuses the bundle for the same reason (its ``plumbing fix-bundle`` adds the checkpoint).
+    """
+    doc = bundle_doc("python/Python-3.12.5.tgz.sigstore")
+    digest = base64.b64decode(doc["messageSignature"]["messageDigest"]["digest"])
+    art = Artifact(digest, None, None, {"sha256": digest})
+    assert reason(lambda: run(doc, art, ident("thomas@python.org", GOOGLE))) == "checkpoint-missing"

@@ -1,4 +1,4 @@
-"""Entry/proof binding: a log entry's own logIndex must be the leaf its inclusion proof proves.
+"""Entry/proof binding: where no promise signs a log entry's logIndex, it must be the leaf its inclusion proof proves.
 
 Seeds are valid shared conformance bundles (Rekor v1 on bundle v0.1/v0.2/v0.3, Rekor v2 with a message signature
 and with a DSSE envelope); each test edits one index and asserts the reason code.
@@ -76,12 +76,26 @@ def test_sharded_v1_entries_carry_the_shard_start():
 
 @pytest.mark.parametrize("seed", V1_SEEDS)
 @pytest.mark.parametrize("delta", [1, -1])
-def test_v1_proof_index_not_bound_to_entry(seed, delta):
-    # The promise signs the entry's index and stays valid; only the proof is moved to another leaf.
+def test_v1_proof_moved_to_another_leaf(seed, delta):
+    # The promise signs the entry's index and stays valid; the proof moved to another leaf no longer reaches the root.
     doc = _doc(seed)
     proof = _entry(doc)["inclusionProof"]
     proof["logIndex"] = str(int(proof["logIndex"]) + delta)
-    assert _reason(seed, doc) == "tlog-index-mismatch"
+    assert _reason(seed, doc) == "inclusion-proof-invalid"
+
+
+@pytest.mark.parametrize("seed", V1_SEEDS)
+@pytest.mark.parametrize("delta", [1, -1])
+def test_v1_proof_only_entry_index_bound(seed, delta):
+    # Without its promise a v1 entry's index is authenticated by nothing but the proof: it must agree (plus the
+    # known shard start). The seeds' v0.1 bundle cannot drop its promise (the format requires one), so times come
+    # from nowhere and the seed is refused earlier; the binding is checked on the entry itself.
+    entry = parse_bundle(json.dumps(_doc(seed))).tlog_entries[0]
+    bare = replace(entry, inclusion_promise=None)
+    check_index_binding(bare)
+    with pytest.raises(AssayError) as exc:
+        check_index_binding(replace(bare, log_index=entry.log_index + delta))
+    assert exc.value.reason == "tlog-index-mismatch"
 
 
 def test_v1_entry_index_change_is_rejected():
@@ -110,19 +124,25 @@ def test_v2_proof_index_not_bound_to_entry(seed):
 
 
 def test_dsse_kind_entry_index_not_bound():
-    # A dsse/0.0.1 entry: the seed fails later (its envelope signature), so the binding must fire first.
+    # A dsse/0.0.1 entry: the seed fails later (its envelope signature), so the log step must fire first.
     seed = "dsse-mismatch-sig_fail"
-    assert _reason(seed, _doc(seed)) != "tlog-index-mismatch"
+    assert _reason(seed, _doc(seed)) not in {"tlog-index-mismatch", "inclusion-proof-invalid"}
     doc = _doc(seed)
     assert _entry(doc)["kindVersion"]["kind"] == "dsse"
     proof = _entry(doc)["inclusionProof"]
     proof["logIndex"] = str(int(proof["logIndex"]) + 1)
-    assert _reason(seed, doc) == "tlog-index-mismatch"
+    assert _reason(seed, doc) == "inclusion-proof-invalid"
+    entry = replace(parse_bundle(json.dumps(_doc(seed))).tlog_entries[0], inclusion_promise=None)
+    with pytest.raises(AssayError) as exc:
+        check_index_binding(replace(entry, log_index=entry.log_index + 1))
+    assert exc.value.reason == "tlog-index-mismatch"
 
 
 def test_unknown_shard_must_use_one_index():
     # Same log key, a checkpoint origin that is not a known shard: no offset applies, so the indices must agree.
-    entry = parse_bundle((CASES / "happy-path-v0.2" / "bundle.sigstore.json").read_bytes()).tlog_entries[0]
+    # (Without a promise: with one, the promise authenticates the index and any shard offset is accepted.)
+    signed = parse_bundle((CASES / "happy-path-v0.2" / "bundle.sigstore.json").read_bytes()).tlog_entries[0]
+    entry = replace(signed, inclusion_promise=None)
     assert entry.inclusion_proof is not None and entry.inclusion_proof.checkpoint is not None
     check_index_binding(entry)
     other = replace(
@@ -132,6 +152,7 @@ def test_unknown_shard_must_use_one_index():
     with pytest.raises(AssayError) as exc:
         check_index_binding(replace(entry, inclusion_proof=other))
     assert exc.value.reason == "tlog-index-mismatch"
+    check_index_binding(replace(signed, inclusion_proof=other))
 
 
 def test_intoto_kind_entry_index_not_bound():
@@ -140,7 +161,7 @@ def test_intoto_kind_entry_index_not_bound():
     bundle = parse_bundle(
         (CASES / "intoto-set-outside-signing-cert-validity_fail" / "bundle.sigstore.json").read_bytes()
     )
-    entry = bundle.tlog_entries[0]
+    entry = replace(bundle.tlog_entries[0], inclusion_promise=None)
     assert entry.kind == "intoto" and entry.inclusion_proof is not None
     with pytest.raises(AssayError) as exc:
         check_index_binding(entry)
