@@ -262,6 +262,36 @@ def public_key_of(kd: dict[str, Any]) -> keys.PublicKey | None:
         return None
 
 
+def key_content(kd: dict[str, Any]) -> str:
+    """The identity of a layout key by its public key content, whatever key id it is listed under.
+
+    A PEM or hex key is reduced to the SHA-256 of its DER SubjectPublicKeyInfo (Ed25519: of its raw bytes),
+    so one key in two encodings or under two key ids is one key; a GPG key is its (lower-case) fingerprint;
+    a keyless functionary is its identity claims; anything else its canonical ``keytype`` and ``keyval``.
+    """
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    if is_keyless(kd):
+        return "keyless:" + hashlib.sha256(canonical(kd.get("keyval") or {})).hexdigest()
+    if _is_gpg(kd):
+        return "gpg:" + str(kd.get("keyid", "")).lower()
+    pub = public_key_of(kd)
+    if pub is not None:
+        der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return "spki:" + hashlib.sha256(der).hexdigest()
+    rest = {"keytype": kd.get("keytype"), "keyval": kd.get("keyval")}
+    try:
+        return "raw:" + hashlib.sha256(canonical(rest)).hexdigest()
+    except Exception:  # a float or another value canonical JSON refuses: the key id stands for itself
+        return "keyid:" + str(kd.get("keyid", ""))
+
+
+def _is_gpg(kd: dict[str, Any]) -> bool:
+    return "method" in kd and str(kd.get("method", "")).startswith("pgp+")
+
+
 def sslib_signer(signer: Signer) -> Any:
     """A securesystemslib signer for legacy signatures from an assay signer (key file or signer URI)."""
     if isinstance(signer, KeyFileSigner):

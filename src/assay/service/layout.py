@@ -168,7 +168,12 @@ def layout_init(out: str, functionaries: dict[str, str], days: int) -> str:
 
     if Path(out).exists():
         raise InputError("file-exists", f"{out}: already exists; refusing to overwrite")
-    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:
+        raise InputError("usage", f"--expires-days {days}: beyond the year 9999") from None
+    if days < 1:
+        raise InputError("usage", f"--expires-days {days}: a layout must expire in the future")
     text = yamlform.template(expires, functionaries)
     write_atomic(out, text.encode())
     return out
@@ -194,9 +199,9 @@ def layout_sign(path: str, key_refs: list[str], out: str | None, password_file: 
             raise InputError("layout-malformed", f"{path}: not an in-toto layout Metablock")
         doc = sd.document
         signatures = [{"keyid": k, "sig": s.hex()} for k, s in sd.signatures]
-        from assay.layout.model import parse_layout
+        from assay.layout.functionary import parse_checked
 
-        parse_layout(doc, path)
+        parse_checked(doc, path)
     else:
         doc, _ = load_layout_source(path)
     sslib = [envelope.sslib_signer(signers.load(k, password(password_file))) for k in key_refs]
