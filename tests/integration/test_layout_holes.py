@@ -107,3 +107,50 @@ def test_layout_init_refuses_absurd_lifetimes(tmp_path: Path):
     for days in ("0", "-3", str(10**12)):
         r = run_assay("layout", "init", "--expires-days", days, "--out", f"l{days}.yaml", cwd=tmp_path)
         assert r.code == 2 and "error[usage]" in r.err, r.err
+
+
+STRICT = """\
+expires: "2035-01-01T00:00:00Z"
+functionaries:
+  dev: {key: dev.pub}
+steps:
+  - name: write
+    functionaries: [dev]
+    expected_products: [CREATE app, DISALLOW *]
+"""
+
+
+@pytest.fixture
+def chain(keyed: Path) -> Path:
+    (keyed / "root.yaml").write_text(STRICT)
+    _ok(run_assay("layout", "sign", "root.yaml", "--key", "owner.key", cwd=keyed))
+    _ok(
+        run_assay(
+            "run", "--step", "write", "--key", "dev.key", "--links-dir", "links", "-p", "app",
+            "--", "sh", "-c", "echo app > app", cwd=keyed,
+        )
+    )  # fmt: skip
+    (keyed / "out").mkdir()
+    (keyed / "out" / "app").write_text("app\n")
+    return keyed
+
+
+def _verify(d: Path, *extra: str):
+    return run_assay(
+        "verify-layout", "--layout", "root.layout", "--layout-key", "owner.pub", "--links", "links", *extra, cwd=d
+    )
+
+
+@pytest.mark.parametrize(
+    "hidden", ["x.pyc", "__pycache__/m.cpython-312.pyc", "evil.link", "notes.link.bak", "backup~", ".git/HEAD"]
+)
+def test_verify_artifacts_sees_files_recording_would_skip(chain: Path, hidden: str):
+    _ok(_verify(chain, "--artifacts", "out"))
+    target = chain / "out" / hidden
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("smuggled")
+    r = _verify(chain, "--artifacts", "out")
+    assert r.code == 1 and "error[artifact-not-produced]" in r.err and hidden in r.err, r.err
+    pattern = hidden.split("/")[0] + ("/" if "/" in hidden else "")
+    r = _ok(_verify(chain, "--artifacts", "out", "--artifacts-exclude", pattern))
+    assert f"skipping {pattern}" in r.err

@@ -100,12 +100,18 @@ def record(
     excludes: list[str] | None = None,
     lstrip_paths: list[str] | None = None,
     workers: int = WORKERS,
+    default_excludes: bool = True,
 ) -> dict[str, dict[str, str]]:
-    """``{path: {"sha256": hex}}`` for every file under ``paths`` (relative to ``base_path``)."""
+    """``{path: {"sha256": hex}}`` for every file under ``paths`` (relative to ``base_path``).
+
+    ``default_excludes`` applies in-toto-run's recording excludes (``*.link*``, ``.git``, ``*.pyc``, ``*~``);
+    verification turns them off and sees every file but those it is told to skip.
+    """
     base = os.path.abspath(base_path or ".")
     if not os.path.isdir(base):
         raise InputError("base-path-invalid", f"{base_path}: not a directory")
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*DEFAULT_EXCLUDES, *(excludes or [])])
+    defaults = DEFAULT_EXCLUDES if default_excludes else ()
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*defaults, *(excludes or [])])
     lstrip = list(lstrip_paths or [])
     files: list[tuple[str, str]] = []
     for p in paths:

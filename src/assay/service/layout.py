@@ -281,6 +281,7 @@ class VerifyRequest:
     layout_source: str | None = None
     trusted_root: str | None = None
     server: str | None = None
+    artifacts_excludes: tuple[str, ...] = ()
 
 
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
@@ -304,16 +305,19 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     )
     result = verify_layout(sd, layout_keys, DirLinkStore(req.links), opts, where=req.layout, locations=locations)
     if req.artifacts_dir and result.summary is not None:
-        _check_final_artifacts(req.artifacts_dir, result)
+        _check_final_artifacts(req.artifacts_dir, result, list(req.artifacts_excludes))
     return result
 
 
-def _check_final_artifacts(directory: str, result: LayoutResult) -> None:
+def _check_final_artifacts(directory: str, result: LayoutResult, excludes: list[str]) -> None:
+    """Every file in ``directory`` (none skipped but by ``--artifacts-exclude``) is a product of the last step."""
     from assay.service import artifacts
 
     assert result.summary is not None
     expected = result.summary.products
-    found = artifacts.record(["."], base_path=artifacts.tree_path(directory).as_posix())
+    found = artifacts.record(
+        ["."], base_path=artifacts.tree_path(directory).as_posix(), excludes=excludes, default_excludes=False
+    )
     for path, digest in sorted(found.items()):
         if path not in expected:
             raise VerificationError(
@@ -325,4 +329,5 @@ def _check_final_artifacts(directory: str, result: LayoutResult) -> None:
                 f"{directory}/{path}: sha256 {digest['sha256']} on disk, {expected[path].get('sha256')} in the last step's link",
                 step="artifacts",
             )
-    result.notes.append(f"{len(found)} artifact(s) in {directory} match the products of the last step")
+    skipped = f" (skipping {', '.join(excludes)})" if excludes else ""
+    result.notes.append(f"{len(found)} artifact(s) in {directory} match the products of the last step{skipped}")
