@@ -154,3 +154,80 @@ def test_verify_artifacts_sees_files_recording_would_skip(chain: Path, hidden: s
     pattern = hidden.split("/")[0] + ("/" if "/" in hidden else "")
     r = _ok(_verify(chain, "--artifacts", "out", "--artifacts-exclude", pattern))
     assert f"skipping {pattern}" in r.err
+
+
+@pytest.fixture
+def tree(keyed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A working tree with symbolic links into itself, out of it, and in loops; and a secret outside it."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret").write_text("the outside world")
+    (outside / "dir").mkdir()
+    (outside / "dir" / "f").write_text("outside file")
+    src = keyed / "src"
+    src.mkdir()
+    (src / "a").write_text("a")
+    (src / "alias").symlink_to("a")  # inside the tree: recorded with a's content
+    (keyed / "to-secret").symlink_to(outside / "secret")
+    (keyed / "to-dir").symlink_to(outside / "dir")
+    (keyed / "nested").mkdir()
+    (keyed / "nested" / "sneaky").symlink_to("../../" + outside.name + "/secret")
+    (keyed / "self").symlink_to("self")
+    (keyed / "ring" / "inner").mkdir(parents=True)
+    (keyed / "ring" / "inner" / "back").symlink_to("..")
+    return keyed, outside
+
+
+def _run(d: Path, *args: str, step: str = "write"):
+    return run_assay("run", "--step", step, "--key", "dev.key", "--legacy", "--links-dir", "links", *args,
+                     "--", "true", cwd=d)  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", ["-m", "-p"])
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("to-secret", "artifact-path-escapes"),
+        ("to-dir", "artifact-path-escapes"),
+        ("to-dir/f", "artifact-path-escapes"),
+        ("nested", "artifact-path-escapes"),
+        ("self", "symlink-loop"),
+        ("ring", "symlink-loop"),
+        ("../outside", "artifact-path-escapes"),
+        ("src/../../x", "artifact-path-escapes"),
+        (".", "artifact-path-escapes"),
+    ],
+)
+def test_run_never_follows_links_out_of_the_tree(tree: tuple[Path, Path], flag: str, path: str, reason: str):
+    d, _ = tree
+    r = _run(d, flag, path)
+    assert r.code == 2 and f"error[{reason}]" in r.err, (path, r.err)
+    assert "outside world" not in r.err and not (d / "links").exists()
+
+
+def test_run_records_links_inside_the_tree_as_their_target(tree: tuple[Path, Path]):
+    d, _ = tree
+    _ok(_run(d, "-m", "src", "-p", "src/alias"))
+    link = envelope.parse_signed(next((d / "links").glob("write.*.link")).read_bytes(), "x").link("x")
+    assert set(link.materials) == {"src/a", "src/alias"} and link.materials["src/a"] == link.materials["src/alias"]
+    assert set(link.products) == {"src/alias"}
+
+
+@pytest.mark.parametrize("step", ["../../evil", "a/b", "..", ".hidden", "a\\\\b", "tab\\there"])
+def test_step_names_cannot_leave_the_links_directory(keyed: Path, step: str):
+    step = step.replace("\\\\", "\\").replace("\\t", "\t")
+    r = _run(keyed, step=step)
+    assert r.code == 2 and "error[step-name-invalid]" in r.err, r.err
+    assert not list(keyed.parent.glob("evil*")) and not (keyed / "links").exists()
+    r = run_assay("record", "start", "--step", step, "--links-dir", "links", cwd=keyed)
+    assert r.code == 2 and "error[step-name-invalid]" in r.err
+    r = run_assay("record", "stop", "--step", step, "--key", "dev.key", "--links-dir", "links", cwd=keyed)
+    assert r.code == 2 and "error[step-name-invalid]" in r.err
+
+
+@pytest.mark.parametrize(("name", "reason"), [("to-secret", "artifact-path-escapes"), ("self", "symlink-loop")])
+def test_verify_artifacts_never_follows_links_out_of_the_directory(chain: Path, tmp_path: Path, name: str, reason: str):
+    (tmp_path / "secret").write_text("outside")
+    target = tmp_path / "secret" if name == "to-secret" else chain / "out" / name
+    (chain / "out" / name).symlink_to(target)
+    r = _verify(chain, "--artifacts", "out")
+    assert r.code == 2 and f"error[{reason}]" in r.err, r.err

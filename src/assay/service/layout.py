@@ -60,6 +60,24 @@ class LinkOutput:
     dsse: bool = False
 
 
+def check_step_name(step: str) -> str:
+    """A step name that is safe as the start of a file name in the links directory (no path, not hidden)."""
+    bad = (
+        not step
+        or len(step) > 200
+        or step.startswith(".")
+        or any(c in step for c in "/\\\0")
+        or any(ord(c) < 0x20 for c in step)
+    )
+    if bad:
+        raise InputError(
+            "step-name-invalid",
+            f"step name {step!r}: must not be empty, start with '.', or hold '/', '\\' or control characters "
+            "(links are written as STEP.KEYID.link in the links directory)",
+        )
+    return step
+
+
 def _signed_link(link: Link, creds: Credentials, out: LinkOutput) -> tuple[bytes, str]:
     if out.legacy or out.dsse:
         if creds.signer is None:
@@ -93,6 +111,7 @@ def run_step(
     record_streams: bool = False,
 ) -> tuple[int, str]:
     """Hash materials, run the command, hash products, write the signed link; returns (exit code, link path)."""
+    check_step_name(step)
     materials = rec.hash("materials")
     code, byproducts = _execute(command, record_streams, rec.base_path)
     link = Link(step, list(command), materials, rec.hash("products"), byproducts, {})
@@ -127,6 +146,7 @@ def _state_path(links_dir: str, step: str) -> Path:
 
 def record_start(step: str, rec: Recording, out: LinkOutput) -> str:
     """Hash the materials now and keep them (unsigned, local) until ``record stop``."""
+    check_step_name(step)
     state = {"step": step, "materials": rec.hash("materials")}
     Path(out.links_dir).mkdir(parents=True, exist_ok=True)
     path = _state_path(out.links_dir, step)
@@ -136,6 +156,7 @@ def record_start(step: str, rec: Recording, out: LinkOutput) -> str:
 
 def record_stop(step: str, rec: Recording, creds: Credentials, out: LinkOutput) -> str:
     """Hash the products, sign the link with the materials kept by ``record start``."""
+    check_step_name(step)
     path = _state_path(out.links_dir, step)
     if not path.exists():
         raise InputError(
@@ -234,7 +255,11 @@ class DirLinkStore:
         return out
 
     def sub(self, name: str) -> DirLinkStore:
-        """The sublayout's link directory ``STEP.KEYID8``."""
+        """The sublayout's link directory ``STEP.KEYID8`` (a step name holding a path is refused)."""
+        if name.startswith(".") or any(c in name for c in "/\\\0"):
+            raise InputError(
+                "link-path-invalid", f"sublayout directory {name!r}: a step name must not hold a path or start with '.'"
+            )
         return DirLinkStore(str(self.path / name))
 
 
