@@ -146,9 +146,16 @@ def _step_links(
     for fname, sd in store.links():
         name = sd.document.get("name") if sd.kind == "link" else _sublayout_step(fname)
         if name not in by_step:
-            raise InputError(
-                "link-for-unknown-step", f"{fname}: a {sd.kind} for step {name!r}, which the layout does not have"
-            )
+            claimed = [s for s in by_step if fname.startswith(s + ".")]
+            if claimed and not fname.startswith(f"{name}."):  # filed as a layout step's link, signed for another
+                raise InputError(
+                    "link-for-unknown-step",
+                    f"{fname}: named as a link of step {claimed[0]!r} but a {sd.kind} for step {name!r}, "
+                    "which the layout does not have",
+                )
+            # as in-toto-verify: links of steps the layout does not name play no part in it
+            result.notes.append(f"{fname}: a {sd.kind} for step {name!r}, which the layout does not name; ignored")
+            continue
         by_step[str(name)].append((fname, sd))
     chain: dict[str, Link] = {}
     outcomes: dict[str, StepOutcome] = {}
