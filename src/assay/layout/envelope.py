@@ -222,12 +222,26 @@ def is_keyless(kd: dict[str, Any]) -> bool:
     return kd.get("keytype") == KEYLESS_TYPE
 
 
+# Signatures under another key id tried against a key, at most (a key id is a hint, the key content decides).
+MAX_OTHER_SIGNATURES = 16
+
+
+def _by_content(sd: SignedDoc, keyid: str) -> list[tuple[str, bytes]]:
+    """The signatures to try against key ``keyid``: those naming it (or no key) first, then the others.
+
+    Key ids changed format over the reference implementation's history (securesystemslib once hashed
+    ``keyid_hash_algorithms`` into them), so a signature made under an older key id of the same key must
+    still count: it is matched by the key that verifies it, not only by the id it names.
+    """
+    named = [(k, s) for k, s in sd.signatures if not k or k == keyid]
+    others = [(k, s) for k, s in sd.signatures if k and k != keyid]
+    return named + others[:MAX_OTHER_SIGNATURES]
+
+
 def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
-    """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes)."""
+    """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes), under any key id."""
     if legacysig.handles(kd):
-        return any(
-            legacysig.verify(kd, sig, sd.message) for keyid, sig in sd.signatures if not keyid or keyid == kd["keyid"]
-        )
+        return any(legacysig.verify(kd, sig, sd.message) for _keyid, sig in _by_content(sd, kd["keyid"]))
     from securesystemslib.signer import Key  # type: ignore[attr-defined]
     from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
 
@@ -236,9 +250,7 @@ def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
         key = Key.from_dict(kd["keyid"], body)
     except Exception:  # an unknown key type or scheme in the layout cannot verify anything
         return False
-    for keyid, sig in sd.signatures:
-        if keyid and keyid != kd["keyid"]:
-            continue
+    for _keyid, sig in _by_content(sd, kd["keyid"]):
         try:
             key.verify_signature(SslibSignature(kd["keyid"], sig.hex()), sd.message)
             return True

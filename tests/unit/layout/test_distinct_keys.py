@@ -111,3 +111,22 @@ def test_key_entry_must_carry_its_own_key_id(owner: Party):
     del doc["keys"][bob.keyid]["keyid"]  # in-toto's entries may leave it out: the map's key names it
     assert parse_checked(doc).keys[bob.keyid]["keyid"] == bob.keyid
     assert envelope.canonical(doc) == envelope.canonical(json.loads(json.dumps(doc)))
+
+
+def test_signature_under_another_key_id_verifies_by_content(owner: Party):
+    bob = party()
+    twin = _alias(bob, "99" * 32)  # the same key, another (say older-format) key id
+    doc = _layout([bob.keyid], [bob], 1)
+    sd = signed_layout(doc, owner)
+    store = MemStore()
+    store.add_link(twin, Link("build", [], dict(SRC), {"app": digest("2")}))
+    assert verify_layout(sd, [owner.key], store, Options(NOW)).steps[0].functionaries == [bob.keyid]
+    # many signatures under unrelated key ids are tried only up to a bound
+    from assay.layout.envelope import MAX_OTHER_SIGNATURES, verify_legacy
+
+    parsed = store.links()[0][1]
+    good = parsed.signatures[0]
+    parsed.signatures = [("aa" * 32, b"x" * 64)] * (MAX_OTHER_SIGNATURES + 1) + [good]
+    assert not verify_legacy(parsed, bob.key)
+    parsed.signatures = [("aa" * 32, b"x" * 64)] * (MAX_OTHER_SIGNATURES - 1) + [good]
+    assert verify_legacy(parsed, bob.key)
