@@ -112,3 +112,76 @@ def test_old_format_key_ids_are_matched_by_key_content(demo: Path):
     _in_toto_run(demo, "write-code", "--signing-key", str(demo / "mallory.key"), "-p", "foo.py", "-d", "links")
     r = _verify(demo)
     assert r.code == 1 and "error[link-signer-not-authorised]" in r.err, r.err
+
+
+def _golang_layout(d: Path) -> dict:
+    """An in-toto-golang style layout: root and intermediate CAs, certificate constraints on a step."""
+    from securesystemslib.signer import SSlibKey
+
+    alice = SSlibKey.from_crypto(keys.load_public(d / "alice.pub"))
+    ca = {
+        "keyid": "ab" * 32,
+        "keyid_hash_algorithms": ["sha256", "sha512"],
+        "keytype": "ecdsa",
+        "scheme": "ecdsa-sha2-nistp256",
+        "keyval": {"public": "", "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+    }
+    return {
+        "_type": "layout",
+        "expires": "2035-01-01T00:00:00Z",
+        "readme": "golang demo",
+        "keys": {alice.keyid: {**alice.to_dict(), "keyid": alice.keyid}},
+        "rootcas": {ca["keyid"]: ca},
+        "intermediatecas": {"cd" * 32: {**ca, "keyid": "cd" * 32}},
+        "steps": [
+            {
+                "_type": "step",
+                "name": "write-code",
+                "pubkeys": [alice.keyid],
+                "threshold": 1,
+                "expected_command": [],
+                "expected_materials": [],
+                "expected_products": [["ALLOW", "*"]],
+                "cert_constraints": [
+                    {
+                        "common_name": "*",
+                        "dns_names": [""],
+                        "emails": ["alice@example.com"],
+                        "organizations": ["*"],
+                        "roots": ["*"],
+                        "uris": ["spiffe://example.com/alice"],
+                    }
+                ],
+            }
+        ],
+        "inspect": [],
+    }
+
+
+def test_golang_layout_fields_stay_in_the_signed_bytes(demo: Path):
+    from securesystemslib.formats import encode_canonical
+    from securesystemslib.signer import CryptoSigner
+
+    doc = _golang_layout(demo)
+    owner = CryptoSigner(keys.load_private(demo / "owner.key", None))
+    sig = owner.sign(encode_canonical(doc).encode())  # the canonical JSON every implementation signs
+    (demo / "root.layout").write_text(json.dumps({"signed": doc, "signatures": [sig.to_dict()]}, indent=2))
+    _in_toto_run(demo, "write-code", "--signing-key", str(demo / "alice.key"), "-p", "foo.py", "-d", "links")
+    _ok(_verify(demo))
+    # a second owner adds a signature with assay: the golang fields are kept and both signatures cover them
+    _ok(run_assay("keygen", "--output-prefix", "second", cwd=demo))
+    _ok(run_assay("layout", "sign", "root.layout", "--key", "second.key", "--out", "both.layout", cwd=demo))
+    both = json.loads((demo / "both.layout").read_text())
+    assert both["signed"] == doc and len(both["signatures"]) == 2
+    args = ["verify-layout", "--layout", "both.layout", "--links", "links"]
+    _ok(run_assay(*args, "--layout-key", "owner.pub", "--layout-key", "second.pub", cwd=demo))
+    # tampering with any golang field breaks every signature
+    for field, value in (("rootcas", {}), ("intermediatecas", {}), ("cert_constraints", [])):
+        tampered = json.loads(json.dumps(both))
+        if field == "cert_constraints":
+            tampered["signed"]["steps"][0][field] = value
+        else:
+            tampered["signed"][field] = value
+        (demo / "tampered.layout").write_text(json.dumps(tampered))
+        r = _verify(demo, "tampered.layout")
+        assert r.code == 1 and "error[layout-signature-invalid]" in r.err, (field, r.err)
