@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay.crypto import keys
 from assay.errors import AssayError, InputError
-from assay.layout.envelope import SignedDoc, is_keyless, key_content, public_key_of, verify_legacy
+from assay.layout.envelope import SignedDoc, check_signature, is_keyless, key_content, public_key_of
 from assay.layout.model import LINK_PREDICATE, Layout, parse_layout
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def signed_by(sd: SignedDoc, kd: dict[str, Any], trust: TrustedRoot | None) -> t
     if sd.form != "bundle":
         if is_keyless(kd):
             return False, "a keyless functionary signs Sigstore bundles, not legacy links"
-        return (True, "signature") if verify_legacy(sd, kd) else (False, "no valid signature by this key")
+        return check_signature(sd, kd)
     assert sd.bundle is not None
     from assay.verify import pipeline
     from assay.verify.policy import Policy

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assay.errors import InputError, VerificationError
-from assay.layout.envelope import SignedDoc, verify_legacy
+from assay.layout.envelope import SignedDoc, check_signature
 from assay.layout.functionary import distinct_keys, parse_checked, signed_by
 from assay.layout.model import Item, Layout, Link
 from assay.layout.rules import RuleReport, apply_rules
@@ -94,10 +94,11 @@ def _check_layout_signatures(sd: SignedDoc, layout_keys: list[dict[str, Any]], w
     if sd.kind != "layout":
         raise InputError("layout-malformed", f"{where}: is a {sd.kind}, not a layout")
     for kd in layout_keys:
-        if not verify_legacy(sd, kd):
+        ok, why = check_signature(sd, kd)
+        if not ok:
             raise VerificationError(
                 "layout-signature-invalid",
-                f"{where}: no valid signature by layout key {kd['keyid'][:16]}",
+                f"{where}: no valid signature by layout key {kd['keyid'][:16]} ({why})",
                 step="layout-signature",
             )
 

@@ -219,7 +219,7 @@ def layout_sign(path: str, key_refs: list[str], out: str | None, password_file: 
         if sd.form != "metablock" or sd.kind != "layout":
             raise InputError("layout-malformed", f"{path}: not an in-toto layout Metablock")
         doc = sd.document
-        signatures = [{"keyid": k, "sig": s.hex()} for k, s in sd.signatures]
+        signatures = list(sd.raw_signatures)  # as written: gpg entries keep their other_headers
         from assay.layout.functionary import parse_checked
 
         parse_checked(doc, path)
@@ -309,6 +309,16 @@ class VerifyRequest:
     artifacts_excludes: tuple[str, ...] = ()
 
 
+def _layout_key(path: str) -> dict[str, Any]:
+    """A ``--layout-key`` file as a layout key entry: a PEM public key, or an OpenPGP public key (in-toto gpg)."""
+    from assay.pgp import intoto as pgp_intoto
+
+    data = read_file(path, "layout key")
+    if pgp_intoto.is_openpgp(data):
+        return pgp_intoto.key_dict(data, path)
+    return envelope.key_dict_from_public(keys.load_public(Path(path)))
+
+
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     """Verify a signed layout against a links directory (and the final artifacts, when given)."""
     from assay.layout import yamlform
@@ -322,7 +332,7 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
         locations = parsed.locations
     else:
         locations = yamlform.json_locations(raw.decode("utf-8", "replace"), req.layout)
-    layout_keys = [envelope.key_dict_from_public(keys.load_public(Path(k))) for k in req.layout_keys]
+    layout_keys = [_layout_key(k) for k in req.layout_keys]
     opts = Options(
         now or datetime.now(UTC),
         _trust(req.trusted_root, req.server),
