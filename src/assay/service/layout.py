@@ -309,7 +309,7 @@ class VerifyRequest:
     artifacts_excludes: tuple[str, ...] = ()
 
 
-def _layout_key(path: str) -> dict[str, Any]:
+def load_layout_key(path: str) -> dict[str, Any]:
     """A ``--layout-key`` file as a layout key entry: a PEM public key, or an OpenPGP public key (in-toto gpg)."""
     from assay.pgp import intoto as pgp_intoto
 
@@ -332,7 +332,7 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
         locations = parsed.locations
     else:
         locations = yamlform.json_locations(raw.decode("utf-8", "replace"), req.layout)
-    layout_keys = [_layout_key(k) for k in req.layout_keys]
+    layout_keys = [load_layout_key(k) for k in req.layout_keys]
     opts = Options(
         now or datetime.now(UTC),
         _trust(req.trusted_root, req.server),
