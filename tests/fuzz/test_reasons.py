@@ -142,3 +142,10 @@ def test_lockfile_and_sbom_messages_name_the_field() -> None:
     with pytest.raises(InputError) as info:
         lockfile_json(b"[]", "package-lock.json")
     assert info.value.reason == "sbom-lockfile-malformed" and "package-lock.json" in info.value.message
+
+
+@pytest.mark.parametrize("text", ["t: 2030-02-30T00:00:00Z", "t: 2030-13-01", "t: 2030-01-01T25:00:00Z"])
+def test_yaml_timestamps_that_cannot_be_built(text: str) -> None:
+    from assay.formats import safeyaml
+
+    assert _reason(safeyaml.load, text) == "yaml-invalid"

@@ -1,8 +1,9 @@
 """Interoperability with the in-toto reference implementation (in-toto 3.x CLIs), and a differential test.
 
 Documented differences from in-toto-verify (asserted below where they show):
-- a link in the links directory for a step the layout does not have is bad input for assay (exit 2,
-  ``link-for-unknown-step``); in-toto-verify only opens ``STEP.KEYID8.link`` files and ignores the rest.
+- a link in the links directory for a step the layout does not have is ignored by both (assay says so in a
+  note); but a file named as a layout step's link (``STEP.…``) that is signed for an unknown step is bad input
+  for assay (exit 2, ``link-for-unknown-step``).
 - assay reads every ``*.link`` / ``*.sigstore.json`` file and identifies the signer by signature, so a
   link may have any file name; two files by the same functionary that disagree fail
   (``functionary-links-conflict``).
@@ -333,9 +334,23 @@ def test_differential_tampered_chains(base: Chain, tmp_path: Path, name: str):
         assert f"error[{REASONS[name]}]" in err
 
 
-def test_difference_link_for_unknown_step(base: Chain, tmp_path: Path):
+def test_link_for_unknown_step_ignored_like_in_toto_verify(base: Chain, tmp_path: Path):
+    """A links directory holding the reference tool's link for a step the layout does not name verifies."""
     links = _links(base, tmp_path)
-    _sign_link(base, "alice", Link("deploy", [], {}, {}), links)
+    work = tmp_path / "deploy"
+    work.mkdir()
+    _in_toto_run(work, "deploy", base.keys / "alice.key", ["-p", "."], ["sh", "-c", "echo pushed > receipt"])
+    for f in work.glob("deploy.*.link"):
+        shutil.copy(f, links / f.name)
+    a, ref, err = base.verdicts(base.layout(), links)
+    assert (a, ref) == (0, 0), err
+    assert "'deploy', which the layout does not name; ignored" in err
+
+
+def test_difference_unknown_step_filed_as_layout_step(base: Chain, tmp_path: Path):
+    links = _links(base, tmp_path)
+    signed = _sign_link(base, "alice", Link("deploy", [], {}, {}), links)
+    signed.rename(links / f"write-code.{_keyid8(base, 'alice')}.deploy.link")
     a, ref, err = base.verdicts(base.layout(), links)
     assert (a, ref) == (2, 0) and "error[link-for-unknown-step]" in err
 

@@ -179,6 +179,12 @@ def verify_layout(
     artifacts: Annotated[
         Optional[str], typer.Option("--artifacts", help="final artifacts; inspections run here")
     ] = None,
+    artifacts_exclude: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--artifacts-exclude", help="gitignore-style pattern of files in --artifacts not to compare (repeatable)"
+        ),
+    ] = None,
     run_inspections: Annotated[bool, typer.Option("--run-inspections", help="run the layout's inspections")] = False,
     layout_source: Annotated[
         Optional[str], typer.Option("--layout-source", help="the YAML the layout was signed from (for file:line)")
@@ -191,7 +197,15 @@ def verify_layout(
     from assay.service.layout import VerifyRequest, verify
 
     req = VerifyRequest(
-        layout, list(layout_key), links, artifacts, run_inspections, layout_source, trusted_root, server
+        layout,
+        list(layout_key),
+        links,
+        artifacts,
+        run_inspections,
+        layout_source,
+        trusted_root,
+        server,
+        tuple(artifacts_exclude or ()),
     )
     verify_output(output_fmt, lambda: verify(req), _render)
 

@@ -84,6 +84,8 @@ def load_all(text: str, *, what: str = "YAML", **budget: Any) -> list[Any]:
             out.append(loader.construct_document(node))
         except yaml.YAMLError as exc:
             raise InputError("yaml-invalid", f"{what}: {str(exc).splitlines()[0]}") from None
+        except ValueError as exc:  # a scalar the resolver typed but cannot build, e.g. the timestamp 2030-02-30
+            raise InputError("yaml-invalid", f"{what}: {exc}") from None
         finally:
             loader.dispose()
     return out

@@ -27,7 +27,7 @@ from assay.formats import intoto, safejson
 from assay.formats.bundle import Bundle, parse_bundle
 from assay.formats.dsse import Envelope, pae
 from assay.layout import legacysig
-from assay.layout.model import LINK_PREDICATE, Link
+from assay.layout.model import HEX_RE, LINK_PREDICATE, Link
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key  # type: ignore[attr-defined]
@@ -109,6 +109,9 @@ class SignedDoc:
     signatures: list[tuple[str, bytes]] = field(default_factory=list)
     message: bytes = b""
     bundle: Bundle | None = None
+    # OpenPGP signatures of a Metablock as in-toto's gpg signing writes them: keyid, signature, other_headers
+    gpg: list[dict[str, str]] = field(default_factory=list)
+    raw_signatures: list[dict[str, Any]] = field(default_factory=list)  # a Metablock's entries, as written
 
     @property
     def kind(self) -> str:
@@ -142,14 +145,24 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
         if not isinstance(signed, dict) or not isinstance(doc["signatures"], list):
             raise InputError("link-malformed", f"{where}: malformed Metablock")
         sigs = []
+        gpg = []
         for s in doc["signatures"]:
-            if not isinstance(s, dict) or not isinstance(s.get("keyid"), str) or not isinstance(s.get("sig"), str):
+            if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
+                raise InputError("link-malformed", f"{where}: malformed signature entry")
+            value = s.get("sig")
+            if value is None and isinstance(s.get("signature"), str):  # in-toto's gpg signature entry
+                value = s["signature"]
+                headers = s.get("other_headers", "")
+                if not isinstance(headers, str) or not HEX_RE.match(headers or "0"):
+                    raise InputError("link-malformed", f"{where}: gpg signature other_headers is not hex")
+                gpg.append({"keyid": s["keyid"], "signature": value, "other_headers": headers})
+            if not isinstance(value, str):
                 raise InputError("link-malformed", f"{where}: malformed signature entry")
             try:
-                sigs.append((s["keyid"], bytes.fromhex(s["sig"])))
+                sigs.append((s["keyid"], bytes.fromhex(value)))
             except ValueError:
                 raise InputError("link-malformed", f"{where}: signature is not hex") from None
-        return SignedDoc("metablock", signed, sigs, canonical(signed))
+        return SignedDoc("metablock", signed, sigs, canonical(signed), gpg=gpg, raw_signatures=list(doc["signatures"]))
     if "payloadType" in doc:
         env = Envelope.from_json(doc, where)
         return SignedDoc(
@@ -222,12 +235,69 @@ def is_keyless(kd: dict[str, Any]) -> bool:
     return kd.get("keytype") == KEYLESS_TYPE
 
 
+# Signatures under another key id tried against a key, at most (a key id is a hint, the key content decides).
+MAX_OTHER_SIGNATURES = 16
+
+
+def _by_content(sd: SignedDoc, keyid: str) -> list[tuple[str, bytes]]:
+    """The signatures to try against key ``keyid``: those naming it (or no key) first, then the others.
+
+    Key ids changed format over the reference implementation's history (securesystemslib once hashed
+    ``keyid_hash_algorithms`` into them), so a signature made under an older key id of the same key must
+    still count: it is matched by the key that verifies it, not only by the id it names.
+    """
+    named = [(k, s) for k, s in sd.signatures if not k or k == keyid]
+    others = [(k, s) for k, s in sd.signatures if k and k != keyid]
+    return named + others[:MAX_OTHER_SIGNATURES]
+
+
+def is_gpg(kd: dict[str, Any]) -> bool:
+    """True for in-toto's OpenPGP key entry (``type``, ``method: pgp+…``, ``keyval.public`` a dict)."""
+    return str(kd.get("method", "")).startswith("pgp+") and isinstance((kd.get("keyval") or {}).get("public"), dict)
+
+
+def _gpg_check(sd: SignedDoc, kd: dict[str, Any]) -> tuple[bool, str]:
+    """An OpenPGP signature of ``sd`` by key ``kd`` or one of its subkeys, checked as in-toto checks it."""
+    from securesystemslib._gpg.exceptions import KeyExpirationError
+    from securesystemslib._gpg.functions import verify_signature
+
+    raw_subkeys = kd.get("subkeys")
+    subkeys: dict[str, Any] = raw_subkeys if isinstance(raw_subkeys, dict) else {}
+    ids = {str(kd.get("keyid", "")).lower(), *(str(k).lower() for k in subkeys)}
+    named = [g for g in sd.gpg if g["keyid"].lower() in ids]
+    others = [g for g in sd.gpg if g["keyid"].lower() not in ids][:MAX_OTHER_SIGNATURES]
+    expired = ""
+    for g in named + others:
+        sig = {"keyid": g["keyid"].lower(), "signature": g["signature"], "other_headers": g["other_headers"]}
+        try:
+            if verify_signature(sig, kd, sd.message):  # type: ignore[no-untyped-call]
+                return True, "gpg signature"
+        except KeyExpirationError as exc:
+            if g in named:
+                expired = str(exc)
+        except Exception:  # a malformed key or signature packet verifies nothing
+            continue
+    if expired:
+        return False, f"the GPG key has expired ({expired})"
+    if not sd.gpg:
+        return False, "no GPG signature (a GPG functionary signs with gpg)"
+    return False, "no valid signature by this GPG key"
+
+
+def check_signature(sd: SignedDoc, kd: dict[str, Any]) -> tuple[bool, str]:
+    """(True, how) when ``sd`` carries a valid signature by key ``kd``, under any key id; (False, why not)."""
+    if is_gpg(kd):
+        return _gpg_check(sd, kd)
+    ok = verify_legacy(sd, kd)
+    return (True, "signature") if ok else (False, "no valid signature by this key")
+
+
 def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
-    """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes)."""
+    """True when ``sd`` carries a valid signature by key ``kd`` (securesystemslib schemes), under any key id."""
+    if is_gpg(kd):
+        return _gpg_check(sd, kd)[0]
     if legacysig.handles(kd):
-        return any(
-            legacysig.verify(kd, sig, sd.message) for keyid, sig in sd.signatures if not keyid or keyid == kd["keyid"]
-        )
+        return any(legacysig.verify(kd, sig, sd.message) for _keyid, sig in _by_content(sd, kd["keyid"]))
     from securesystemslib.signer import Key  # type: ignore[attr-defined]
     from securesystemslib.signer import Signature as SslibSignature  # type: ignore[attr-defined]
 
@@ -236,9 +306,7 @@ def verify_legacy(sd: SignedDoc, kd: dict[str, Any]) -> bool:
         key = Key.from_dict(kd["keyid"], body)
     except Exception:  # an unknown key type or scheme in the layout cannot verify anything
         return False
-    for keyid, sig in sd.signatures:
-        if keyid and keyid != kd["keyid"]:
-            continue
+    for _keyid, sig in _by_content(sd, kd["keyid"]):
         try:
             key.verify_signature(SslibSignature(kd["keyid"], sig.hex()), sd.message)
             return True
@@ -260,6 +328,32 @@ def public_key_of(kd: dict[str, Any]) -> keys.PublicKey | None:
         return keys.parse_public(pub.encode(), "layout key")
     except (InputError, ValueError):
         return None
+
+
+def key_content(kd: dict[str, Any]) -> str:
+    """The identity of a layout key by its public key content, whatever key id it is listed under.
+
+    A PEM or hex key is reduced to the SHA-256 of its DER SubjectPublicKeyInfo (Ed25519: of its raw bytes),
+    so one key in two encodings or under two key ids is one key; a GPG key is its (lower-case) fingerprint;
+    a keyless functionary is its identity claims; anything else its canonical ``keytype`` and ``keyval``.
+    """
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    if is_keyless(kd):
+        return "keyless:" + hashlib.sha256(canonical(kd.get("keyval") or {})).hexdigest()
+    if is_gpg(kd):
+        return "gpg:" + str(kd.get("keyid", "")).lower()
+    pub = public_key_of(kd)
+    if pub is not None:
+        der = pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return "spki:" + hashlib.sha256(der).hexdigest()
+    rest = {"keytype": kd.get("keytype"), "keyval": kd.get("keyval")}
+    try:
+        return "raw:" + hashlib.sha256(canonical(rest)).hexdigest()
+    except Exception:  # a float or another value canonical JSON refuses: the key id stands for itself
+        return "keyid:" + str(kd.get("keyid", ""))
 
 
 def sslib_signer(signer: Signer) -> Any:

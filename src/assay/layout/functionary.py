@@ -5,12 +5,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from assay.crypto import keys
-from assay.errors import AssayError
-from assay.layout.envelope import SignedDoc, is_keyless, public_key_of, verify_legacy
-from assay.layout.model import LINK_PREDICATE
+from assay.errors import AssayError, InputError
+from assay.layout.envelope import SignedDoc, check_signature, is_keyless, key_content, public_key_of
+from assay.layout.model import LINK_PREDICATE, Layout, parse_layout
 
 if TYPE_CHECKING:
     from assay.formats.trustroot import TrustedRoot
+
+
+def distinct_keys(layout: Layout, keyids: list[str]) -> dict[str, str]:
+    """keyid -> the key's content identity (:func:`key_content`) for the given layout key ids."""
+    return {k: key_content(layout.keys[k]) for k in keyids if k in layout.keys}
+
+
+def parse_checked(doc: dict[str, Any], where: str = "layout") -> Layout:
+    """:func:`parse_layout`, then every step's threshold against its distinct functionary keys.
+
+    in-toto counts keys, not key ids: one key listed under two key ids is one functionary, so a step whose
+    threshold only such duplicates could reach is refused before anything is signed or verified.
+    """
+    layout = parse_layout(doc, where)
+    for step in layout.steps:
+        distinct = set(distinct_keys(layout, step.pubkeys).values())
+        if step.threshold > len(distinct):
+            raise InputError(
+                "threshold-above-functionaries",
+                f"{where}: step {step.name!r} has threshold {step.threshold} but only {len(distinct)} distinct "
+                f"functionary key(s) ({len(set(step.pubkeys))} key ids; keys are counted by their content)",
+            )
+    return layout
 
 
 def _identity(kd: dict[str, Any]) -> Any:
@@ -32,7 +55,7 @@ def signed_by(sd: SignedDoc, kd: dict[str, Any], trust: TrustedRoot | None) -> t
     if sd.form != "bundle":
         if is_keyless(kd):
             return False, "a keyless functionary signs Sigstore bundles, not legacy links"
-        return (True, "signature") if verify_legacy(sd, kd) else (False, "no valid signature by this key")
+        return check_signature(sd, kd)
     assert sd.bundle is not None
     from assay.verify import pipeline
     from assay.verify.policy import Policy

@@ -10,10 +10,30 @@ from typing import Any
 from assay.errors import InputError
 
 LINK_PREDICATE = "https://in-toto.io/attestation/link/v0.3"
-EXPIRES_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+EXPIRES_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z", re.ASCII)
 HEX_RE = re.compile(r"[0-9a-fA-F]+\Z")
 
 Artifacts = dict[str, dict[str, str]]
+
+
+def parse_expires(value: Any, where: str) -> datetime:
+    """A layout's ``expires`` (``YYYY-MM-DDTHH:MM:SSZ``, a real UTC date and time) as an aware datetime."""
+    if value is None:
+        raise InputError(
+            "layout-malformed",
+            f"{where}: the layout has no expires; the in-toto specification requires every layout to expire "
+            "(add expires: YYYY-MM-DDTHH:MM:SSZ)",
+        )
+    m = EXPIRES_RE.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise InputError("layout-malformed", f"{where}: expires {value!r} is not YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        year, month, day, hour, minute, second = (int(g) for g in m.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError as exc:  # February 30, month 13, hour 25, second 60
+        raise InputError(
+            "layout-malformed", f"{where}: expires {value!r} is not a real date and time ({exc})"
+        ) from None
 
 
 def _obj(value: Any, where: str) -> dict[str, Any]:
@@ -155,7 +175,7 @@ class Layout:
 
     def expires_at(self) -> datetime:
         """Expiry as an aware datetime."""
-        return datetime.strptime(self.expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_expires(self.expires, "layout.expires")
 
     def step(self, name: str) -> Item | None:
         """The step called ``name``."""
@@ -173,9 +193,14 @@ def parse_layout(doc: dict[str, Any], where: str = "layout") -> Layout:
     if doc.get("_type") != "layout":
         raise InputError("layout-malformed", f"{where}: _type is {doc.get('_type')!r}, expected 'layout'")
     expires = doc.get("expires")
-    if not isinstance(expires, str) or not EXPIRES_RE.match(expires):
-        raise InputError("layout-malformed", f"{where}.expires: expected YYYY-MM-DDTHH:MM:SSZ")
+    parse_expires(expires, f"{where}.expires")
+    assert isinstance(expires, str)
     keys = {str(k): _obj(v, f"{where}.keys[{k}]") for k, v in _obj(doc.get("keys") or {}, f"{where}.keys").items()}
+    for k, v in keys.items():  # the entry is named by its key in the map (in-toto's rule); checked, not trusted
+        if v.get("keyid", k) != k:
+            raise InputError("layout-malformed", f"{where}.keys[{k}]: names key id {v.get('keyid')!r}")
+        if "keyid" not in v:
+            keys[k] = {**v, "keyid": k}
     seen: set[str] = set()
     steps: list[Item] = []
     inspections: list[Item] = []

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assay.errors import InputError, VerificationError
-from assay.layout.envelope import SignedDoc, verify_legacy
-from assay.layout.functionary import signed_by
-from assay.layout.model import Item, Layout, Link, parse_layout
+from assay.layout.envelope import SignedDoc, check_signature
+from assay.layout.functionary import distinct_keys, parse_checked, signed_by
+from assay.layout.model import Item, Layout, Link
 from assay.layout.rules import RuleReport, apply_rules
 
 if TYPE_CHECKING:
@@ -94,10 +94,11 @@ def _check_layout_signatures(sd: SignedDoc, layout_keys: list[dict[str, Any]], w
     if sd.kind != "layout":
         raise InputError("layout-malformed", f"{where}: is a {sd.kind}, not a layout")
     for kd in layout_keys:
-        if not verify_legacy(sd, kd):
+        ok, why = check_signature(sd, kd)
+        if not ok:
             raise VerificationError(
                 "layout-signature-invalid",
-                f"{where}: no valid signature by layout key {kd['keyid'][:16]}",
+                f"{where}: no valid signature by layout key {kd['keyid'][:16]} ({why})",
                 step="layout-signature",
             )
 
@@ -146,23 +147,34 @@ def _step_links(
     for fname, sd in store.links():
         name = sd.document.get("name") if sd.kind == "link" else _sublayout_step(fname)
         if name not in by_step:
-            raise InputError(
-                "link-for-unknown-step", f"{fname}: a {sd.kind} for step {name!r}, which the layout does not have"
-            )
+            claimed = [s for s in by_step if fname.startswith(s + ".")]
+            if claimed and not fname.startswith(f"{name}."):  # filed as a layout step's link, signed for another
+                raise InputError(
+                    "link-for-unknown-step",
+                    f"{fname}: named as a link of step {claimed[0]!r} but a {sd.kind} for step {name!r}, "
+                    "which the layout does not have",
+                )
+            # as in-toto-verify: links of steps the layout does not name play no part in it
+            result.notes.append(f"{fname}: a {sd.kind} for step {name!r}, which the layout does not name; ignored")
+            continue
         by_step[str(name)].append((fname, sd))
     chain: dict[str, Link] = {}
     outcomes: dict[str, StepOutcome] = {}
     for step in layout.steps:
         out = StepOutcome(step.name)
-        verified: dict[str, tuple[str, Link]] = {}
+        content = distinct_keys(layout, step.pubkeys)  # keyid -> key content: one key under two ids counts once
+        verified: dict[str, tuple[str, Link]] = {}  # by key content
+        first_id: dict[str, str] = {}  # key content -> the key id it was first verified under
         rejected: list[str] = []
         for fname, sd in sorted(by_step[step.name], key=lambda pair: pair[0]):
-            keyid, why = _authorised(sd, step, layout, opts.trust)
-            if keyid is None:
+            signer, why = _authorised(sd, step, layout, opts.trust)
+            if signer is None:
                 rejected.append(f"{fname} (signed by {_sig_keyids(sd)}; {'; '.join(why)})")
                 continue
-            if keyid in verified:
-                first_file, first = verified[keyid]
+            key = content[signer]
+            keyid = first_id.setdefault(key, signer)
+            if key in verified:
+                first_file, first = verified[key]
                 other = sd.link(fname) if sd.kind == "link" else None
                 if other is None or (other.materials, other.products) != (first.materials, first.products):
                     raise VerificationError(
@@ -171,7 +183,8 @@ def _step_links(
                         "artifacts",
                         step=step.name,
                     )
-                result.notes.append(f"step {step.name!r}: {fname} is a second link by {keyid[:8]}; counted once")
+                also = f" (listed again as {signer[:8]})" if signer != keyid else ""
+                result.notes.append(f"step {step.name!r}: {fname} is a second link by {keyid[:8]}{also}; counted once")
                 continue
             if sd.kind == "layout":
                 sub = _verify(sd, [layout.keys[keyid]], store.sub(f"{step.name}.{keyid[:8]}"), opts, depth + 1, fname)
@@ -184,7 +197,7 @@ def _step_links(
                     raise VerificationError(
                         "link-name-mismatch", f"{fname}: records step {link.name!r}", step=step.name
                     )
-            verified[keyid] = (fname, link)
+            verified[key] = (fname, link)
         if len(verified) < step.threshold:
             reason = "link-missing" if not verified and not rejected else "threshold-not-met"
             if rejected and not verified:
@@ -212,7 +225,7 @@ def _step_links(
                 f"step {step.name!r}: command {' '.join(ref.command)!r} differs from the expected "
                 f"{' '.join(step.expected_command)!r} (a warning, as in the in-toto specification)"
             )
-        out.functionaries = [k for k, _ in items]
+        out.functionaries = [first_id[k] for k, _ in items]
         out.links = [f for _, (f, _l) in items]
         chain[step.name] = ref
         outcomes[step.name] = out
@@ -231,7 +244,7 @@ def _verify(
     if depth > 8:
         raise InputError("sublayout-too-deep", f"{where}: sublayouts nest more than 8 levels")
     _check_layout_signatures(sd, layout_keys, where)
-    layout = parse_layout(sd.document, where)
+    layout = parse_checked(sd.document, where)
     layout.locations = locations or {}
     if layout.expires_at() <= opts.now:
         raise VerificationError("layout-expired", f"{where}: the layout expired at {layout.expires}", step="expiry")

@@ -19,7 +19,8 @@ from assay.crypto import keys
 from assay.errors import InputError
 from assay.formats import safeyaml
 from assay.layout.envelope import key_dict_from_public, keyless_key_dict
-from assay.layout.model import EXPIRES_RE, Layout, parse_layout
+from assay.layout.functionary import parse_checked
+from assay.layout.model import Layout, parse_expires
 from assay.layout.rules import check_rules
 
 TOP_KEYS = {"expires", "readme", "functionaries", "steps", "inspections"}
@@ -69,9 +70,8 @@ def _expires(value: Any, where: str) -> str:
     if isinstance(value, datetime):
         value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
         return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    if isinstance(value, str) and EXPIRES_RE.match(value):
-        return value
-    raise InputError("layout-malformed", f"{where}: expires must be YYYY-MM-DDTHH:MM:SSZ")
+    parse_expires(value, where)
+    return str(value)
 
 
 def _functionary(name: str, data: Any, node: yaml.Node, filename: str, load_key: KeyLoader) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def convert(text: str, filename: str, load_key: KeyLoader) -> tuple[dict[str, An
                 out.update(_type="inspection", run=_words(s.get("run") or [], _line(filename, inode)))
                 doc["inspect"].append(out)
     try:
-        layout = parse_layout(doc, filename)
+        layout = parse_checked(doc, filename)
     except InputError as exc:
         raise InputError(exc.reason, exc.message) from None
     layout.locations = locations

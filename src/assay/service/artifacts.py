@@ -1,7 +1,8 @@
 """Hashing materials and products: walk paths under a base path, apply excludes, hash files in parallel.
 
 Paths are recorded relative to the base path with forward slashes, like in-toto-run: directories are
-walked (symlinked directories followed, loops refused), excludes use gitignore patterns, and
+walked (symbolic links followed while they stay under the base path; a link out of it, whether to a file or a
+directory, is refused with ``artifact-path-escapes`` and a loop with ``symlink-loop``), excludes use gitignore patterns, and
 ``--lstrip-paths`` prefixes are removed. Each file is hashed in one streaming pass; small files are read
 whole. Files are hashed on a few threads (hashlib releases the GIL), so memory stays flat.
 """
@@ -56,8 +57,19 @@ def _stat(path: str) -> os.stat_result | None:
         raise _unreadable(path, exc) from None
 
 
-def _walk(top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any) -> Iterator[tuple[str, str]]:
-    """(path, path relative to the base) of every regular file under ``top``."""
+def _inside(root: str, path: str, shown: str) -> None:
+    """Refuse ``path`` (resolved through every symbolic link) when it is not under ``root`` (resolved)."""
+    real = os.path.realpath(path)
+    if real != root and os.path.commonpath([root, real]) != root:
+        raise InputError(
+            "artifact-path-escapes", f"{shown}: a symbolic link to {real}, outside the base path {root}; not followed"
+        )
+
+
+def _walk(
+    top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any, root: str
+) -> Iterator[tuple[str, str]]:
+    """(path, path relative to the base) of every regular file under ``top``; symlinks must stay under ``root``."""
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except PermissionError:
@@ -70,13 +82,15 @@ def _walk(top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: A
         st = _stat(full)
         if st is None:
             continue
+        if entry.is_symlink():  # scandir's cached lstat: only links pay for the resolution
+            _inside(root, full, full)
         if stat.S_ISDIR(st.st_mode):
             ident = (st.st_dev, st.st_ino)
             if ident in ancestors:
                 raise InputError("symlink-loop", f"{full}: symbolic link loop (a directory links to its ancestor)")
             if spec.match_file(rel + "/"):
                 continue
-            yield from _walk(full, rel, ancestors | {ident}, spec)
+            yield from _walk(full, rel, ancestors | {ident}, spec, root)
         elif stat.S_ISREG(st.st_mode):
             yield full, rel
 
@@ -100,13 +114,20 @@ def record(
     excludes: list[str] | None = None,
     lstrip_paths: list[str] | None = None,
     workers: int = WORKERS,
+    default_excludes: bool = True,
 ) -> dict[str, dict[str, str]]:
-    """``{path: {"sha256": hex}}`` for every file under ``paths`` (relative to ``base_path``)."""
+    """``{path: {"sha256": hex}}`` for every file under ``paths`` (relative to ``base_path``).
+
+    ``default_excludes`` applies in-toto-run's recording excludes (``*.link*``, ``.git``, ``*.pyc``, ``*~``);
+    verification turns them off and sees every file but those it is told to skip.
+    """
     base = os.path.abspath(base_path or ".")
     if not os.path.isdir(base):
         raise InputError("base-path-invalid", f"{base_path}: not a directory")
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*DEFAULT_EXCLUDES, *(excludes or [])])
+    defaults = DEFAULT_EXCLUDES if default_excludes else ()
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*defaults, *(excludes or [])])
     lstrip = list(lstrip_paths or [])
+    root = os.path.realpath(base)
     files: list[tuple[str, str]] = []
     for p in paths:
         full = os.path.normpath(os.path.join(base, p))
@@ -115,9 +136,10 @@ def record(
         st = _stat(full)
         if st is None:
             continue
+        _inside(root, full, p)
         rel = os.path.relpath(full, base)
         if stat.S_ISDIR(st.st_mode):
-            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), spec))
+            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), spec, root))
         else:
             found = [] if spec.match_file(rel) else [(full, rel)]
         files.extend((f, _normalise(r, lstrip)) for f, r in found)

@@ -60,6 +60,24 @@ class LinkOutput:
     dsse: bool = False
 
 
+def check_step_name(step: str) -> str:
+    """A step name that is safe as the start of a file name in the links directory (no path, not hidden)."""
+    bad = (
+        not step
+        or len(step) > 200
+        or step.startswith(".")
+        or any(c in step for c in "/\\\0")
+        or any(ord(c) < 0x20 for c in step)
+    )
+    if bad:
+        raise InputError(
+            "step-name-invalid",
+            f"step name {step!r}: must not be empty, start with '.', or hold '/', '\\' or control characters "
+            "(links are written as STEP.KEYID.link in the links directory)",
+        )
+    return step
+
+
 def _signed_link(link: Link, creds: Credentials, out: LinkOutput) -> tuple[bytes, str]:
     if out.legacy or out.dsse:
         if creds.signer is None:
@@ -93,6 +111,7 @@ def run_step(
     record_streams: bool = False,
 ) -> tuple[int, str]:
     """Hash materials, run the command, hash products, write the signed link; returns (exit code, link path)."""
+    check_step_name(step)
     materials = rec.hash("materials")
     code, byproducts = _execute(command, record_streams, rec.base_path)
     link = Link(step, list(command), materials, rec.hash("products"), byproducts, {})
@@ -127,6 +146,7 @@ def _state_path(links_dir: str, step: str) -> Path:
 
 def record_start(step: str, rec: Recording, out: LinkOutput) -> str:
     """Hash the materials now and keep them (unsigned, local) until ``record stop``."""
+    check_step_name(step)
     state = {"step": step, "materials": rec.hash("materials")}
     Path(out.links_dir).mkdir(parents=True, exist_ok=True)
     path = _state_path(out.links_dir, step)
@@ -136,6 +156,7 @@ def record_start(step: str, rec: Recording, out: LinkOutput) -> str:
 
 def record_stop(step: str, rec: Recording, creds: Credentials, out: LinkOutput) -> str:
     """Hash the products, sign the link with the materials kept by ``record start``."""
+    check_step_name(step)
     path = _state_path(out.links_dir, step)
     if not path.exists():
         raise InputError(
@@ -168,7 +189,12 @@ def layout_init(out: str, functionaries: dict[str, str], days: int) -> str:
 
     if Path(out).exists():
         raise InputError("file-exists", f"{out}: already exists; refusing to overwrite")
-    expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:
+        raise InputError("usage", f"--expires-days {days}: beyond the year 9999") from None
+    if days < 1:
+        raise InputError("usage", f"--expires-days {days}: a layout must expire in the future")
     text = yamlform.template(expires, functionaries)
     write_atomic(out, text.encode())
     return out
@@ -193,10 +219,10 @@ def layout_sign(path: str, key_refs: list[str], out: str | None, password_file: 
         if sd.form != "metablock" or sd.kind != "layout":
             raise InputError("layout-malformed", f"{path}: not an in-toto layout Metablock")
         doc = sd.document
-        signatures = [{"keyid": k, "sig": s.hex()} for k, s in sd.signatures]
-        from assay.layout.model import parse_layout
+        signatures = list(sd.raw_signatures)  # as written: gpg entries keep their other_headers
+        from assay.layout.functionary import parse_checked
 
-        parse_layout(doc, path)
+        parse_checked(doc, path)
     else:
         doc, _ = load_layout_source(path)
     sslib = [envelope.sslib_signer(signers.load(k, password(password_file))) for k in key_refs]
@@ -229,7 +255,11 @@ class DirLinkStore:
         return out
 
     def sub(self, name: str) -> DirLinkStore:
-        """The sublayout's link directory ``STEP.KEYID8``."""
+        """The sublayout's link directory ``STEP.KEYID8`` (a step name holding a path is refused)."""
+        if name.startswith(".") or any(c in name for c in "/\\\0"):
+            raise InputError(
+                "link-path-invalid", f"sublayout directory {name!r}: a step name must not hold a path or start with '.'"
+            )
         return DirLinkStore(str(self.path / name))
 
 
@@ -276,6 +306,17 @@ class VerifyRequest:
     layout_source: str | None = None
     trusted_root: str | None = None
     server: str | None = None
+    artifacts_excludes: tuple[str, ...] = ()
+
+
+def load_layout_key(path: str) -> dict[str, Any]:
+    """A ``--layout-key`` file as a layout key entry: a PEM public key, or an OpenPGP public key (in-toto gpg)."""
+    from assay.pgp import intoto as pgp_intoto
+
+    data = read_file(path, "layout key")
+    if pgp_intoto.is_openpgp(data):
+        return pgp_intoto.key_dict(data, path)
+    return envelope.key_dict_from_public(keys.load_public(Path(path)))
 
 
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
@@ -291,7 +332,7 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
         locations = parsed.locations
     else:
         locations = yamlform.json_locations(raw.decode("utf-8", "replace"), req.layout)
-    layout_keys = [envelope.key_dict_from_public(keys.load_public(Path(k))) for k in req.layout_keys]
+    layout_keys = [load_layout_key(k) for k in req.layout_keys]
     opts = Options(
         now or datetime.now(UTC),
         _trust(req.trusted_root, req.server),
@@ -299,16 +340,19 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     )
     result = verify_layout(sd, layout_keys, DirLinkStore(req.links), opts, where=req.layout, locations=locations)
     if req.artifacts_dir and result.summary is not None:
-        _check_final_artifacts(req.artifacts_dir, result)
+        _check_final_artifacts(req.artifacts_dir, result, list(req.artifacts_excludes))
     return result
 
 
-def _check_final_artifacts(directory: str, result: LayoutResult) -> None:
+def _check_final_artifacts(directory: str, result: LayoutResult, excludes: list[str]) -> None:
+    """Every file in ``directory`` (none skipped but by ``--artifacts-exclude``) is a product of the last step."""
     from assay.service import artifacts
 
     assert result.summary is not None
     expected = result.summary.products
-    found = artifacts.record(["."], base_path=artifacts.tree_path(directory).as_posix())
+    found = artifacts.record(
+        ["."], base_path=artifacts.tree_path(directory).as_posix(), excludes=excludes, default_excludes=False
+    )
     for path, digest in sorted(found.items()):
         if path not in expected:
             raise VerificationError(
@@ -320,4 +364,5 @@ def _check_final_artifacts(directory: str, result: LayoutResult) -> None:
                 f"{directory}/{path}: sha256 {digest['sha256']} on disk, {expected[path].get('sha256')} in the last step's link",
                 step="artifacts",
             )
-    result.notes.append(f"{len(found)} artifact(s) in {directory} match the products of the last step")
+    skipped = f" (skipping {', '.join(excludes)})" if excludes else ""
+    result.notes.append(f"{len(found)} artifact(s) in {directory} match the products of the last step{skipped}")

@@ -68,8 +68,8 @@ def _trust(source: loader.Source, base: Path) -> TrustedRoot:
 
 def _read_layout(ref: dict[str, Any], base: Path) -> dict[str, Any] | loader.Unreadable:
     """A ``layout`` rule's inputs: the signed layout, its keys (in-toto key entries) and the links directory."""
-    from assay.layout.envelope import key_dict_from_public, parse_signed
-    from assay.service.layout import DirLinkStore
+    from assay.layout.envelope import parse_signed
+    from assay.service.layout import DirLinkStore, load_layout_key
 
     layout_path = base / ref["layout"]
     try:
@@ -81,7 +81,7 @@ def _read_layout(ref: dict[str, Any], base: Path) -> dict[str, Any] | loader.Unr
     layout_keys = []
     for i, k in enumerate(ref["keys"]):
         try:
-            layout_keys.append(key_dict_from_public(keys.load_public(base / k)))
+            layout_keys.append(load_layout_key(str(base / k)))  # PEM or OpenPGP, as verify-layout reads them
         except AssayError as exc:
             return loader.Unreadable(f"keys/{i}", "policy-key-unreadable", f"key {k!r}: {exc.message}")
     return {

@@ -100,12 +100,23 @@ def test_wrong_functionary(owner, alice, bob):
     assert exc.value.reason == "link-signer-not-authorised" and mallory.keyid[:16] in exc.value.message
 
 
-def test_link_for_unknown_step_is_bad_input(owner, alice, bob):
+def test_link_for_unknown_step_is_ignored_with_a_note(owner, alice, bob):
     store = _links(alice, bob)
-    store.add_link(alice, Link("deploy", [], {}, {}))
+    name = store.add_link(alice, Link("deploy", [], {}, {"anything": digest("6")}))
+    result = verify(signed_layout(_chain(alice, bob), owner), [owner.key], store)
+    assert [s.name for s in result.steps] == ["checkout", "build"]
+    assert any(name in n and "'deploy'" in n and "ignored" in n for n in result.notes), result.notes
+    store.files["notes.link"] = store.files.pop(name)  # any file name: still ignored
+    assert any("notes.link" in n for n in verify(signed_layout(_chain(alice, bob), owner), [owner.key], store).notes)
+
+
+def test_link_for_unknown_step_filed_as_a_layout_step_is_refused(owner, alice, bob):
+    store = _links(alice, bob)
+    doc = envelope.sign_metablock([alice.signer], Link("deploy", [], {}, {}).to_dict())
+    store.files[f"checkout.{alice.keyid[:8]}.extra.link"] = json.dumps(doc).encode()
     with pytest.raises(InputError) as exc:
         verify(signed_layout(_chain(alice, bob), owner), [owner.key], store)
-    assert exc.value.reason == "link-for-unknown-step"
+    assert exc.value.reason == "link-for-unknown-step" and "'checkout'" in exc.value.message
 
 
 def test_threshold(owner, alice, bob):
