@@ -4,7 +4,7 @@ Per image: parse the reference → the namespace's policies whose globs match
 (none: deny, unless a policy says ``allow-unmatched``) → on ``/validate``, a
 tag-only image under a blocking policy is refused (``image-not-pinned``) →
 tag → digest (cached, coalesced) → one verdict per policy, cached by
-(policy digest, image digest) and coalesced → combined by mode (enforce
+(digest of the policy and all its trust material, image digest) and coalesced → combined by mode (enforce
 denies, warn warns, audit annotates). ``/mutate`` pins every verified tag to
 the digest that was verified. The whole request shares one deadline.
 """
@@ -358,7 +358,7 @@ class Engine:
     async def _verdict(
         self, policy: Policy, image: str, registry: str, name: str, tag: str | None, digest: str, dry_run: bool
     ) -> Verdict:
-        key = f"v:{policy.digest}:{digest}"
+        key = f"v:{policy.material_digest}:{digest}"  # the policy and all its trust material
         hit = await self.cache.get(key)
         self.metrics.cache.labels("verdict", "hit" if hit else "miss").inc()
         if isinstance(hit, dict):

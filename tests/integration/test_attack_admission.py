@@ -1,0 +1,126 @@
+"""The admission webhook attacked as a hostile client and a careless operator would (issue 22, item 4):
+rotated keys, other spellings of a registry, one failing repository, moved tags, images hidden in every
+container kind and pod template, odd review bodies. Each probe goes through ``assay admission serve`` over
+HTTPS with AdmissionReview bodies shaped as the apiserver sends them, against Debian's docker-registry."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.admission_reviews import review, workload
+from tests.integration.admission_env import Webhook, World, make_world, policy_yaml, write_cert
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = make_world(tmp_path_factory.mktemp("admission-attack"))
+    try:
+        yield w
+    finally:
+        w.registry.stop()
+
+
+_HOOKS: list[Webhook] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_hooks() -> Iterator[None]:
+    yield
+    while _HOOKS:
+        _HOOKS.pop().stop()
+
+
+def _hook(world: World, tmp: Path, policies: dict[str, str], args: list[str] | None = None) -> Webhook:
+    pdir = tmp / "policies"
+    pdir.mkdir(parents=True, exist_ok=True)
+    for name, text in policies.items():
+        (pdir / name).write_text(text)
+    _, _, ca = write_cert(tmp / "tls")
+    hook = Webhook(tmp, pdir, ca, args or [])
+    _HOOKS.append(hook)
+    return hook.start()
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def _pinned(world: World, name: str) -> str:
+    image, digest = world.images[name]
+    return f"{image.rsplit(':', 1)[0]}@{digest}"
+
+
+def _validate(hook: Webhook, image: str, namespace: str = "prod") -> dict:
+    return hook.post("validate", review(workload("Pod", "p", namespace, {"c": image})))
+
+
+# ---- 1. key rotation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["rename", "in-place"])
+def test_rotated_key_file_refuses_old_key_and_admits_new_key_without_restart(world: World, tmp_path: Path, how: str):
+    """The policy text never changes: only the key file it names. A pass cached under the old key (cache TTL
+    300 s) must not be reused, and the new key's images are admitted, without restarting the webhook."""
+    key = tmp_path / "release.pub"
+    shutil.copy(world.root / "k.pub", key)
+    hook = _hook(world, tmp_path, {"p.yaml": policy_yaml("release", [f"{world.registry.host}/team/**"], str(key))},
+                 ["--reload-interval", "0.2", "--cache-ttl", "300"])  # fmt: skip
+    old_key_image, new_key_image = _pinned(world, "signed"), _pinned(world, "wrong")  # k.key / other.key
+    assert _validate(hook, old_key_image)["allowed"] is True
+    assert _validate(hook, old_key_image)["allowed"] is True  # now answered from the verdict cache
+    assert hook.metric("assay_admission_cache_total", kind="verdict", result="hit") >= 1
+    refused = _validate(hook, new_key_image)
+    assert refused["allowed"] is False and refused["status"]["reason"] == "threshold-not-met"
+    if how == "rename":  # as a Secret volume or `mv` does
+        tmp = tmp_path / "release.pub.new"
+        shutil.copy(world.root / "other.pub", tmp)
+        tmp.replace(key)
+    else:  # same size, same inode, possibly the same timestamp tick
+        key.write_bytes((world.root / "other.pub").read_bytes())
+    _wait(lambda: _validate(hook, new_key_image)["allowed"] is True)
+    stale = _validate(hook, old_key_image)
+    assert stale["allowed"] is False and stale["status"]["reason"] == "threshold-not-met", stale
+
+
+def test_verdict_cache_is_keyed_by_policy_and_all_its_trust_material(world: World, tmp_path: Path):
+    """The same policy bytes naming a key file with other contents is another cache namespace."""
+    from assay.service.policy import load_policy
+
+    key = tmp_path / "k.pub"
+    shutil.copy(world.root / "k.pub", key)
+    (tmp_path / "p.yaml").write_text(policy_yaml("release", ["**"], "k.pub"))
+    first = load_policy(str(tmp_path / "p.yaml"))
+    shutil.copy(world.root / "other.pub", key)
+    second = load_policy(str(tmp_path / "p.yaml"))
+    assert first.digest == second.digest  # the policy text did not change
+    assert first.material_digest != second.material_digest
+    assert str(key.absolute()) in second.named_files and str((tmp_path / "p.yaml").absolute()) in second.named_files
+
+
+def test_a_key_file_that_appears_later_is_loaded_without_a_policy_edit(world: World, tmp_path: Path):
+    """The set fails to load (its key file is missing): the watcher retries until the key appears."""
+    key = tmp_path / "late.pub"
+    pdir = tmp_path / "policies"
+    pdir.mkdir()
+    (pdir / "p.yaml").write_text(policy_yaml("release", [f"{world.registry.host}/team/**"], str(key)))
+    _, _, ca = write_cert(tmp_path / "tls")
+    hook = Webhook(tmp_path, pdir, ca, ["--reload-interval", "0.2"])
+    _HOOKS.append(hook)
+    hook.start(ready=False)
+    with hook.client() as c:
+        assert c.get("/readyz").json()["reason"] == "policy-key-unreadable"
+        shutil.copy(world.root / "k.pub", key)
+        _wait(lambda: c.get("/readyz").status_code == 200)
+    assert _validate(hook, _pinned(world, "signed"))["allowed"] is True
