@@ -124,3 +124,67 @@ def test_a_key_file_that_appears_later_is_loaded_without_a_policy_edit(world: Wo
         shutil.copy(world.root / "k.pub", key)
         _wait(lambda: c.get("/readyz").status_code == 200)
     assert _validate(hook, _pinned(world, "signed"))["allowed"] is True
+
+
+# ---- 2. other spellings of the same registry ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spelled(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
+    """allow-unmatched policies written for the canonical names (one of them in a non-canonical spelling)."""
+    tmp = tmp_path_factory.mktemp("spelled")
+    port = world.registry.port
+    key = str(world.root / "k.pub")
+    policies = {
+        "local.yaml": policy_yaml("local", [f"localhost:{port}/team/**"], key, mode="allow-unmatched"),
+        "shouty.yaml": policy_yaml("shouty", [f"LOCALHOST:0{port}/shouty/**"], key, mode="allow-unmatched"),
+        "hub.yaml": policy_yaml("hub", ["docker.io/library/nginx"], key, mode="allow-unmatched"),
+    }
+    pdir = tmp / "policies"
+    pdir.mkdir()
+    for name, text in policies.items():
+        (pdir / name).write_text(text)
+    _, _, ca = write_cert(tmp / "tls")
+    hook = Webhook(tmp, pdir, ca, ["--timeout", "4"]).start()
+    try:
+        yield hook
+    finally:
+        hook.stop()
+
+
+@pytest.mark.parametrize("spelling", ["LOCALHOST:{port}", "localhost:0{port}", "LocalHost:00{port}"])
+def test_registry_spellings_do_not_escape_their_policy(world: World, spelled: Webhook, spelling: str):
+    host = spelling.format(port=world.registry.port)
+    unsigned = f"{host}/team/unsigned@{world.images['unsigned'][1]}"
+    resp = _validate(spelled, unsigned)
+    assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures", resp
+    assert "policy 'local'" in resp["status"]["message"]
+    signed = _validate(spelled, f"{host}/team/web@{world.images['signed'][1]}")
+    assert signed["allowed"] is True and "warnings" not in signed  # verified, not "unmatched"
+    # the tag as written resolves through the same canonical name and is pinned as written
+    mutated = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": f"{host}/team/web:v1"})))
+    assert mutated["allowed"] is True and "patch" in mutated
+
+
+def test_a_policy_written_in_another_spelling_matches_the_canonical_name(world: World, spelled: Webhook):
+    from tests.integration.conftest import push_image
+
+    digest = push_image(world.registry.host, "shouty/app", "v1", b"shouty unsigned")
+    resp = _validate(spelled, f"localhost:{world.registry.port}/shouty/app@{digest}")
+    assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures"
+    assert "policy 'shouty'" in resp["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["nginx", "docker.io/nginx", "index.docker.io/nginx", "registry-1.docker.io/nginx",
+     "registry.hub.docker.com/nginx", "DOCKER.IO:443/library/nginx", "docker.io/library/nginx"],
+)  # fmt: skip
+def test_docker_hub_spellings_are_matched_by_the_canonical_policy(spelled: Webhook, image: str):
+    """A policy for docker.io/library/nginx covers every Hub spelling: each is verified (and, with no signature
+    reachable from this machine, denied) instead of being admitted as unmatched."""
+    resp = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": f"{image}:1.27"})))
+    assert resp["allowed"] is False, resp
+    assert resp["status"]["reason"] != "no-policy-matched" and "policy 'hub'" in resp["status"]["message"]
+    other = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": "docker.io/library/busybox:1"})))
+    assert other["allowed"] is True and "allow-unmatched" in other["warnings"][0]  # the control: unmatched

@@ -18,7 +18,7 @@ from assay.crypto import keys
 from assay.crypto.keys import PublicKey
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
-from assay.oci.reference import is_image_argument
+from assay.oci.reference import canonical_pattern, is_image_argument
 from assay.policy import loader, materials, testing
 from assay.policy.evaluate import Evaluation, evaluate, name_matches
 from assay.policy.materials import Target
@@ -173,7 +173,13 @@ def load_policy(path_str: str) -> Policy:
     layouts = {i: _read_layout(ref, base, named) for i, ref in source.layout_refs().items()}
     policy = loader.compile_policy(source, read, layouts)  # a bad policy is refused before any trust root is fetched
     trust = _trust(source, base, named)
-    return replace(policy, trust=trust, named_files=tuple(named.files), trust_digest=named.digest(raw))
+    # image globs are compared with normalised references: normalise their hosts the same way
+    images = tuple(canonical_pattern(p) for p in policy.images)
+    exclude = policy.exclude if policy.blobs else tuple(canonical_pattern(p) for p in policy.exclude)
+    return replace(
+        policy, trust=trust, images=images, exclude=exclude, named_files=tuple(named.files),
+        trust_digest=named.digest(raw),
+    )  # fmt: skip
 
 
 # ---- targets -------------------------------------------------------------------------------
