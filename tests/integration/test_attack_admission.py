@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,74 @@ def test_docker_hub_spellings_are_matched_by_the_canonical_policy(spelled: Webho
     assert resp["status"]["reason"] != "no-policy-matched" and "policy 'hub'" in resp["status"]["message"]
     other = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": "docker.io/library/busybox:1"})))
     assert other["allowed"] is True and "allow-unmatched" in other["warnings"][0]  # the control: unmatched
+
+
+# ---- 3. one failing repository ------------------------------------------------------------------
+
+
+def _proxy_to(upstream: str, broken: str) -> type:
+    """A loopback proxy in front of the real registry answering 500 for every path of one repository."""
+    from http.server import BaseHTTPRequestHandler
+
+    import httpx
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            if self.path.startswith(f"/v2/{broken}/"):
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "authorization", "range")}
+            r = httpx.request(self.command, f"http://{upstream}{self.path}", headers=headers, timeout=10)
+            self.send_response(r.status_code)
+            for k, v in r.headers.items():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(r.content)
+
+        do_GET = _forward
+        do_HEAD = _forward
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Proxy
+
+
+def test_one_failing_repository_backs_off_only_itself(world: World, tmp_path: Path):
+    """A 500 from team/broken under a fail-open policy admits that image (its own failure, with a warning),
+    but never-seen images from the healthy repositories on the same host are verified: the unsigned one is
+    denied, the signed one admitted without a warning; a never-tried image of the broken repository itself is
+    not admitted on the strength of another image's failure (registry-backoff)."""
+    from tests.conftest import loopback_http
+    from tests.integration.conftest import push_image
+
+    push_image(world.registry.host, "team/broken", "v1", b"broken one")
+    other = push_image(world.registry.host, "team/broken", "v2", b"broken two")
+    with loopback_http(_proxy_to(world.registry.host, "team/broken")) as proxy:
+        policy = policy_yaml("open", [f"{proxy}/team/**"], str(world.root / "k.pub"),
+                             extra_spec="  failurePolicy: fail-open\n")  # fmt: skip
+        hook = _hook(world, tmp_path, {"open.yaml": policy}, ["--timeout", "6"])
+        first = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": f"{proxy}/team/broken:v1"})))
+        assert first["allowed"] is True and "patch" not in first
+        assert "registry-error" in first["warnings"][0] and "fail-open" in first["warnings"][0]
+        # at once, inside the 1 s back-off window the failure opened
+        with ThreadPoolExecutor(4) as pool:
+            unsigned_f = pool.submit(_validate, hook, f"{proxy}/team/unsigned@{world.images['unsigned'][1]}")
+            signed_f = pool.submit(_validate, hook, f"{proxy}/team/web@{world.images['signed'][1]}")
+            untried_f = pool.submit(_validate, hook, f"{proxy}/team/broken@{other}")
+            again_f = pool.submit(
+                hook.post, "mutate", review(workload("Pod", "p", "prod", {"c": f"{proxy}/team/broken:v1"}))
+            )
+        unsigned, signed, untried, again = (f.result() for f in (unsigned_f, signed_f, untried_f, again_f))
+        assert unsigned["allowed"] is False and unsigned["status"]["reason"] == "no-signatures", unsigned
+        assert signed["allowed"] is True and "warnings" not in signed, signed
+        assert untried["allowed"] is False and untried["status"]["reason"] == "registry-backoff", untried
+        assert again["allowed"] is True and "backing off" in again["warnings"][0]  # its own failure, again
+        assert hook.metric("assay_admission_registry_operations_total", op="resolve", result="backoff") >= 1

@@ -7,6 +7,8 @@ tag → digest (cached, coalesced) → one verdict per policy, cached by
 (digest of the policy and all its trust material, image digest) and coalesced → combined by mode (enforce
 denies, warn warns, audit annotates). ``/mutate`` pins every verified tag to
 the digest that was verified. The whole request shares one deadline.
+Registry back-off is per repository; ``fail-open`` admits an image only for its
+own failure, never for a back-off caused by another image (``registry-backoff``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ from assay.policy.model import Policy
 log = logging.getLogger("assay.admission")
 BLOCKING = ("enforce", "allow-unmatched")
 BACKOFF_REASONS = ("registry-unreachable", "registry-error")
+NOT_ATTEMPTED = "registry-backoff"  # not tried (its repository is backed off): never admitted by fail-open
+MAX_BACKOFF_ENTRIES = 10_000
+MAX_BACKOFF_ITEMS = 1_000
+
+
+@dataclass
+class Backoff:
+    """A repository's back-off: until when, the current delay, and the items whose own calls failed."""
+
+    until: float = 0.0
+    delay: float = 0.0
+    failed: dict[str, Verdict] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,7 +132,7 @@ class Engine:
         self.labels_lookup = labels_lookup
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self._backoff: dict[str, tuple[float, float]] = {}  # registry -> (until, delay)
+        self._backoff: dict[str, Backoff] = {}  # registry/repository -> its back-off
         # registry calls block a thread each: a slow registry must not starve the others (the default
         # executor has only cores + 4 threads)
         self._threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="assay-registry")
@@ -254,7 +268,7 @@ class Engine:
                 continue
             verified = False
             line = f"{where}: {v.reason}: {v.message}"
-            if v.environment and p.failure_policy == "fail-open":
+            if v.environment and p.failure_policy == "fail-open" and v.reason != NOT_ATTEMPTED:
                 res.lines.append(line + " (failurePolicy fail-open: allowed)")
                 res.status = "warned" if res.status != "denied" else res.status
             elif p.mode in BLOCKING:
@@ -310,25 +324,46 @@ class Engine:
             self.metrics.coalesced.inc()
         return await asyncio.shield(task)
 
-    async def _registry_call(self, registry: str, op: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn`` in a thread under the registry's concurrency limit, honouring back-off."""
-        until, delay = self._backoff.get(registry, (0.0, 0.0))
+    async def _registry_call(self, registry: str, repository: str, item: str, op: str, fn: Callable[[], Any]) -> Any:
+        """Call ``fn`` in a thread under the registry's concurrency limit, honouring the repository's back-off.
+
+        Back-off is per repository (``registry/repository``, normalised): one failing repository never
+        stops the others on its host. While a repository is backed off, an item (tag or digest) whose own
+        call failed gets that failure again (``failurePolicy: fail-open`` may admit it: it is its own
+        failure); any other item is not tried and answers ``registry-backoff``, which fail-open never
+        admits — nothing is admitted because of someone else's failure."""
+        entry = self._backoff.get(repository)
         now = time.monotonic()
-        if until > now:
+        if entry is not None and entry.until > now:
             self.metrics.registry_ops.labels(registry, op, "backoff").inc()
-            return Verdict(False, "", "registry-unreachable",
-                           f"{registry} failed recently; backing off for {until - now:.1f}s", environment=True)  # fmt: skip
+            wait = f"{repository} failed recently; backing off for {entry.until - now:.1f}s"
+            own = entry.failed.get(f"{op}:{item}")
+            if own is not None:
+                return Verdict(False, "", own.reason, f"{own.message} ({wait})", environment=True)
+            return Verdict(False, "", NOT_ATTEMPTED, f"not tried: {wait}", environment=True)
         sem = self._limits.setdefault(registry, asyncio.Semaphore(self.settings.registry_concurrency))
         async with sem:
             out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
         failed = isinstance(out, Verdict) and out.environment
         self.metrics.registry_ops.labels(registry, op, "error" if failed else "ok").inc()
         if failed and out.reason in BACKOFF_REASONS:
-            delay = min(max(delay * 2, 1.0), 30.0)
-            self._backoff[registry] = (time.monotonic() + delay, delay)
+            self._back_off(repository, f"{op}:{item}", out)
         elif not failed:
-            self._backoff.pop(registry, None)
+            self._backoff.pop(repository, None)
         return out
+
+    def _back_off(self, repository: str, item: str, failure: Verdict) -> None:
+        now = time.monotonic()
+        if len(self._backoff) >= MAX_BACKOFF_ENTRIES:  # expired entries go first, then the oldest
+            for k in [k for k, e in self._backoff.items() if e.until <= now] or list(self._backoff)[:1]:
+                self._backoff.pop(k, None)
+        entry = self._backoff.get(repository)
+        if entry is None:
+            entry = self._backoff[repository] = Backoff()
+        entry.delay = min(max(entry.delay * 2, 1.0), 30.0)
+        entry.until = now + entry.delay
+        if len(entry.failed) < MAX_BACKOFF_ITEMS:
+            entry.failed[item] = failure
 
     async def _resolve(self, registry: str, name: str, tag: str, dry_run: bool) -> str | Verdict:
         key = f"t:{name}:{tag}"
@@ -348,7 +383,7 @@ class Engine:
                 return Verdict(False, "", exc.reason, exc.message)
 
         async def make() -> str | Verdict:
-            out: str | Verdict = await self._registry_call(registry, "resolve", work)
+            out: str | Verdict = await self._registry_call(registry, name, f"tag:{tag}", "resolve", work)
             if isinstance(out, str) and not dry_run:
                 await self.cache.set(key, out, self.settings.tag_ttl)
             return out
@@ -367,8 +402,9 @@ class Engine:
 
         async def make() -> Verdict:
             out = await self._registry_call(
-                registry, "verify", lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl)
-            )
+                registry, name, digest, "verify",
+                lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl),
+            )  # fmt: skip
             if not dry_run and not out.environment:
                 ttl = out.ttl if out.passed else min(out.ttl or s.negative_ttl, s.negative_ttl)
                 await self.cache.set(key, out.to_json(), ttl)
