@@ -5,6 +5,8 @@ HTTPS with AdmissionReview bodies shaped as the apiserver sends them, against De
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -260,3 +262,32 @@ def test_one_failing_repository_backs_off_only_itself(world: World, tmp_path: Pa
         assert untried["allowed"] is False and untried["status"]["reason"] == "registry-backoff", untried
         assert again["allowed"] is True and "backing off" in again["warnings"][0]  # its own failure, again
         assert hook.metric("assay_admission_registry_operations_total", op="resolve", result="backoff") >= 1
+
+
+# ---- 4. a tag that moves -------------------------------------------------------------------------
+
+
+def test_allow_tags_validation_follows_a_moved_tag(world: World, tmp_path: Path):
+    """--allow-tags: a signed tag is admitted; the tag is moved to an unsigned image; the very next validation
+    (well inside --tag-ttl) must see the new digest and refuse it, not answer from the tag cache."""
+    from tests.conftest import run_assay
+    from tests.integration.conftest import push_image
+
+    host = world.registry.host
+    policy = policy_yaml("release", [f"{host}/team/**"], str(world.root / "k.pub"))
+    hook = _hook(world, tmp_path, {"p.yaml": policy}, ["--allow-tags", "--tag-ttl", "300"])
+    image = f"{host}/team/moving:v1"
+    signed = push_image(host, "team/moving", "v1", b"signed release")
+    assert run_assay("sign", image, "--key", "k.key", "--insecure", cwd=world.root).code == 0
+    assert _validate(hook, image)["allowed"] is True
+    mutated = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": image})))
+    assert mutated["allowed"] is True  # the tag cache now holds the signed digest (for 300 s)
+    moved = push_image(host, "team/moving", "v1", b"unsigned replacement")  # retag: same tag, new image
+    refused = _validate(hook, image)
+    assert refused["allowed"] is False and refused["status"]["reason"] == "no-signatures", refused
+    # /mutate may answer from the tag cache only because it pins what it verified; the pin is the old,
+    # signed digest — never the moved tag
+    pinned = hook.post("mutate", review(workload("Pod", "p", "prod", {"c": image})))
+    if pinned["allowed"]:
+        ops = json.loads(base64.b64decode(pinned["patch"]))
+        assert [op["value"] for op in ops] == [f"{host}/team/moving@{signed}"] and moved != signed

@@ -3,7 +3,7 @@
 Per image: parse the reference → the namespace's policies whose globs match
 (none: deny, unless a policy says ``allow-unmatched``) → on ``/validate``, a
 tag-only image under a blocking policy is refused (``image-not-pinned``) →
-tag → digest (cached, coalesced) → one verdict per policy, cached by
+tag → digest (cached on /mutate, asked afresh on /validate; coalesced) → one verdict per policy, cached by
 (digest of the policy and all its trust material, image digest) and coalesced → combined by mode (enforce
 denies, warn warns, audit annotates). ``/mutate`` pins every verified tag to
 the digest that was verified. The whole request shares one deadline.
@@ -253,7 +253,9 @@ class Engine:
             )
         remaining = max(0.0, deadline - time.monotonic())
         try:
-            digest, verdicts = await asyncio.wait_for(self._evaluate(ref, c.image, mine, req.dry_run), remaining)
+            digest, verdicts = await asyncio.wait_for(
+                self._evaluate(ref, c.image, mine, req.dry_run, mutate), remaining
+            )
         except TimeoutError:
             msg = f"not decided within {self.settings.timeout:g}s"
             digest, verdicts = (
@@ -296,13 +298,15 @@ class Engine:
         return res
 
     async def _evaluate(
-        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool
+        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool, mutate: bool
     ) -> tuple[str, list[tuple[Policy, Verdict]]]:
         if ref.digest is not None:
             digest = ref.digest
         else:
             assert ref.tag is not None
-            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run)
+            # /validate admits the tag itself (--allow-tags): it must name the verified digest now, not up to
+            # --tag-ttl ago; /mutate may reuse a recent resolution because it pins the digest it verified
+            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run, fresh=not mutate)
             if isinstance(got, Verdict):
                 return "", [(p, got) for p in policies]
             digest = got
@@ -365,12 +369,15 @@ class Engine:
         if len(entry.failed) < MAX_BACKOFF_ITEMS:
             entry.failed[item] = failure
 
-    async def _resolve(self, registry: str, name: str, tag: str, dry_run: bool) -> str | Verdict:
+    async def _resolve(self, registry: str, name: str, tag: str, dry_run: bool, fresh: bool) -> str | Verdict:
+        """The digest ``name:tag`` names: from the tag cache (``--tag-ttl``) unless ``fresh``, which always asks
+        the registry (and refreshes the cache)."""
         key = f"t:{name}:{tag}"
-        hit = await self.cache.get(key)
-        self.metrics.cache.labels("tag", "hit" if hit else "miss").inc()
-        if isinstance(hit, str):
-            return hit
+        if not fresh:
+            hit = await self.cache.get(key)
+            self.metrics.cache.labels("tag", "hit" if hit else "miss").inc()
+            if isinstance(hit, str):
+                return hit
 
         def work() -> str | Verdict:
             from assay.errors import AssayError, EnvironmentFailure
@@ -388,7 +395,7 @@ class Engine:
                 await self.cache.set(key, out, self.settings.tag_ttl)
             return out
 
-        return await self._shared(f"{key}:{dry_run}", make)  # type: ignore[no-any-return]
+        return await self._shared(f"{key}:{dry_run}:{fresh}", make)  # type: ignore[no-any-return]
 
     async def _verdict(
         self, policy: Policy, image: str, registry: str, name: str, tag: str | None, digest: str, dry_run: bool
