@@ -291,3 +291,214 @@ def test_allow_tags_validation_follows_a_moved_tag(world: World, tmp_path: Path)
     if pinned["allowed"]:
         ops = json.loads(base64.b64decode(pinned["patch"]))
         assert [op["value"] for op in ops] == [f"{host}/team/moving@{signed}"] and moved != signed
+
+
+# ---- 5. a hostile client's review bodies ----------------------------------------------------------
+
+KINDS = ["Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"]
+SPEC = {
+    "Pod": "/spec",
+    "CronJob": "/spec/jobTemplate/spec/template/spec",
+    **{k: "/spec/template/spec" for k in KINDS if k not in ("Pod", "CronJob")},
+}
+
+
+@pytest.fixture(scope="module")
+def strict(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
+    tmp = tmp_path_factory.mktemp("strict")
+    pdir = tmp / "policies"
+    pdir.mkdir()
+    (pdir / "p.yaml").write_text(policy_yaml("release", [f"{world.registry.host}/team/**"], str(world.root / "k.pub")))
+    _, _, ca = write_cert(tmp / "tls")
+    hook = Webhook(tmp, pdir, ca).start()
+    try:
+        yield hook
+    finally:
+        hook.stop()
+
+
+def _spec(obj: dict, kind: str) -> dict:
+    node = obj
+    for part in SPEC[kind].strip("/").split("/"):
+        node = node[part]
+    return node
+
+
+def _with(kind: str, slots: dict[str, list[tuple[str, str]]]) -> dict:
+    from tests.admission_reviews import container
+
+    obj = workload(kind, "w", "prod", {"placeholder": "x"})
+    spec = _spec(obj, kind)
+    spec.pop("containers")
+    for slot, items in slots.items():
+        spec[slot] = [container(n, i) for n, i in items]
+        if slot == "ephemeralContainers":
+            for c in spec[slot]:
+                c["targetContainerName"] = "app"
+    return obj
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("slot", ["initContainers", "ephemeralContainers"])
+def test_images_hidden_in_init_and_ephemeral_containers_of_every_kind_are_checked(
+    world: World, strict: Webhook, kind: str, slot: str
+):
+    signed, unsigned = _pinned(world, "signed"), _pinned(world, "unsigned")
+    obj = _with(kind, {"containers": [("app", signed)], slot: [("hidden", unsigned)]})
+    for hook_name in ("validate", "mutate"):
+        resp = strict.post(hook_name, review(obj))
+        assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures", (hook_name, resp)
+        assert f"container 'hidden' ({slot}[0])" in resp["status"]["message"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_patch_paths_for_every_container_kind(world: World, strict: Webhook, kind: str):
+    import jsonpatch
+
+    (web, web_d), (api, api_d), (worker, worker_d) = (world.images[n] for n in ("signed", "signed2", "signed3"))
+    obj = _with(kind, {"initContainers": [("init", worker)], "containers": [("app", web), ("side", api)],
+                       "ephemeralContainers": [("dbg", web)]})  # fmt: skip
+    resp = strict.post("mutate", review(obj))
+    assert resp["allowed"] is True, resp
+    ops = json.loads(base64.b64decode(resp["patch"]))
+    base, host = SPEC[kind], world.registry.host
+    assert sorted((op["op"], op["path"], op["value"]) for op in ops) == sorted([
+        ("replace", f"{base}/initContainers/0/image", f"{host}/team/worker@{worker_d}"),
+        ("replace", f"{base}/containers/0/image", f"{host}/team/web@{web_d}"),
+        ("replace", f"{base}/containers/1/image", f"{host}/team/api@{api_d}"),
+        ("replace", f"{base}/ephemeralContainers/0/image", f"{host}/team/web@{web_d}"),
+    ])  # fmt: skip
+    patched = jsonpatch.apply_patch(obj, ops)
+    spec = _spec(patched, kind)
+    assert [c["image"] for c in spec["containers"]] == [f"{host}/team/web@{web_d}", f"{host}/team/api@{api_d}"]
+    assert spec["initContainers"][0]["image"] == f"{host}/team/worker@{worker_d}"
+    assert spec["ephemeralContainers"][0]["image"] == f"{host}/team/web@{web_d}"
+    assert strict.post("validate", review(patched))["allowed"] is True  # what was pinned is admitted
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda r: r["request"].pop("object"), "admission-review-invalid"),
+        (lambda r: r["request"].update(object=None), "admission-review-invalid"),
+        (lambda r: r["request"].update(object=["not", "an", "object"]), "admission-review-invalid"),
+        (lambda r: r["request"].update(oldObject="x"), "admission-review-invalid"),
+        (lambda r: r["request"].update(operation="PATCH"), "admission-review-invalid"),
+        (lambda r: r["request"].update(kind="Pod"), "admission-review-invalid"),
+        (lambda r: r["request"].update(dryRun="false"), "admission-review-invalid"),
+        (lambda r: r["request"].update(namespace=["prod"]), "admission-review-invalid"),
+        (lambda r: r.pop("request"), "admission-review-invalid"),
+    ],
+)
+def test_malformed_review_bodies_answer_400(world: World, strict: Webhook, mangle: Callable, reason: str):
+    body = review(workload("Pod", "p", "prod", {"c": _pinned(world, "unsigned")}))
+    mangle(body)
+    with strict.client() as c:
+        for path in ("/validate", "/mutate"):
+            r = c.post(path, json=body)
+            assert r.status_code == 400 and r.json()["reason"] == reason, r.text
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda s: s.update(containers=None, initContainers=[{"name": "i", "image": ""}]), "image-missing"),
+        (lambda s: s["containers"][0].update(image=["a", "b"]), "image-missing"),
+        (lambda s: s["containers"][0].pop("image"), "image-missing"),
+        (lambda s: s["containers"].append(None), "workload-invalid"),
+        (lambda s: s.update(containers={"c": {"image": "x"}}), "workload-invalid"),
+        (lambda s: s.update(ephemeralContainers="x"), "workload-invalid"),
+    ],
+)
+def test_malformed_pod_specs_are_denied(world: World, strict: Webhook, mangle: Callable, reason: str):
+    obj = workload("Deployment", "d", "prod", {"c": _pinned(world, "signed")})
+    mangle(obj["spec"]["template"]["spec"])
+    resp = strict.post("validate", review(obj))
+    assert resp["allowed"] is False and resp["status"]["reason"] == reason, resp
+    no_spec = workload("Pod", "p", "prod", {"c": _pinned(world, "signed")})
+    no_spec["spec"] = None
+    resp = strict.post("validate", review(no_spec))
+    assert resp["allowed"] is False and resp["status"]["reason"] == "workload-invalid"
+
+
+def test_a_huge_number_of_containers_is_denied_quickly(world: World, strict: Webhook):
+    """Thousands of distinct images would exhaust the request's deadline (and, under fail-open, be admitted as
+    timeouts) and the registries' patience: past the limit the request is denied before any registry call."""
+    many = {f"c{i}": f"{world.registry.host}/team/junk{i}:v1" for i in range(2000)}
+    before = strict.metric("assay_admission_registry_operations_total")
+    started = time.monotonic()
+    resp = strict.post("mutate", review(workload("Pod", "p", "prod", many)))
+    assert time.monotonic() - started < 5
+    assert resp["allowed"] is False and resp["status"]["reason"] == "too-many-containers", resp
+    assert strict.metric("assay_admission_registry_operations_total") == before
+    # many containers of one signed image, under the limit: verified once, every one pinned
+    same = {f"c{i}": world.images["signed"][0] for i in range(100)}
+    ok = strict.post("mutate", review(workload("Pod", "p", "prod", same)))
+    assert ok["allowed"] is True and len(json.loads(base64.b64decode(ok["patch"]))) == 100
+
+
+def test_old_object_tricks_on_update(world: World, strict: Webhook):
+    """UPDATE skips an image only when the same named container in the same list had it before; a stored
+    unsigned image cannot be copied into a new container, another list, a duplicate name or a CREATE."""
+    from tests.admission_reviews import container
+
+    unsigned = _pinned(world, "unsigned")
+    old = workload("Pod", "p", "prod", {"app": unsigned})
+    unchanged = strict.post("validate", review(old, operation="UPDATE", old=old))
+    assert unchanged["allowed"] is True  # grandfathered: nothing changed
+
+    def denied(obj: dict, **kw: object) -> None:
+        resp = strict.post("validate", review(obj, **kw))  # type: ignore[arg-type]
+        assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures", (kw, resp)
+
+    dup = workload("Pod", "p", "prod", {"app": unsigned})
+    dup["spec"]["containers"].append(container("app", unsigned))
+    denied(dup, operation="UPDATE", old=old)
+    moved = workload("Pod", "p", "prod", {"main": _pinned(world, "signed")}, init={"app": unsigned})
+    denied(moved, operation="UPDATE", old=old)
+    renamed = workload("Pod", "p", "prod", {"other": unsigned})
+    denied(renamed, operation="UPDATE", old=old)
+    denied(old, operation="CREATE", old=old)  # a CREATE has no previous state, whatever oldObject says
+    denied(old, operation="UPDATE", old=None)
+    unnamed_old = workload("Pod", "p", "prod", {"x": unsigned})
+    del unnamed_old["spec"]["containers"][0]["name"]
+    spoof = workload("Pod", "p", "prod", {"containers[0]": unsigned})
+    denied(spoof, operation="UPDATE", old=unnamed_old)
+
+
+def test_ephemeral_containers_subresource_is_checked(world: World, strict: Webhook):
+    """kubectl debug: UPDATE of pods/ephemeralcontainers (the object is the Pod). A new ephemeral container is
+    verified even when another one with the same image is already running; /mutate pins it in place."""
+    signed, unsigned = _pinned(world, "signed"), _pinned(world, "unsigned")
+    pod = workload("Pod", "p", "prod", {"app": signed})
+    first = _with("Pod", {"containers": [("app", signed)], "ephemeralContainers": [("dbg1", unsigned)]})
+    second = _with("Pod", {"containers": [("app", signed)],
+                           "ephemeralContainers": [("dbg1", unsigned), ("dbg2", unsigned)]})  # fmt: skip
+    for old, new, who in ((pod, first, "dbg1"), (first, second, "dbg2")):
+        for hook_name in ("validate", "mutate"):
+            r = strict.post(hook_name, review(new, operation="UPDATE", old=old, sub_resource="ephemeralcontainers"))
+            assert r["allowed"] is False and r["status"]["reason"] == "no-signatures", r
+            assert f"container '{who}' (ephemeralContainers" in r["status"]["message"]
+    tagged = _with(
+        "Pod", {"containers": [("app", signed)], "ephemeralContainers": [("dbg", world.images["signed"][0])]}
+    )
+    r = strict.post("mutate", review(tagged, operation="UPDATE", old=pod, sub_resource="ephemeralcontainers"))
+    ops = json.loads(base64.b64decode(r["patch"]))
+    assert [op["path"] for op in ops] == ["/spec/ephemeralContainers/0/image"]
+
+
+def test_legacy_ephemeral_containers_kind_is_checked(world: World, strict: Webhook):
+    """Before Kubernetes 1.22 the ephemeralcontainers subresource carried kind EphemeralContainers with the list
+    at the top level; it must be verified, not allowed as an unhandled kind."""
+    body = review(workload("Pod", "p", "prod", {"app": _pinned(world, "signed")}), operation="UPDATE",
+                  sub_resource="ephemeralcontainers")  # fmt: skip
+    body["request"]["kind"] = {"group": "", "version": "v1", "kind": "EphemeralContainers"}
+    body["request"]["object"] = {
+        "apiVersion": "v1", "kind": "EphemeralContainers", "metadata": {"name": "p", "namespace": "prod"},
+        "ephemeralContainers": [{"name": "dbg", "image": _pinned(world, "unsigned"), "targetContainerName": "app"}],
+    }  # fmt: skip
+    body["request"]["oldObject"] = {**body["request"]["object"], "ephemeralContainers": []}
+    for hook_name in ("validate", "mutate"):
+        resp = strict.post(hook_name, body)
+        assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures", resp
+        assert "container 'dbg' (ephemeralContainers[0])" in resp["status"]["message"]

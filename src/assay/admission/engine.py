@@ -110,6 +110,29 @@ def pinned_image(image: str, digest: str) -> str:
     return f"{base}@{digest}"
 
 
+def _duplicates(found: list[fmt.ContainerImage]) -> set[tuple[str, str]]:
+    """(list, name) pairs that occur more than once (an invalid object; such containers are never "unchanged")."""
+    seen: set[tuple[str, str]] = set()
+    dupes: set[tuple[str, str]] = set()
+    for c in found:
+        key = (c.field, c.name)
+        (dupes if key in seen else seen).add(key)
+    return dupes
+
+
+def _previous(req: fmt.Request) -> dict[tuple[str, str], str]:
+    """On UPDATE, the image each uniquely named container of each list had in ``oldObject`` (an unnamed, duplicated
+    or unreadable old container counts as absent: its image is then verified again)."""
+    if req.old is None:
+        return {}
+    try:
+        before = [c for c in fmt.images(req.kind, req.old) or [] if c.named]
+    except InputError:
+        return {}
+    dupes = _duplicates(before)
+    return {(c.field, c.name): c.image for c in before if (c.field, c.name) not in dupes}
+
+
 def _annotation_key(field_name: str, index: int, policy: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", f"{field_name}.{index}.{policy}")[:63].strip("-._") or "image"
 
@@ -170,17 +193,23 @@ class Engine:
         if policies.is_excluded(req.namespace):
             resp.audit["excluded-namespace"] = req.namespace
             return Outcome(resp, [])
-        old: dict[tuple[str, str], str] = {}
-        if req.operation == "UPDATE" and req.old is not None:
-            try:
-                old = {(c.field, c.name): c.image for c in fmt.images(req.kind, req.old) or []}
-            except InputError:
-                old = {}
+        old = _previous(req) if req.operation == "UPDATE" else {}
+        dupes = _duplicates(found)
         labels = await self._labels(req.namespace)
         ns_policies = policies.for_namespace(req.namespace, labels)
         deadline = time.monotonic() + self.settings.timeout
         results = await asyncio.gather(
-            *(self._container(c, ns_policies, req, mutate, deadline, old.get((c.field, c.name))) for c in found)
+            *(
+                self._container(
+                    c,
+                    ns_policies,
+                    req,
+                    mutate,
+                    deadline,
+                    old.get((c.field, c.name)) if c.named and (c.field, c.name) not in dupes else None,
+                )
+                for c in found
+            )
         )
         for c, r in zip(found, results, strict=True):
             if r.status == "denied":
