@@ -178,6 +178,21 @@ def test_a_policy_written_in_another_spelling_matches_the_canonical_name(world: 
     assert "policy 'shouty'" in resp["status"]["message"]
 
 
+def test_spellings_share_one_cache_entry(world: World, spelled: Webhook):
+    """Tag and verdict caches are keyed by the normalised name: a second spelling is a cache hit."""
+    from tests.integration.conftest import push_image
+
+    port = world.registry.port
+    push_image(world.registry.host, "team/cached", "v1", b"cache me")
+    first = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": f"localhost:{port}/team/cached:v1"})))
+    tag_hits = spelled.metric("assay_admission_cache_total", kind="tag", result="hit")
+    verdict_hits = spelled.metric("assay_admission_cache_total", kind="verdict", result="hit")
+    again = spelled.post("mutate", review(workload("Pod", "p", "prod", {"c": f"LOCALHOST:000{port}/team/cached:v1"})))
+    assert first["status"]["reason"] == again["status"]["reason"] == "no-signatures"
+    assert spelled.metric("assay_admission_cache_total", kind="tag", result="hit") == tag_hits + 1
+    assert spelled.metric("assay_admission_cache_total", kind="verdict", result="hit") == verdict_hits + 1
+
+
 @pytest.mark.parametrize(
     "image",
     ["nginx", "docker.io/nginx", "index.docker.io/nginx", "registry-1.docker.io/nginx",
