@@ -279,6 +279,48 @@ def test_one_failing_repository_backs_off_only_itself(world: World, tmp_path: Pa
         assert hook.metric("assay_admission_registry_operations_total", op="resolve", result="backoff") >= 1
 
 
+def _stall(upstream: str, slow: str, seconds: float) -> type:
+    """The proxy, but one repository's requests hang ``seconds`` and then answer 404."""
+    base = _proxy_to(upstream, "-none-")
+
+    class Stall(base):  # type: ignore[misc, valid-type]
+        def _forward(self) -> None:
+            if self.path.startswith(f"/v2/{slow}/"):
+                time.sleep(seconds)
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super()._forward()
+
+        do_GET = _forward
+        do_HEAD = _forward
+
+    return Stall
+
+
+def test_a_slow_repository_holding_every_slot_does_not_fail_others_open(world: World, tmp_path: Path):
+    """With one registry slot taken by a hanging repository, a never-seen unsigned image from a healthy
+    repository of the same host times out waiting for the slot: fail-open must not admit it (registry-busy);
+    the hanging image itself timed out in its own call, which fail-open does admit."""
+    from tests.conftest import loopback_http
+
+    with loopback_http(_stall(world.registry.host, "team/hang", 6.0)) as proxy:
+        policy = policy_yaml("open", [f"{proxy}/team/**"], str(world.root / "k.pub"),
+                             extra_spec="  failurePolicy: fail-open\n")  # fmt: skip
+        hook = _hook(world, tmp_path, {"open.yaml": policy}, ["--timeout", "2", "--registry-concurrency", "1"])
+        with ThreadPoolExecutor(2) as pool:
+            slow_f = pool.submit(
+                hook.post, "mutate", review(workload("Pod", "p", "prod", {"c": f"{proxy}/team/hang:v1"}))
+            )
+            time.sleep(0.5)  # the hanging call holds the only slot now
+            healthy = _validate(hook, f"{proxy}/team/unsigned@{world.images['unsigned'][1]}")
+            slow = slow_f.result()
+        assert slow["allowed"] is True and "verification-timeout" in slow["warnings"][0], slow
+        assert healthy["allowed"] is False and healthy["status"]["reason"] == "registry-busy", healthy
+        hook.stop()  # before the proxy goes: the hanging call is abandoned, not waited for
+
+
 # ---- 4. a tag that moves -------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ tag → digest (cached on /mutate, asked afresh on /validate; coalesced) → one
 denies, warn warns, audit annotates). ``/mutate`` pins every verified tag to
 the digest that was verified. The whole request shares one deadline.
 Registry back-off is per repository; ``fail-open`` admits an image only for its
-own failure, never for a back-off caused by another image (``registry-backoff``).
+own failure, never for a back-off caused by another image (``registry-backoff``) nor for a deadline spent
+waiting for registry slots other verifications held (``registry-busy``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ log = logging.getLogger("assay.admission")
 BLOCKING = ("enforce", "allow-unmatched")
 BACKOFF_REASONS = ("registry-unreachable", "registry-error")
 NOT_ATTEMPTED = "registry-backoff"  # not tried (its repository is backed off): never admitted by fail-open
+NOT_STARTED = "registry-busy"  # timed out waiting for a registry slot other verifications held: never fail-open
+OTHERS_FAILURES = (NOT_ATTEMPTED, NOT_STARTED)
 MAX_BACKOFF_ENTRIES = 10_000
 MAX_BACKOFF_ITEMS = 1_000
 
@@ -154,6 +157,7 @@ class Engine:
         self.metrics = metrics or Metrics()
         self.labels_lookup = labels_lookup
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._started: set[str] = set()  # shared keys whose registry call holds a slot now
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._backoff: dict[str, Backoff] = {}  # registry/repository -> its back-off
         # registry calls block a thread each: a slow registry must not starve the others (the default
@@ -281,16 +285,17 @@ class Engine:
                 "image-not-pinned",
             )
         remaining = max(0.0, deadline - time.monotonic())
+        pending: set[str] = set()  # registry work this image waits for now
         try:
             digest, verdicts = await asyncio.wait_for(
-                self._evaluate(ref, c.image, mine, req.dry_run, mutate), remaining
+                self._evaluate(ref, c.image, mine, req.dry_run, mutate, pending), remaining
             )
         except TimeoutError:
-            msg = f"not decided within {self.settings.timeout:g}s"
-            digest, verdicts = (
-                "",
-                [(p, Verdict(False, "", "verification-timeout", msg, environment=True)) for p in mine],
-            )
+            reason, msg = "verification-timeout", f"not decided within {self.settings.timeout:g}s"
+            if any(k in self._inflight and k not in self._started for k in pending):
+                reason = NOT_STARTED  # its own registry call never began: others held every slot
+                msg += f" (waiting for one of {ref.registry}'s {self.settings.registry_concurrency} registry slots)"
+            digest, verdicts = "", [(p, Verdict(False, "", reason, msg, environment=True)) for p in mine]
         res.digest = digest
         verified = True
         for p, v in verdicts:
@@ -299,7 +304,7 @@ class Engine:
                 continue
             verified = False
             line = f"{where}: {v.reason}: {v.message}"
-            if v.environment and p.failure_policy == "fail-open" and v.reason != NOT_ATTEMPTED:
+            if v.environment and p.failure_policy == "fail-open" and v.reason not in OTHERS_FAILURES:
                 res.lines.append(line + " (failurePolicy fail-open: allowed)")
                 res.status = "warned" if res.status != "denied" else res.status
             elif p.mode in BLOCKING:
@@ -327,7 +332,7 @@ class Engine:
         return res
 
     async def _evaluate(
-        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool, mutate: bool
+        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool, mutate: bool, pending: set[str]
     ) -> tuple[str, list[tuple[Policy, Verdict]]]:
         if ref.digest is not None:
             digest = ref.digest
@@ -335,19 +340,20 @@ class Engine:
             assert ref.tag is not None
             # /validate admits the tag itself (--allow-tags): it must name the verified digest now, not up to
             # --tag-ttl ago; /mutate may reuse a recent resolution because it pins the digest it verified
-            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run, fresh=not mutate)
+            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run, not mutate, pending)
             if isinstance(got, Verdict):
                 return "", [(p, got) for p in policies]
             digest = got
         verdicts = await asyncio.gather(
-            *(self._verdict(p, image, ref.registry, ref.name, ref.tag, digest, dry_run) for p in policies)
+            *(self._verdict(p, image, ref.registry, ref.name, ref.tag, digest, dry_run, pending) for p in policies)
         )
         return digest, list(zip(policies, verdicts, strict=True))
 
     # ---- cached, coalesced, limited registry work -------------------------------------
 
-    async def _shared(self, key: str, make: Callable[[], Any]) -> Any:
-        """Run ``make()`` once for concurrent callers with the same key (the task outlives a timed-out caller)."""
+    async def _shared(self, key: str, make: Callable[[], Any], pending: set[str]) -> Any:
+        """Run ``make()`` once for concurrent callers with the same key (the task outlives a timed-out caller);
+        ``key`` is in ``pending`` while this caller waits for it, and stays there if the wait is cancelled."""
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(make())
@@ -355,16 +361,23 @@ class Engine:
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
         else:
             self.metrics.coalesced.inc()
-        return await asyncio.shield(task)
+        pending.add(key)  # left there when the caller is cancelled (its deadline): the caller then looks at it
+        out = await asyncio.shield(task)
+        pending.discard(key)
+        return out
 
-    async def _registry_call(self, registry: str, repository: str, item: str, op: str, fn: Callable[[], Any]) -> Any:
+    async def _registry_call(
+        self, registry: str, repository: str, item: str, op: str, fn: Callable[[], Any], work: str
+    ) -> Any:
         """Call ``fn`` in a thread under the registry's concurrency limit, honouring the repository's back-off.
 
         Back-off is per repository (``registry/repository``, normalised): one failing repository never
         stops the others on its host. While a repository is backed off, an item (tag or digest) whose own
         call failed gets that failure again (``failurePolicy: fail-open`` may admit it: it is its own
         failure); any other item is not tried and answers ``registry-backoff``, which fail-open never
-        admits — nothing is admitted because of someone else's failure."""
+        admits — nothing is admitted because of someone else's failure. ``work`` (the shared key of the
+        caller) is in ``_started`` while the call holds a slot: a caller that times out before that was
+        never tried (``registry-busy``), which fail-open does not admit either."""
         entry = self._backoff.get(repository)
         now = time.monotonic()
         if entry is not None and entry.until > now:
@@ -376,7 +389,11 @@ class Engine:
             return Verdict(False, "", NOT_ATTEMPTED, f"not tried: {wait}", environment=True)
         sem = self._limits.setdefault(registry, asyncio.Semaphore(self.settings.registry_concurrency))
         async with sem:
-            out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+            self._started.add(work)
+            try:
+                out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+            finally:
+                self._started.discard(work)
         failed = isinstance(out, Verdict) and out.environment
         self.metrics.registry_ops.labels(registry, op, "error" if failed else "ok").inc()
         if failed and out.reason in BACKOFF_REASONS:
@@ -398,10 +415,13 @@ class Engine:
         if len(entry.failed) < MAX_BACKOFF_ITEMS:
             entry.failed[item] = failure
 
-    async def _resolve(self, registry: str, name: str, tag: str, dry_run: bool, fresh: bool) -> str | Verdict:
+    async def _resolve(
+        self, registry: str, name: str, tag: str, dry_run: bool, fresh: bool, pending: set[str]
+    ) -> str | Verdict:
         """The digest ``name:tag`` names: from the tag cache (``--tag-ttl``) unless ``fresh``, which always asks
         the registry (and refreshes the cache)."""
         key = f"t:{name}:{tag}"
+        shared = f"{key}:{dry_run}:{fresh}"
         if not fresh:
             hit = await self.cache.get(key)
             self.metrics.cache.labels("tag", "hit" if hit else "miss").inc()
@@ -419,17 +439,26 @@ class Engine:
                 return Verdict(False, "", exc.reason, exc.message)
 
         async def make() -> str | Verdict:
-            out: str | Verdict = await self._registry_call(registry, name, f"tag:{tag}", "resolve", work)
+            out: str | Verdict = await self._registry_call(registry, name, f"tag:{tag}", "resolve", work, shared)
             if isinstance(out, str) and not dry_run:
                 await self.cache.set(key, out, self.settings.tag_ttl)
             return out
 
-        return await self._shared(f"{key}:{dry_run}:{fresh}", make)  # type: ignore[no-any-return]
+        return await self._shared(shared, make, pending)  # type: ignore[no-any-return]
 
     async def _verdict(
-        self, policy: Policy, image: str, registry: str, name: str, tag: str | None, digest: str, dry_run: bool
+        self,
+        policy: Policy,
+        image: str,
+        registry: str,
+        name: str,
+        tag: str | None,
+        digest: str,
+        dry_run: bool,
+        pending: set[str],
     ) -> Verdict:
         key = f"v:{policy.material_digest}:{digest}"  # the policy and all its trust material
+        shared = f"{key}:{dry_run}"
         hit = await self.cache.get(key)
         self.metrics.cache.labels("verdict", "hit" if hit else "miss").inc()
         if isinstance(hit, dict):
@@ -439,11 +468,11 @@ class Engine:
         async def make() -> Verdict:
             out = await self._registry_call(
                 registry, name, digest, "verify",
-                lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl),
+                lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl), shared,
             )  # fmt: skip
             if not dry_run and not out.environment:
                 ttl = out.ttl if out.passed else min(out.ttl or s.negative_ttl, s.negative_ttl)
                 await self.cache.set(key, out.to_json(), ttl)
             return out  # type: ignore[no-any-return]
 
-        return await self._shared(f"{key}:{dry_run}", make)  # type: ignore[no-any-return]
+        return await self._shared(shared, make, pending)  # type: ignore[no-any-return]
