@@ -559,3 +559,45 @@ def test_legacy_ephemeral_containers_kind_is_checked(world: World, strict: Webho
         resp = strict.post(hook_name, body)
         assert resp["allowed"] is False and resp["status"]["reason"] == "no-signatures", resp
         assert "container 'dbg' (ephemeralContainers[0])" in resp["status"]["message"]
+
+
+def test_rotated_trusted_root_file_is_a_reload(world: World, tmp_path: Path):
+    """A keyless policy's trustedRoot file is replaced by another CA's root: the image whose certificate
+    chained to the old root (a pass already cached) is refused without a restart."""
+    import httpx
+
+    from tests.conftest import run_assay
+    from tests.integration.conftest import ServerProcess, dev_token, push_image
+
+    old_ca = ServerProcess(tmp_path / "old-ca", None, extra=["--dev"]).start()
+    new_ca = ServerProcess(tmp_path / "new-ca", None, extra=["--dev"]).start()
+    try:
+        host = world.registry.host
+        digest = push_image(host, "ci/rooted", "main", f"rooted {tmp_path}".encode())
+        token = dev_token(old_ca, "github", repository="acme/app", ref="refs/heads/main")
+        r = run_assay("sign", f"{host}/ci/rooted@{digest}", "--identity-token", token, "--server", old_ca.url,
+                      "--insecure", cwd=tmp_path)  # fmt: skip
+        assert r.code == 0, r.err
+        root = tmp_path / "trust" / "root.json"  # not in the policy directory: every *.json there is a policy
+        root.parent.mkdir()
+        root.write_bytes(httpx.get(old_ca.url + "/api/v1/trustedRoot").content)
+        wf = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+        policy = (
+            "apiVersion: assay.dev/v1\nkind: Policy\nmetadata:\n  name: ci\nspec:\n"
+            f"  trust:\n    trustedRoot: {root}\n"
+            f"  match:\n    images: ['{host}/ci/**']\n"
+            "  require:\n    - name: release-workflow\n      signature:\n        authorities:\n          keyless:\n"
+            f"            - issuer: {old_ca.url}/dev/oidc/github\n              subject: {wf}\n"
+        )
+        hook = _hook(world, tmp_path, {"ci.yaml": policy}, ["--reload-interval", "0.2"])
+        image = f"{host}/ci/rooted@{digest}"
+        assert _validate(hook, image)["allowed"] is True
+        assert _validate(hook, image)["allowed"] is True  # cached
+        (root.parent / "root.new").write_bytes(httpx.get(new_ca.url + "/api/v1/trustedRoot").content)
+        (root.parent / "root.new").replace(root)
+        _wait(lambda: _validate(hook, image)["allowed"] is False)
+        refused = _validate(hook, image)
+        assert refused["status"]["reason"] not in ("", "policies-not-loaded"), refused
+    finally:
+        old_ca.stop()
+        new_ca.stop()
