@@ -410,6 +410,8 @@ class Engine:
         entry = self._backoff.get(repository)
         if entry is None:
             entry = self._backoff[repository] = Backoff()
+        elif entry.until <= now:
+            entry.failed.clear()  # a new window: only failures inside it stand for their items
         entry.delay = min(max(entry.delay * 2, 1.0), 30.0)
         entry.until = now + entry.delay
         if len(entry.failed) < MAX_BACKOFF_ITEMS:
