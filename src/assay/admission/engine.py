@@ -3,10 +3,13 @@
 Per image: parse the reference → the namespace's policies whose globs match
 (none: deny, unless a policy says ``allow-unmatched``) → on ``/validate``, a
 tag-only image under a blocking policy is refused (``image-not-pinned``) →
-tag → digest (cached, coalesced) → one verdict per policy, cached by
-(policy digest, image digest) and coalesced → combined by mode (enforce
+tag → digest (cached on /mutate, asked afresh on /validate; coalesced) → one verdict per policy, cached by
+(digest of the policy and all its trust material, image digest) and coalesced → combined by mode (enforce
 denies, warn warns, audit annotates). ``/mutate`` pins every verified tag to
 the digest that was verified. The whole request shares one deadline.
+Registry back-off is per repository; ``fail-open`` admits an image only for its
+own failure, never for a back-off caused by another image (``registry-backoff``) nor for a deadline spent
+waiting for registry slots other verifications held (``registry-busy``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,20 @@ from assay.policy.model import Policy
 log = logging.getLogger("assay.admission")
 BLOCKING = ("enforce", "allow-unmatched")
 BACKOFF_REASONS = ("registry-unreachable", "registry-error")
+NOT_ATTEMPTED = "registry-backoff"  # not tried (its repository is backed off): never admitted by fail-open
+NOT_STARTED = "registry-busy"  # timed out waiting for a registry slot other verifications held: never fail-open
+OTHERS_FAILURES = (NOT_ATTEMPTED, NOT_STARTED)
+MAX_BACKOFF_ENTRIES = 10_000
+MAX_BACKOFF_ITEMS = 1_000
+
+
+@dataclass
+class Backoff:
+    """A repository's back-off: until when, the current delay, and the items whose own calls failed."""
+
+    until: float = 0.0
+    delay: float = 0.0
+    failed: dict[str, Verdict] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +113,29 @@ def pinned_image(image: str, digest: str) -> str:
     return f"{base}@{digest}"
 
 
+def _duplicates(found: list[fmt.ContainerImage]) -> set[tuple[str, str]]:
+    """(list, name) pairs that occur more than once (an invalid object; such containers are never "unchanged")."""
+    seen: set[tuple[str, str]] = set()
+    dupes: set[tuple[str, str]] = set()
+    for c in found:
+        key = (c.field, c.name)
+        (dupes if key in seen else seen).add(key)
+    return dupes
+
+
+def _previous(req: fmt.Request) -> dict[tuple[str, str], str]:
+    """On UPDATE, the image each uniquely named container of each list had in ``oldObject`` (an unnamed, duplicated
+    or unreadable old container counts as absent: its image is then verified again)."""
+    if req.old is None:
+        return {}
+    try:
+        before = [c for c in fmt.images(req.kind, req.old) or [] if c.named]
+    except InputError:
+        return {}
+    dupes = _duplicates(before)
+    return {(c.field, c.name): c.image for c in before if (c.field, c.name) not in dupes}
+
+
 def _annotation_key(field_name: str, index: int, policy: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", f"{field_name}.{index}.{policy}")[:63].strip("-._") or "image"
 
@@ -117,8 +157,9 @@ class Engine:
         self.metrics = metrics or Metrics()
         self.labels_lookup = labels_lookup
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._started: set[str] = set()  # shared keys whose registry call holds a slot now
         self._limits: dict[str, asyncio.Semaphore] = {}
-        self._backoff: dict[str, tuple[float, float]] = {}  # registry -> (until, delay)
+        self._backoff: dict[str, Backoff] = {}  # registry/repository -> its back-off
         # registry calls block a thread each: a slow registry must not starve the others (the default
         # executor has only cores + 4 threads)
         self._threads = ThreadPoolExecutor(max_workers=64, thread_name_prefix="assay-registry")
@@ -156,17 +197,23 @@ class Engine:
         if policies.is_excluded(req.namespace):
             resp.audit["excluded-namespace"] = req.namespace
             return Outcome(resp, [])
-        old: dict[tuple[str, str], str] = {}
-        if req.operation == "UPDATE" and req.old is not None:
-            try:
-                old = {(c.field, c.name): c.image for c in fmt.images(req.kind, req.old) or []}
-            except InputError:
-                old = {}
+        old = _previous(req) if req.operation == "UPDATE" else {}
+        dupes = _duplicates(found)
         labels = await self._labels(req.namespace)
         ns_policies = policies.for_namespace(req.namespace, labels)
         deadline = time.monotonic() + self.settings.timeout
         results = await asyncio.gather(
-            *(self._container(c, ns_policies, req, mutate, deadline, old.get((c.field, c.name))) for c in found)
+            *(
+                self._container(
+                    c,
+                    ns_policies,
+                    req,
+                    mutate,
+                    deadline,
+                    old.get((c.field, c.name)) if c.named and (c.field, c.name) not in dupes else None,
+                )
+                for c in found
+            )
         )
         for c, r in zip(found, results, strict=True):
             if r.status == "denied":
@@ -238,14 +285,17 @@ class Engine:
                 "image-not-pinned",
             )
         remaining = max(0.0, deadline - time.monotonic())
+        pending: set[str] = set()  # registry work this image waits for now
         try:
-            digest, verdicts = await asyncio.wait_for(self._evaluate(ref, c.image, mine, req.dry_run), remaining)
-        except TimeoutError:
-            msg = f"not decided within {self.settings.timeout:g}s"
-            digest, verdicts = (
-                "",
-                [(p, Verdict(False, "", "verification-timeout", msg, environment=True)) for p in mine],
+            digest, verdicts = await asyncio.wait_for(
+                self._evaluate(ref, c.image, mine, req.dry_run, mutate, pending), remaining
             )
+        except TimeoutError:
+            reason, msg = "verification-timeout", f"not decided within {self.settings.timeout:g}s"
+            if any(k in self._inflight and k not in self._started for k in pending):
+                reason = NOT_STARTED  # its own registry call never began: others held every slot
+                msg += f" (waiting for one of {ref.registry}'s {self.settings.registry_concurrency} registry slots)"
+            digest, verdicts = "", [(p, Verdict(False, "", reason, msg, environment=True)) for p in mine]
         res.digest = digest
         verified = True
         for p, v in verdicts:
@@ -254,7 +304,7 @@ class Engine:
                 continue
             verified = False
             line = f"{where}: {v.reason}: {v.message}"
-            if v.environment and p.failure_policy == "fail-open":
+            if v.environment and p.failure_policy == "fail-open" and v.reason not in OTHERS_FAILURES:
                 res.lines.append(line + " (failurePolicy fail-open: allowed)")
                 res.status = "warned" if res.status != "denied" else res.status
             elif p.mode in BLOCKING:
@@ -282,25 +332,28 @@ class Engine:
         return res
 
     async def _evaluate(
-        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool
+        self, ref: refs.Reference, image: str, policies: list[Policy], dry_run: bool, mutate: bool, pending: set[str]
     ) -> tuple[str, list[tuple[Policy, Verdict]]]:
         if ref.digest is not None:
             digest = ref.digest
         else:
             assert ref.tag is not None
-            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run)
+            # /validate admits the tag itself (--allow-tags): it must name the verified digest now, not up to
+            # --tag-ttl ago; /mutate may reuse a recent resolution because it pins the digest it verified
+            got = await self._resolve(ref.registry, ref.name, ref.tag, dry_run, not mutate, pending)
             if isinstance(got, Verdict):
                 return "", [(p, got) for p in policies]
             digest = got
         verdicts = await asyncio.gather(
-            *(self._verdict(p, image, ref.registry, ref.name, ref.tag, digest, dry_run) for p in policies)
+            *(self._verdict(p, image, ref.registry, ref.name, ref.tag, digest, dry_run, pending) for p in policies)
         )
         return digest, list(zip(policies, verdicts, strict=True))
 
     # ---- cached, coalesced, limited registry work -------------------------------------
 
-    async def _shared(self, key: str, make: Callable[[], Any]) -> Any:
-        """Run ``make()`` once for concurrent callers with the same key (the task outlives a timed-out caller)."""
+    async def _shared(self, key: str, make: Callable[[], Any], pending: set[str]) -> Any:
+        """Run ``make()`` once for concurrent callers with the same key (the task outlives a timed-out caller);
+        ``key`` is in ``pending`` while this caller waits for it, and stays there if the wait is cancelled."""
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(make())
@@ -308,34 +361,74 @@ class Engine:
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
         else:
             self.metrics.coalesced.inc()
-        return await asyncio.shield(task)
+        pending.add(key)  # left there when the caller is cancelled (its deadline): the caller then looks at it
+        out = await asyncio.shield(task)
+        pending.discard(key)
+        return out
 
-    async def _registry_call(self, registry: str, op: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn`` in a thread under the registry's concurrency limit, honouring back-off."""
-        until, delay = self._backoff.get(registry, (0.0, 0.0))
+    async def _registry_call(
+        self, registry: str, repository: str, item: str, op: str, fn: Callable[[], Any], work: str
+    ) -> Any:
+        """Call ``fn`` in a thread under the registry's concurrency limit, honouring the repository's back-off.
+
+        Back-off is per repository (``registry/repository``, normalised): one failing repository never
+        stops the others on its host. While a repository is backed off, an item (tag or digest) whose own
+        call failed gets that failure again (``failurePolicy: fail-open`` may admit it: it is its own
+        failure); any other item is not tried and answers ``registry-backoff``, which fail-open never
+        admits — nothing is admitted because of someone else's failure. ``work`` (the shared key of the
+        caller) is in ``_started`` while the call holds a slot: a caller that times out before that was
+        never tried (``registry-busy``), which fail-open does not admit either."""
+        entry = self._backoff.get(repository)
         now = time.monotonic()
-        if until > now:
+        if entry is not None and entry.until > now:
             self.metrics.registry_ops.labels(registry, op, "backoff").inc()
-            return Verdict(False, "", "registry-unreachable",
-                           f"{registry} failed recently; backing off for {until - now:.1f}s", environment=True)  # fmt: skip
+            wait = f"{repository} failed recently; backing off for {entry.until - now:.1f}s"
+            own = entry.failed.get(f"{op}:{item}")
+            if own is not None:
+                return Verdict(False, "", own.reason, f"{own.message} ({wait})", environment=True)
+            return Verdict(False, "", NOT_ATTEMPTED, f"not tried: {wait}", environment=True)
         sem = self._limits.setdefault(registry, asyncio.Semaphore(self.settings.registry_concurrency))
         async with sem:
-            out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+            self._started.add(work)
+            try:
+                out = await asyncio.get_running_loop().run_in_executor(self._threads, fn)
+            finally:
+                self._started.discard(work)
         failed = isinstance(out, Verdict) and out.environment
         self.metrics.registry_ops.labels(registry, op, "error" if failed else "ok").inc()
         if failed and out.reason in BACKOFF_REASONS:
-            delay = min(max(delay * 2, 1.0), 30.0)
-            self._backoff[registry] = (time.monotonic() + delay, delay)
+            self._back_off(repository, f"{op}:{item}", out)
         elif not failed:
-            self._backoff.pop(registry, None)
+            self._backoff.pop(repository, None)
         return out
 
-    async def _resolve(self, registry: str, name: str, tag: str, dry_run: bool) -> str | Verdict:
+    def _back_off(self, repository: str, item: str, failure: Verdict) -> None:
+        now = time.monotonic()
+        if len(self._backoff) >= MAX_BACKOFF_ENTRIES:  # expired entries go first, then the oldest
+            for k in [k for k, e in self._backoff.items() if e.until <= now] or list(self._backoff)[:1]:
+                self._backoff.pop(k, None)
+        entry = self._backoff.get(repository)
+        if entry is None:
+            entry = self._backoff[repository] = Backoff()
+        elif entry.until <= now:
+            entry.failed.clear()  # a new window: only failures inside it stand for their items
+        entry.delay = min(max(entry.delay * 2, 1.0), 30.0)
+        entry.until = now + entry.delay
+        if len(entry.failed) < MAX_BACKOFF_ITEMS:
+            entry.failed[item] = failure
+
+    async def _resolve(
+        self, registry: str, name: str, tag: str, dry_run: bool, fresh: bool, pending: set[str]
+    ) -> str | Verdict:
+        """The digest ``name:tag`` names: from the tag cache (``--tag-ttl``) unless ``fresh``, which always asks
+        the registry (and refreshes the cache)."""
         key = f"t:{name}:{tag}"
-        hit = await self.cache.get(key)
-        self.metrics.cache.labels("tag", "hit" if hit else "miss").inc()
-        if isinstance(hit, str):
-            return hit
+        shared = f"{key}:{dry_run}:{fresh}"
+        if not fresh:
+            hit = await self.cache.get(key)
+            self.metrics.cache.labels("tag", "hit" if hit else "miss").inc()
+            if isinstance(hit, str):
+                return hit
 
         def work() -> str | Verdict:
             from assay.errors import AssayError, EnvironmentFailure
@@ -348,17 +441,26 @@ class Engine:
                 return Verdict(False, "", exc.reason, exc.message)
 
         async def make() -> str | Verdict:
-            out: str | Verdict = await self._registry_call(registry, "resolve", work)
+            out: str | Verdict = await self._registry_call(registry, name, f"tag:{tag}", "resolve", work, shared)
             if isinstance(out, str) and not dry_run:
                 await self.cache.set(key, out, self.settings.tag_ttl)
             return out
 
-        return await self._shared(f"{key}:{dry_run}", make)  # type: ignore[no-any-return]
+        return await self._shared(shared, make, pending)  # type: ignore[no-any-return]
 
     async def _verdict(
-        self, policy: Policy, image: str, registry: str, name: str, tag: str | None, digest: str, dry_run: bool
+        self,
+        policy: Policy,
+        image: str,
+        registry: str,
+        name: str,
+        tag: str | None,
+        digest: str,
+        dry_run: bool,
+        pending: set[str],
     ) -> Verdict:
-        key = f"v:{policy.digest}:{digest}"
+        key = f"v:{policy.material_digest}:{digest}"  # the policy and all its trust material
+        shared = f"{key}:{dry_run}"
         hit = await self.cache.get(key)
         self.metrics.cache.labels("verdict", "hit" if hit else "miss").inc()
         if isinstance(hit, dict):
@@ -367,11 +469,12 @@ class Engine:
 
         async def make() -> Verdict:
             out = await self._registry_call(
-                registry, "verify", lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl)
-            )
+                registry, name, digest, "verify",
+                lambda: check.verify(policy, image, name, tag, digest, s.auth, s.cache_ttl), shared,
+            )  # fmt: skip
             if not dry_run and not out.environment:
                 ttl = out.ttl if out.passed else min(out.ttl or s.negative_ttl, s.negative_ttl)
                 await self.cache.set(key, out.to_json(), ttl)
             return out  # type: ignore[no-any-return]
 
-        return await self._shared(f"{key}:{dry_run}", make)  # type: ignore[no-any-return]
+        return await self._shared(shared, make, pending)  # type: ignore[no-any-return]

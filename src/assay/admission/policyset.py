@@ -76,8 +76,16 @@ class PolicySet:
 
     @property
     def digest(self) -> str:
-        """sha256 over the policies' digests: changes when any policy file changes."""
-        return hashlib.sha256("".join(p.digest for p in self.policies).encode()).hexdigest()
+        """sha256 over the policies' material digests: changes when any policy file or anything a policy names
+        (keys, trusted roots, layouts, links) changes."""
+        return hashlib.sha256("".join(p.material_digest for p in self.policies).encode()).hexdigest()
+
+    def watched(self) -> list[str]:
+        """Every file the policies name (each policy file included), for the reload watcher."""
+        out: list[str] = [str(f.absolute()) for f in self.files]
+        for p in self.policies:
+            out += [f for f in p.named_files if f not in out]
+        return out
 
     def for_namespace(self, namespace: str, labels: dict[str, str]) -> list[Policy]:
         """The image policies that cover a namespace with these labels."""

@@ -5,17 +5,25 @@ A small Starlette app run by uvicorn with TLS. Bad bodies answer 400 with
 denies the request (fail closed) rather than answering 500. Policy files are
 watched: a set that no longer loads is refused and the last good set keeps
 serving; until a first set loads, ``/readyz`` answers 503 with the reason.
+Watched are the policy files and every file a loaded policy names (keys,
+trusted roots, layouts and their keys, links directories): a rotated key is
+a reload, and — the verdict cache being keyed by the digest of a policy and
+all its trust material — no verdict made under the old key is reused. While
+the last reload failed, it is retried every interval (a missing key file may
+appear later without any policy file changing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,6 +37,7 @@ from assay.errors import AssayError, InputError
 
 log = logging.getLogger("assay.admission")
 MAX_BODY = 8 * 1024 * 1024
+WATCH_HASH_LIMIT = 1024 * 1024  # watched files up to this size are compared by content too
 
 
 @dataclass
@@ -49,30 +58,52 @@ class State:
         try:
             self.engine.policies = policyset.load(self.sources, self.excluded)
         except AssayError as exc:
+            if self.error is None or self.error.line() != exc.line():
+                log.error("policy set not loaded: %s", exc.line())
             self.error = exc
             self.failed_reloads += 1
-            log.error("policy set not loaded: %s", exc.line())
             return False
         self.error = None
         self.reloads += 1
         return True
 
-    def snapshot(self) -> dict[str, float]:
-        """Modification times of the policy files now (empty when they cannot be listed)."""
+    def snapshot(self) -> dict[str, tuple[int, int, int, str] | None]:
+        """(mtime ns, size, inode, sha256 of small files) of every policy file and every file the loaded
+        policies name, now; directories contribute each file below them; a missing file is None. Contents are
+        compared too: a key rewritten in place within one timestamp tick keeps its mtime and size."""
         try:
-            return {str(f): f.stat().st_mtime for f in policyset.policy_files(self.sources)}
+            names = [str(f.absolute()) for f in policyset.policy_files(self.sources)]
         except (OSError, AssayError):
-            return {}
+            names = []
+        if self.engine.policies is not None:
+            names += [f for f in self.engine.policies.watched() if f not in names]
+        out: dict[str, tuple[int, int, int, str] | None] = {}
+        for name in names:
+            path = Path(name)
+            files = sorted(p for p in path.rglob("*") if p.is_file())[:10_000] if path.is_dir() else [path]
+            for f in files:
+                try:
+                    st = f.stat()  # follows symlinks: a Secret volume's ..data swap changes the target
+                    small = st.st_size <= WATCH_HASH_LIMIT
+                    h = hashlib.sha256(f.read_bytes()).hexdigest() if small else ""
+                    out[str(f)] = (st.st_mtime_ns, st.st_size, st.st_ino, h)
+                except OSError:
+                    out[str(f)] = None
+        return out
 
     async def watch(self) -> None:
-        """Reload when a policy file changes (a failed reload keeps the last good set)."""
-        seen = self.snapshot()
+        """Reload when a watched file changes, or on every interval while the last load failed
+        (a failed reload keeps the last good set)."""
+        seen = await asyncio.to_thread(self.snapshot)
         while True:
             await asyncio.sleep(self.reload_interval)
-            now = self.snapshot()
-            if now != seen:
-                seen = now
+            now = await asyncio.to_thread(self.snapshot)
+            if now != seen or self.error is not None:
                 await asyncio.to_thread(self.load)
+                # files the new set names are added; a file that changed during the load keeps its
+                # earlier state here, so the next round sees the difference and loads again
+                after = await asyncio.to_thread(self.snapshot)
+                seen = {k: now.get(k, v) for k, v in after.items()}
 
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:

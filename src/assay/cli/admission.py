@@ -71,7 +71,13 @@ def serve(
     ] = None,
     kube_token_file: Annotated[Optional[str], typer.Option("--kube-token-file")] = None,
     kube_ca: Annotated[Optional[str], typer.Option("--kube-ca")] = None,
-    allow_tags: Annotated[bool, typer.Option("--allow-tags", help="/validate admits verified tags too")] = False,
+    allow_tags: Annotated[
+        bool,
+        typer.Option(
+            "--allow-tags",
+            help="/validate admits verified tags too (resolved afresh; the kubelet pulls the tag later: see README)",
+        ),
+    ] = False,
     client_ca: Annotated[
         Optional[str], typer.Option("--client-ca", help="require client certificates from this CA")
     ] = None,

@@ -169,6 +169,12 @@ def load_public(path: Path) -> PublicKey:
     return parse_public(_read(path), str(path))
 
 
+def read_public(path: Path) -> tuple[PublicKey, bytes]:
+    """A public key and the exact bytes it was parsed from (one read: what was hashed is what is trusted)."""
+    data = _read(path)
+    return parse_public(data, str(path)), data
+
+
 def key_type_name(key: PublicKey) -> str:
     """Human name of a public key's algorithm, e.g. ``ecdsa-p256``."""
     if isinstance(key, ec.EllipticCurvePublicKey):

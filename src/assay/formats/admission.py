@@ -28,7 +28,10 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "ReplicationController": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    # the pods/ephemeralcontainers subresource before Kubernetes 1.22: the list at the top level
+    "EphemeralContainers": (),
 }
+MAX_CONTAINERS = 256  # per object, all lists together: more is refused before any registry call
 CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 OPERATIONS = ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
@@ -42,6 +45,7 @@ class ContainerImage:
     name: str
     image: str
     pointer: str  # RFC 6901 pointer of the image string, e.g. /spec/template/spec/containers/0/image
+    named: bool = True  # False when the container has no name (``name`` is then a placeholder)
 
 
 @dataclass
@@ -133,20 +137,25 @@ def pod_spec(kind: str, obj: dict[str, Any]) -> tuple[str, dict[str, Any]] | Non
         node = node.get(part) if isinstance(node, dict) else None
     if not isinstance(node, dict):
         raise InputError("workload-invalid", f"{kind} has no {'.'.join(path)} object")
-    return "/" + "/".join(_escape(p) for p in path), node
+    return "".join("/" + _escape(p) for p in path), node
 
 
 def images(kind: str, obj: dict[str, Any]) -> list[ContainerImage] | None:
-    """Every container image in the object (init, regular, ephemeral); None for kinds without a pod spec."""
+    """Every container image in the object (init, regular, ephemeral); None for kinds without a pod spec.
+    More than ``MAX_CONTAINERS`` is ``too-many-containers``."""
     found = pod_spec(kind, obj)
     if found is None:
         return None
     base, spec = found
     out: list[ContainerImage] = []
-    for fname in CONTAINER_FIELDS:
-        items = spec.get(fname) or []
+    lists = [(fname, spec.get(fname) or []) for fname in CONTAINER_FIELDS]
+    for fname, items in lists:
         if not isinstance(items, list):
             raise InputError("workload-invalid", f"{kind} {fname} must be a list")
+    total = sum(len(items) for _, items in lists)
+    if total > MAX_CONTAINERS:
+        raise InputError("too-many-containers", f"{total} containers; at most {MAX_CONTAINERS} are checked")
+    for fname, items in lists:
         for i, c in enumerate(items):
             if not isinstance(c, dict):
                 raise InputError("workload-invalid", f"{kind} {fname}[{i}] must be an object")
@@ -154,7 +163,12 @@ def images(kind: str, obj: dict[str, Any]) -> list[ContainerImage] | None:
             name = c.get("name")
             if not isinstance(image, str) or not image:
                 raise InputError("image-missing", f"{fname}[{i}] ({name or 'unnamed'}) has no image")
-            out.append(ContainerImage(fname, i, str(name or f"{fname}[{i}]"), image, f"{base}/{fname}/{i}/image"))
+            label = name if isinstance(name, str) and name else None
+            out.append(
+                ContainerImage(
+                    fname, i, label or f"{fname}[{i}]", image, f"{base}/{fname}/{i}/image", label is not None
+                )
+            )
     return out
 
 

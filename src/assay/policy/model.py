@@ -75,6 +75,15 @@ class Policy:
     namespaces: tuple[str, ...] = ()
     namespace_selector: dict[str, Any] | None = None
     failure_policy: str = "fail-closed"
+    # every file the policy names (keys, trusted root, layouts, layout keys, links directories), absolute paths
+    named_files: tuple[str, ...] = ()
+    # sha256 over the policy's bytes and all its trust material as read; "" until the service layer read it
+    trust_digest: str = ""
+
+    @property
+    def material_digest(self) -> str:
+        """The digest a cached verdict of this policy is keyed by: the policy and everything it trusts."""
+        return self.trust_digest or self.digest
 
 
 MAX_DURATION = timedelta(days=36500)

@@ -18,7 +18,7 @@ from assay.crypto import keys
 from assay.crypto.keys import PublicKey
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
-from assay.oci.reference import is_image_argument
+from assay.oci.reference import canonical_pattern, is_image_argument
 from assay.policy import loader, materials, testing
 from assay.policy.evaluate import Evaluation, evaluate, name_matches
 from assay.policy.materials import Target
@@ -42,18 +42,71 @@ class Run:
 
 # ---- the policy and what it names --------------------------------------------------------
 
+MAX_LINK_FILES = 10_000  # files of a layout rule's links directory hashed into the trust digest
 
-def _trust(source: loader.Source, base: Path) -> TrustedRoot:
+
+@dataclass
+class Named:
+    """Everything a policy names outside itself, as read: (role, where, sha256 of the bytes) in reading order.
+
+    Its :meth:`digest` keys cached verdicts (a rotated key or root is a new cache namespace) and its
+    :attr:`files` are what an admission webhook watches for changes."""
+
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, role: str, where: str, data: bytes, file: Path | None = None) -> bytes:
+        """Record ``data`` (read from ``file``, if a file) and return it."""
+        import hashlib
+
+        self.entries.append((role, where, hashlib.sha256(data).hexdigest()))
+        if file is not None:
+            self.watch(file)
+        return data
+
+    def watch(self, file: Path) -> None:
+        """A file or directory whose change must reload the policy."""
+        name = str(file.absolute())
+        if name not in self.files:
+            self.files.append(name)
+
+    def tree(self, role: str, directory: Path) -> None:
+        """A directory's files (names and contents, recursively, bounded) — e.g. a layout's links."""
+        self.watch(directory)
+        if not directory.is_dir():
+            self.entries.append((role, str(directory), "absent"))
+            return
+        for n, p in enumerate(sorted(q for q in directory.rglob("*") if q.is_file())):
+            if n >= MAX_LINK_FILES:
+                break
+            try:
+                self.add(role, str(p.relative_to(directory)), p.read_bytes())
+            except OSError:
+                self.entries.append((role, str(p), "unreadable"))
+
+    def digest(self, policy_bytes: bytes) -> str:
+        """sha256 over the policy's bytes and every entry."""
+        import hashlib
+        import json
+
+        return hashlib.sha256(
+            json.dumps([hashlib.sha256(policy_bytes).hexdigest(), self.entries], separators=(",", ":")).encode()
+        ).hexdigest()
+
+
+def _trust(source: loader.Source, base: Path, named: Named) -> TrustedRoot:
     ref = source.trust_ref
     if ref is None:
         from assay.service.blob import public_good_root
 
+        named.entries.append(("trust", "public-good", "shipped"))
         return public_good_root()
     field_name, value = ref
     if field_name == "trustedRoot":
         p = base / value
+        named.watch(p)
         try:
-            return parse_trusted_root(p.read_bytes())
+            return parse_trusted_root(named.add("trust", str(p), p.read_bytes(), p))
         except OSError as exc:
             raise source.trust_error(f"{p}: {exc.strerror}") from None
         except AssayError as exc:
@@ -61,29 +114,33 @@ def _trust(source: loader.Source, base: Path) -> TrustedRoot:
     from assay.clients.rekor import RekorClient
 
     try:
-        return parse_trusted_root(RekorClient(value).trusted_root())
+        return parse_trusted_root(named.add("trust", value, RekorClient(value).trusted_root()))
     except AssayError as exc:
         raise source.trust_error(exc.message) from None
 
 
-def _read_layout(ref: dict[str, Any], base: Path) -> dict[str, Any] | loader.Unreadable:
+def _read_layout(ref: dict[str, Any], base: Path, named: Named) -> dict[str, Any] | loader.Unreadable:
     """A ``layout`` rule's inputs: the signed layout, its keys (in-toto key entries) and the links directory."""
     from assay.layout.envelope import parse_signed
     from assay.service.layout import DirLinkStore, load_layout_key
 
     layout_path = base / ref["layout"]
+    named.watch(layout_path)
     try:
-        layout = parse_signed(layout_path.read_bytes(), str(layout_path))
+        layout = parse_signed(named.add("layout", str(layout_path), layout_path.read_bytes()), str(layout_path))
     except OSError as exc:
         return loader.Unreadable("layout", "policy-layout-unreadable", f"{layout_path}: {exc.strerror}")
     except AssayError as exc:
         return loader.Unreadable("layout", "policy-layout-unreadable", exc.message)
     layout_keys = []
     for i, k in enumerate(ref["keys"]):
+        named.watch(base / k)
         try:
             layout_keys.append(load_layout_key(str(base / k)))  # PEM or OpenPGP, as verify-layout reads them
+            named.add("layout-key", str(base / k), (base / k).read_bytes())
         except AssayError as exc:
             return loader.Unreadable(f"keys/{i}", "policy-key-unreadable", f"key {k!r}: {exc.message}")
+    named.tree("links", base / ref["links"])
     return {
         "layout": layout,
         "path": str(layout_path),
@@ -101,15 +158,27 @@ def load_policy(path_str: str) -> Policy:
         raise InputError("file-not-found", f"{path}: {exc.strerror or exc}") from None
     source = loader.parse(raw, str(path))
     base = path.parent
+    named = Named()
+    named.watch(path)
     read: dict[str, PublicKey | AssayError] = {}
     for k in source.key_refs():
+        key_path = Path(k) if Path(k).is_absolute() else base / k
+        named.watch(key_path)
         try:
-            read[k] = keys.load_public(Path(k) if Path(k).is_absolute() else base / k)
+            read[k], data = keys.read_public(key_path)
+            named.add("key", k, data)
         except AssayError as exc:
             read[k] = exc
-    layouts = {i: _read_layout(ref, base) for i, ref in source.layout_refs().items()}
+    layouts = {i: _read_layout(ref, base, named) for i, ref in source.layout_refs().items()}
     policy = loader.compile_policy(source, read, layouts)  # a bad policy is refused before any trust root is fetched
-    return replace(policy, trust=_trust(source, base))
+    trust = _trust(source, base, named)
+    # image globs are compared with normalised references: normalise their hosts the same way
+    images = tuple(canonical_pattern(p) for p in policy.images)
+    exclude = policy.exclude if policy.blobs else tuple(canonical_pattern(p) for p in policy.exclude)
+    return replace(
+        policy, trust=trust, images=images, exclude=exclude, named_files=tuple(named.files),
+        trust_digest=named.digest(raw),
+    )  # fmt: skip
 
 
 # ---- targets -------------------------------------------------------------------------------
