@@ -21,8 +21,7 @@ from assay.formats.trustroot import parse_trusted_root
 from assay.log.entries import dsse_proposal, hashedrekord_proposal
 from assay.log.tiles import encode_index
 from assay.verify import merkle
-from assay.verify.tlog import verify_log_signature, verify_promise
-from assay.verify.tlog import verify_checkpoint, verify_inclusion
+from assay.verify.tlog import verify_checkpoint, verify_inclusion, verify_log_signature, verify_promise
 from tests.conftest import run_assay
 
 KEY = ec.generate_private_key(ec.SECP256R1())
