@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
+from assay.errors import InputError
 from assay.log import tree
-from assay.log.entries import CanonicalEntry
+from assay.log.entries import CanonicalEntry, canonicalize
 from assay.log.note import LogIdentity
 from assay.store.schema import log_checkpoints, log_entries, log_nodes, log_search
 
@@ -83,7 +84,7 @@ class LogService:
     def __init__(self, engine: Engine, identity: LogIdentity) -> None:
         self.engine = engine
         self.identity = identity
-        self._queue: queue.Queue[tuple[CanonicalEntry, Future[Sequenced]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[CanonicalEntry | bytes, Future[Sequenced]] | None] = queue.Queue()
         self._conn: Connection | None = None  # the sequencer's own connection, kept across batches
         self._size = -1
         self._compact: list[tuple[int, int, bytes]] = []
@@ -104,8 +105,12 @@ class LogService:
         """Append (or find) an entry; returns once it is durably stored."""
         return self.receipt(self.enqueue(entry).result(timeout=timeout))
 
-    def enqueue(self, entry: CanonicalEntry) -> Future[Sequenced]:
-        """Queue an append; the future resolves once the entry is durably stored (then call :meth:`receipt`)."""
+    def enqueue(self, entry: CanonicalEntry | bytes) -> Future[Sequenced]:
+        """Queue an append; the future resolves once the entry is durably stored (then call :meth:`receipt`).
+
+        ``entry`` may be a small proposal still to verify: the sequencer verifies it with the rest of its batch
+        (one thread, no hand-off per request); a proposal that fails resolves the future with its ``InputError``.
+        """
         fut: Future[Sequenced] = Future()
         self._queue.put((entry, fut))
         return fut
@@ -148,6 +153,9 @@ class LogService:
                     self._queue.put(None)
                     break
                 batch.append(item)
+            batch = self._verified(batch)
+            if not batch:
+                continue
             try:
                 self._sequence(batch)
             except BaseException as exc:  # answer every waiter; the sequencer keeps running
@@ -156,6 +164,22 @@ class LogService:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
+
+    @staticmethod
+    def _verified(
+        batch: list[tuple[CanonicalEntry | bytes, Future[Sequenced]]],
+    ) -> list[tuple[CanonicalEntry, Future[Sequenced]]]:
+        """Verify the proposals queued raw; each refused one is answered with its error and left out."""
+        out: list[tuple[CanonicalEntry, Future[Sequenced]]] = []
+        for item, fut in batch:
+            if isinstance(item, CanonicalEntry):
+                out.append((item, fut))
+                continue
+            try:
+                out.append((canonicalize(item), fut))
+            except InputError as exc:
+                fut.set_exception(exc)
+        return out
 
     def _connection(self) -> Connection:
         if self._conn is None:
