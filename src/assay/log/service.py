@@ -153,15 +153,15 @@ class LogService:
                     self._queue.put(None)
                     break
                 batch.append(item)
-            batch = self._verified(batch)
-            if not batch:
+            verified = self._verified(batch)
+            if not verified:
                 continue
             try:
-                self._sequence(batch)
+                self._sequence(verified)
             except BaseException as exc:  # answer every waiter; the sequencer keeps running
                 self._size = -1  # reload the right edge from storage next time
                 self._drop_connection()
-                for _, fut in batch:
+                for _, fut in verified:
                     if not fut.done():
                         fut.set_exception(exc)
 
