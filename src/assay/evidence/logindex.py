@@ -216,4 +216,5 @@ def on_append(
     if item is not None:
         extra = [d for d, _ in item.subjects]
         store.put(LOG_PROJECT, [(item, verdict, reason)], "transparency-log")
+    # The body's own keys were written with the entry; the statement's subject digests are added here.
     index_entry(engine, idx, leaf_hash, search_keys(body, extra))

@@ -9,6 +9,7 @@ clients answered, each with an inclusion proof against that checkpoint.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -19,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
+from assay.errors import InputError
 from assay.log import tree
-from assay.log.entries import CanonicalEntry
+from assay.log.entries import CanonicalEntry, canonicalize
 from assay.log.note import LogIdentity
-from assay.store.schema import log_checkpoints, log_entries, log_nodes
+from assay.store.schema import log_checkpoints, log_entries, log_nodes, log_search
 
 BATCH_MAX = 1024
 ADVISORY_LOCK = 7234002
@@ -62,18 +64,38 @@ class TreeHead:
     checkpoint: str
 
 
+@dataclass(frozen=True)
+class Sequenced:
+    """What the sequencer hands back: the stored entry and the head it is in; the receipt is built by the caller.
+
+    ``nodes`` holds the tree nodes an inclusion proof of a fresh entry needs (the right edge before the batch and
+    the batch's own nodes), so the proof is computed from memory; an entry that already existed has ``None``.
+    """
+
+    entry: StoredEntry
+    created: bool
+    head: TreeHead
+    nodes: dict[tuple[int, int], bytes] | None
+
+
 class LogService:
     """Sequencing and reads for one log in one database."""
 
     def __init__(self, engine: Engine, identity: LogIdentity) -> None:
         self.engine = engine
         self.identity = identity
-        self._queue: queue.Queue[tuple[CanonicalEntry, Future[Receipt]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[CanonicalEntry | bytes, Future[Sequenced]] | None] = queue.Queue()
+        self._conn: Connection | None = None  # the sequencer's own connection, kept across batches
         self._size = -1
         self._compact: list[tuple[int, int, bytes]] = []
         self._thread = threading.Thread(target=self._run, name="log-sequencer", daemon=True)
         self._stopping = False
-        self.on_append: Callable[[StoredEntry, bytes], None] | None = None  # set by the server (evidence index)
+        # Set by the server: search-index keys of an entry, written in the batch's own transaction (one commit
+        # per batch, and an acknowledged entry is always searchable); and a hook run after a created entry of
+        # one of ``on_append_kinds`` is acknowledged (DSSE envelopes kept as evidence).
+        self.index_keys: Callable[[CanonicalEntry], Iterable[str]] | None = None
+        self.on_append: Callable[[StoredEntry, bytes], None] | None = None
+        self.on_append_kinds: frozenset[str] = frozenset()
         self._ensure_head()
         self._thread.start()
 
@@ -81,19 +103,40 @@ class LogService:
 
     def submit(self, entry: CanonicalEntry, timeout: float = 30.0) -> Receipt:
         """Append (or find) an entry; returns once it is durably stored."""
-        return self.enqueue(entry).result(timeout=timeout)
+        return self.receipt(self.enqueue(entry).result(timeout=timeout))
 
-    def enqueue(self, entry: CanonicalEntry) -> Future[Receipt]:
-        """Queue an append; the future resolves once the entry is durably stored."""
-        fut: Future[Receipt] = Future()
+    def enqueue(self, entry: CanonicalEntry | bytes) -> Future[Sequenced]:
+        """Queue an append; the future resolves once the entry is durably stored (then call :meth:`receipt`).
+
+        ``entry`` may be a small proposal still to verify: the sequencer verifies it with the rest of its batch
+        (one thread, no hand-off per request); a proposal that fails resolves the future with its ``InputError``.
+        """
+        fut: Future[Sequenced] = Future()
         self._queue.put((entry, fut))
         return fut
+
+    def receipt(self, done: Sequenced) -> Receipt:
+        """The answer for a sequenced entry: its inclusion proof against the head it was stored under, and its SET.
+
+        Built by the caller, off the sequencer's path: a fresh entry's proof comes from the nodes kept in memory
+        (no database read); an entry that already existed is proved from storage.
+        """
+        e, head = done.entry, done.head
+        if done.nodes is not None:
+            proof = tree.inclusion_proof(e.index, head.size, _memory_fetch(done.nodes))
+        else:
+            proof = self.inclusion_proof(e.index, head.size)
+        sig = self.identity.signed_entry_timestamp(e.body, e.integrated_time, e.index)
+        return Receipt(e, done.created, head.size, head.root_hash, proof, head.checkpoint, sig)
 
     def close(self) -> None:
         """Stop the sequencer after the queued work."""
         self._stopping = True
         self._queue.put(None)
         self._thread.join(timeout=10)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _run(self) -> None:
         while True:
@@ -110,13 +153,47 @@ class LogService:
                     self._queue.put(None)
                     break
                 batch.append(item)
+            verified = self._verified(batch)
+            if not verified:
+                continue
             try:
-                self._sequence(batch)
+                self._sequence(verified)
             except BaseException as exc:  # answer every waiter; the sequencer keeps running
                 self._size = -1  # reload the right edge from storage next time
-                for _, fut in batch:
+                self._drop_connection()
+                for _, fut in verified:
                     if not fut.done():
                         fut.set_exception(exc)
+
+    @staticmethod
+    def _verified(
+        batch: list[tuple[CanonicalEntry | bytes, Future[Sequenced]]],
+    ) -> list[tuple[CanonicalEntry, Future[Sequenced]]]:
+        """Verify the proposals queued raw; each refused one is answered with its error and left out."""
+        out: list[tuple[CanonicalEntry, Future[Sequenced]]] = []
+        for item, fut in batch:
+            if isinstance(item, CanonicalEntry):
+                out.append((item, fut))
+                continue
+            try:
+                out.append((canonicalize(item), fut))
+            except InputError as exc:
+                fut.set_exception(exc)
+        return out
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except Exception:  # a broken connection: nothing more to release
+                pass
+            self._conn = None
 
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
@@ -131,89 +208,87 @@ class LogService:
             conn.begin()
             self._lock(conn)
 
-    def _sequence(self, batch: list[tuple[CanonicalEntry, Future[Receipt]]]) -> None:
-        with self.engine.connect() as conn:
-            self._begin(conn)
-            try:
-                size = self._stored_size(conn)
-                if size != self._size:
-                    self._load_compact(conn, size)
-                hashes = list({e.leaf_hash for e, _ in batch})
-                existing = {
-                    row.leaf_hash: _row(row)
-                    for row in conn.execute(select(log_entries).where(log_entries.c.leaf_hash.in_(hashes)))
-                }
-                fresh: list[CanonicalEntry] = []
-                seen: set[bytes] = set()
-                for e, _ in batch:
-                    if e.leaf_hash not in existing and e.leaf_hash not in seen:
-                        seen.add(e.leaf_hash)
-                        fresh.append(e)
-                now = int(time.time())
-                stored = [
-                    StoredEntry(size + i, e.leaf_hash, e.kind, now, e.body, e.artifact_hash)
-                    for i, e in enumerate(fresh)
-                ]
-                compact_before = list(self._compact)
-                new_nodes, compact_after = tree.append(self._compact, [s.leaf_hash for s in stored], size)
-                new_size = size + len(stored)
-                memory = {(lvl, idx): h for lvl, idx, h in compact_before + new_nodes}
-                if stored:
-                    conn.execute(
-                        insert(log_entries),
-                        [
-                            {
-                                "idx": s.index,
-                                "leaf_hash": s.leaf_hash,
-                                "kind": s.kind,
-                                "artifact_hash": s.artifact_hash,
-                                "integrated_time": s.integrated_time,
-                                "body": s.body,
-                            }
-                            for s in stored
-                        ],
-                    )
-                    conn.execute(
-                        insert(log_nodes), [{"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in new_nodes]
-                    )
-                    root = tree.fold([h for _, _, h in compact_after])
-                    note = self.identity.checkpoint(new_size, root)
-                    conn.execute(insert(log_checkpoints).values(size=new_size, root_hash=root, note=note, created=now))
-                    conn.commit()
-                    self._compact, self._size = compact_after, new_size
-                    head = TreeHead(new_size, root, note)
-                else:
-                    conn.rollback()
-                    head = self._head(conn)
-            except BaseException:
+    def _sequence(self, batch: list[tuple[CanonicalEntry, Future[Sequenced]]]) -> None:
+        """One transaction for the whole batch: indexes, entries, nodes, search keys and a signed checkpoint."""
+        conn = self._connection()
+        self._begin(conn)
+        try:
+            size = self._stored_size(conn)
+            if size != self._size:
+                self._load_compact(conn, size)
+            hashes = list({e.leaf_hash for e, _ in batch})
+            existing = {
+                row.leaf_hash: _row(row)
+                for row in conn.execute(select(log_entries).where(log_entries.c.leaf_hash.in_(hashes)))
+            }
+            fresh: list[CanonicalEntry] = []
+            seen: set[bytes] = set()
+            for e, _ in batch:
+                if e.leaf_hash not in existing and e.leaf_hash not in seen:
+                    seen.add(e.leaf_hash)
+                    fresh.append(e)
+            now = int(time.time())
+            stored = [
+                StoredEntry(size + i, e.leaf_hash, e.kind, now, e.body, e.artifact_hash) for i, e in enumerate(fresh)
+            ]
+            compact_before = list(self._compact)
+            new_nodes, compact_after = tree.append(self._compact, [s.leaf_hash for s in stored], size)
+            new_size = size + len(stored)
+            memory = {(lvl, idx): h for lvl, idx, h in compact_before + new_nodes}
+            if stored:
+                conn.execute(
+                    insert(log_entries),
+                    [
+                        {
+                            "idx": s.index,
+                            "leaf_hash": s.leaf_hash,
+                            "kind": s.kind,
+                            "artifact_hash": s.artifact_hash,
+                            "integrated_time": s.integrated_time,
+                            "body": s.body,
+                        }
+                        for s in stored
+                    ],
+                )
+                conn.execute(insert(log_nodes), [{"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in new_nodes])
+                search = self._search_rows(fresh, stored)
+                if search:
+                    conn.execute(insert(log_search), search)
+                root = tree.fold([h for _, _, h in compact_after])
+                note = self.identity.checkpoint(new_size, root)
+                conn.execute(insert(log_checkpoints).values(size=new_size, root_hash=root, note=note, created=now))
+                conn.commit()
+                self._compact, self._size = compact_after, new_size
+                head = TreeHead(new_size, root, note)
+            else:
+                head = self._head(conn)
                 conn.rollback()
-                raise
-        fetch_memory = _memory_fetch(memory)
+        except BaseException:
+            conn.rollback()
+            raise
         by_hash = {s.leaf_hash: s for s in stored}
         created: set[bytes] = set()  # identical proposals in one batch: the first is created, the rest exist
         for e, fut in batch:
             old = existing.get(e.leaf_hash)
-            entry = old or by_hash[e.leaf_hash]
             fresh_here = old is None and e.leaf_hash not in created
             created.add(e.leaf_hash)
+            done = Sequenced(old or by_hash[e.leaf_hash], fresh_here, head, None if old is not None else memory)
+            fut.set_result(done)
+
+    def _search_rows(self, fresh: list[CanonicalEntry], stored: list[StoredEntry]) -> list[dict[str, Any]]:
+        """The search-index rows of a batch; an entry without keys gets ``idx:N`` so indexing never stalls."""
+        if self.index_keys is None:
+            return []
+        rows = []
+        for e, s in zip(fresh, stored, strict=True):
             try:
-                if old is None:
-                    proof = tree.inclusion_proof(entry.index, head.size, fetch_memory)
-                else:
-                    proof = self.inclusion_proof(entry.index, head.size)
-                receipt = Receipt(
-                    entry,
-                    fresh_here,
-                    head.size,
-                    head.root_hash,
-                    proof,
-                    head.checkpoint,
-                    self.identity.signed_entry_timestamp(entry.body, entry.integrated_time, entry.index),
-                )
-            except BaseException as exc:
-                fut.set_exception(exc)
-                continue
-            fut.set_result(receipt)
+                keys = set(self.index_keys(e))
+            except Exception:  # a canonical body the indexer cannot read: the entry stays findable by index
+                logging.getLogger("assay.log").exception("search keys of entry %s", s.index)
+                keys = set()
+            for k in sorted(keys or {f"idx:{s.index}"}):
+                rows.append({"key": k[:320], "leaf_hash": s.leaf_hash, "idx": s.index})
+        return rows
 
     def _stored_size(self, conn: Connection) -> int:
         return int(conn.execute(select(func.coalesce(func.max(log_checkpoints.c.size), 0))).scalar_one())

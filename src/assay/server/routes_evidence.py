@@ -174,7 +174,9 @@ def mount(app: Any, engine: Any, trusted_root: Any) -> None:
         except Exception:  # the entry is already durable; backfill indexes it at the next start
             logging.getLogger("assay.evidence").exception("indexing log entry %s failed", entry.index)
 
+    log.index_keys = lambda e: logindex.search_keys(e.body)
     log.on_append = on_append
+    log.on_append_kinds = frozenset({"dsse"})
     logindex.backfill(engine)
     _sweep_retention(engine, store)
 

@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from assay.errors import AssayError, EnvironmentFailure, InputError
 from assay.log import tiles
-from assay.log.entries import canonicalize_outcome
+from assay.log.entries import CanonicalEntry, canonicalize_outcome
 from assay.log.proposals import DsseProposal, HashedRekordProposal
 from assay.log.service import LogService, Receipt
 from assay.server.models import MAX_HASH_RESULTS, MAX_INDEX, UUID_RE, RetrieveRequest, parse
 from assay.server.openapi import json_body
-from assay.server.work import WorkerPool
+from assay.server.work import SMALL_COST, WorkerPool
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -61,20 +61,31 @@ _RETRIEVE_BODY = json_body(RetrieveRequest, description="at most 10 UUIDs and 10
 
 
 async def append(svc: LogService, pool: WorkerPool, body: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Verify (in a worker process), sequence and answer one proposed entry: (status, headers, JSON body)."""
+    """Verify, sequence and answer one proposed entry: (status, headers, JSON body).
+
+    A small proposal is verified by the sequencer with the rest of its batch (no thread hand-off per request);
+    a large one in a worker process first, so it never holds the sequencer.
+    """
+    item: CanonicalEntry | bytes = body
+    if len(body) >= SMALL_COST:
+        try:
+            entry, error = await pool.cpu(canonicalize_outcome, body, cost=len(body))
+        except AssayError as exc:
+            return _answer(503 if isinstance(exc, EnvironmentFailure) else 400, exc.reason, exc.message)
+        if entry is None:
+            assert error is not None
+            return _answer(400, *error)
+        item = entry
     try:
-        entry, error = await pool.cpu(canonicalize_outcome, body, cost=len(body))
-    except AssayError as exc:
-        return _answer(503 if isinstance(exc, EnvironmentFailure) else 400, exc.reason, exc.message)
-    if entry is None:
-        assert error is not None
-        return _answer(400, *error)
-    try:
-        receipt = await asyncio.wait_for(asyncio.wrap_future(svc.enqueue(entry)), timeout=30)
+        done = await asyncio.wait_for(asyncio.wrap_future(svc.enqueue(item)), timeout=30)
     except TimeoutError:
         return _answer(503, "deadline-exceeded", "the log did not store the entry in time; retry")
-    if receipt.created and svc.on_append is not None:  # issue 17: index the entry, keep DSSE envelopes as evidence
-        await asyncio.to_thread(svc.on_append, receipt.entry, body)
+    except InputError as exc:
+        return _answer(400, exc.reason, exc.message)
+    # A fresh entry's proof comes from memory (no I/O): built here, off the sequencer's thread.
+    receipt = svc.receipt(done) if done.nodes is not None else await asyncio.to_thread(svc.receipt, done)
+    if receipt.created and svc.on_append is not None and receipt.entry.kind in svc.on_append_kinds:
+        await asyncio.to_thread(svc.on_append, receipt.entry, body)  # DSSE envelopes kept as evidence
     uuid = receipt.entry.leaf_hash.hex()
     headers = {"content-type": "application/json", "location": f"/api/v1/log/entries/{uuid}", "etag": uuid}
     if not receipt.created:
