@@ -158,3 +158,22 @@ def test_missing_is_not_answered_faster_than_forbidden(srv: ServerProcess, depth
             missing.append(_timed(client, f"/api/v1/projects/{unique_name('gone')}/evidence"))
     ratio = statistics.median(missing) / statistics.median(forbidden)
     assert 0.5 <= ratio <= 2.0, (ratio, statistics.median(missing), statistics.median(forbidden))
+
+
+def test_a_taken_name_tells_nothing_but_that_it_is_taken(srv: ServerProcess) -> None:
+    """Names are one namespace: creating a child under a taken name is 409, the same whatever the name hides."""
+    admin = admin_api(srv)
+    email = unique_name("owner") + "@example.com"
+    mine, readable, secret, deleted = (new_project(admin) for _ in range(4))
+    grant(admin, mine, email, "admin")
+    grant(admin, readable, email, "viewer")
+    admin.ok("DELETE", f"/api/v1/projects/{deleted}")
+    owner = Api(srv, session(srv, email))
+    answers = {}
+    for name in (readable, secret, deleted):
+        r = owner("POST", f"/api/v1/projects/{mine}/children", {"name": name})
+        assert (r.status_code, r.json()["reason"]) == (409, "project-exists"), r.text
+        answers[name] = {k: v.replace(name, "NAME") if isinstance(v, str) else v for k, v in r.json().items()}
+    assert answers[readable] == answers[secret] == answers[deleted]
+    # and nothing was created or changed
+    assert owner("GET", f"/api/v1/projects/{secret}").status_code == 404
