@@ -15,7 +15,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from assay.crypto import keys
 from assay.errors import InputError
+from assay.formats import canonical
 from assay.formats.dsse import Envelope
 from assay.formats.dsse import pae as dsse_pae
 from assay.formats.encoding import b64decode
@@ -96,7 +96,7 @@ def _hashedrekord(p: HashedRekordProposal) -> CanonicalEntry:
             "signature": {"content": base64.b64encode(signature).decode(), "publicKey": {"content": pem_b64}},
         },
     }
-    return CanonicalEntry("hashedrekord", rfc8785.dumps(body), f"sha256:{hexdigest}")
+    return CanonicalEntry("hashedrekord", canonical.dumps(body), f"sha256:{hexdigest}")
 
 
 def _dsse(p: DsseProposal) -> CanonicalEntry:
@@ -144,7 +144,7 @@ def _dsse(p: DsseProposal) -> CanonicalEntry:
             "signatures": signatures,
         },
     }
-    return CanonicalEntry("dsse", rfc8785.dumps(body), f"sha256:{payload_hash}")
+    return CanonicalEntry("dsse", canonical.dumps(body), f"sha256:{payload_hash}")
 
 
 def canonicalize(proposed: bytes | str | dict[str, Any]) -> CanonicalEntry:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-import rfc8785
-
 from assay.crypto.signer import Signer
+from assay.formats import canonical
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class LogIdentity:
 
     def signed_entry_timestamp(self, body: bytes, integrated_time: int, log_index: int) -> bytes:
         """SET: the log's signature over the RFC 8785 form of ``{body, integratedTime, logID, logIndex}``."""
-        payload = rfc8785.dumps(
+        payload = canonical.dumps(
             {
                 "body": base64.b64encode(body).decode(),
                 "integratedTime": integrated_time,

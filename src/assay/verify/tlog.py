@@ -20,11 +20,11 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 
-import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from assay.crypto import keys
 from assay.errors import InputError
+from assay.formats import canonical
 from assay.formats.bundle import Bundle, TlogEntry
 from assay.formats.checkpoint import parse_checkpoint
 from assay.formats.rekor import EntryBody, SignedBy, Verifier, parse_body
@@ -56,7 +56,7 @@ def verify_log_signature(log: LogAuthority, signature: bytes, message: bytes) ->
 def verify_promise(entry: TlogEntry, log: LogAuthority) -> None:
     """The signed entry timestamp binds body, integrated time, log ID and index."""
     assert entry.inclusion_promise is not None
-    payload = rfc8785.dumps(
+    payload = canonical.dumps(
         {
             "body": base64.b64encode(entry.canonicalized_body).decode(),
             "integratedTime": entry.integrated_time,
