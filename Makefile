@@ -81,6 +81,8 @@ bench: test-install
 	$(BIN)/python benchmarks/admission.py
 	$(BIN)/python benchmarks/evidence.py
 	$(BIN)/python benchmarks/layout.py
+	$(BIN)/python benchmarks/verify_bundles.py
+	$(BIN)/python benchmarks/log_append.py
 
 # A million fuzz inputs across the parsers (atheris when installed, else a mutation loop); prints crashes and inputs/s.
 fuzz: test-install

@@ -18,9 +18,10 @@ from assay.log.proposals import DsseProposal, HashedRekordProposal
 from assay.log.service import LogService, Receipt
 from assay.server.models import MAX_HASH_RESULTS, MAX_INDEX, UUID_RE, RetrieveRequest, parse
 from assay.server.openapi import json_body
-from assay.server.work import SMALL_COST, WorkerPool
+from assay.server.work import WorkerPool
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
+INLINE_COST = 1024  # bytes: proposals the sequencer verifies itself
 
 router = APIRouter()
 
@@ -63,11 +64,13 @@ _RETRIEVE_BODY = json_body(RetrieveRequest, description="at most 10 UUIDs and 10
 async def append(svc: LogService, pool: WorkerPool, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """Verify, sequence and answer one proposed entry: (status, headers, JSON body).
 
-    A small proposal is verified by the sequencer with the rest of its batch (no thread hand-off per request);
-    a large one in a worker process first, so it never holds the sequencer.
+    A proposal under ``INLINE_COST`` bytes (a hashedrekord with an EC or Ed25519 key: one signature check) is
+    verified by the sequencer with the rest of its batch, with no thread hand-off per request; anything larger
+    (RSA keys, DSSE envelopes with several signatures or verifiers) is verified first in the worker lanes,
+    cheapest first, so a flood of costly proposals never holds the sequencer.
     """
     item: CanonicalEntry | bytes = body
-    if len(body) >= SMALL_COST:
+    if len(body) >= INLINE_COST:
         try:
             entry, error = await pool.cpu(canonicalize_outcome, body, cost=len(body))
         except AssayError as exc:
