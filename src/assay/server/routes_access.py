@@ -16,6 +16,7 @@ from assay.access.projects import Actor, Project
 from assay.ca.oidc import TokenError
 from assay.errors import InputError
 from assay.formats.safejson import load_object
+from assay.server import params
 from assay.server.auth import AUDIT_KEY, require, route_actions
 
 router = APIRouter()
@@ -283,7 +284,19 @@ def revoke_token(
 
 # ---- audit ----------------------------------------------------------------------------
 
-Since = Annotated[int | None, Query(ge=0, description="unix time")]
+AUDIT_PAGE_MAX = 10000
+Since = Annotated[str | None, Query(description="unix time")]
+After = Annotated[str | None, Query(description="the last sequence number already read (default 0)")]
+Limit = Annotated[str | None, Query(description=f"rows per page, 1 to {AUDIT_PAGE_MAX} (default 1000)")]
+
+
+def _audit_page(since: str | None, after: str | None, limit: str | None) -> dict[str, Any]:
+    """The audit query's numbers, each through the one strict parser (400 ``invalid-parameter``)."""
+    return {
+        "since": params.optional(since, "since"),
+        "after": params.number(after, "after", 0),
+        "limit": params.number(limit, "limit", 1000, minimum=1, maximum=AUDIT_PAGE_MAX),
+    }
 
 
 @router.get("/api/v1/projects/{project}/audit", tags=["audit"], summary="The project's audit rows")
@@ -293,10 +306,10 @@ def project_audit(
     who: Annotated[Principal, Depends(require("audit.read"))],
     since: Since = None,
     actor: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    after: After = None,
+    limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, since=since, actor=actor, after=after, limit=limit)
+    rows = _access(request).audit.rows(project=project, actor=actor, **_audit_page(since, after, limit))
     return {"rows": rows}
 
 
@@ -307,10 +320,10 @@ def audit_rows(
     project: str | None = None,
     since: Since = None,
     actor: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    after: After = None,
+    limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, since=since, actor=actor, after=after, limit=limit)
+    rows = _access(request).audit.rows(project=project, actor=actor, **_audit_page(since, after, limit))
     return {"rows": rows}
 
 
