@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,9 @@ from assay.store.txn import write_transaction
 
 PAGE_MAX = 1000
 TRUST_TTL = 2.0
+MAX_RETENTION_DAYS = 36500  # a century: more is "forever" (null), and days * 86400 stays far inside int64
 _WRITER_LOCK = threading.Lock()
+_LOG = logging.getLogger("assay.evidence")
 
 
 @dataclass
@@ -104,12 +107,15 @@ class EvidenceStore:
 
     def set_retention(self, project: str, days: int | None) -> dict[str, Any]:
         """Set how long unverified evidence is kept (None: forever), then apply it."""
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
-            raise InputError("bad-retention", "unverifiedRetentionDays must be a non-negative integer or null")
+        if days is not None and not valid_retention(days):
+            raise InputError(
+                "bad-retention",
+                f"unverifiedRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS} or null (forever)",
+            )
         current = self.settings(project)
         current["unverifiedRetentionDays"] = days
         self._save(project, current)
-        self.purge(project)
+        self.purge_quietly(project)  # saved and valid: a failure to apply it now is retried at the next upload
         return current
 
     def _save(self, project: str, s: dict[str, Any]) -> None:
@@ -207,20 +213,40 @@ class EvidenceStore:
         return Stored(new_id, digest, True, v is not None)
 
     def purge_all(self) -> int:
-        """Apply every project's retention (at server start; uploads apply their project's)."""
+        """Apply every project's retention (at server start; uploads apply their project's).
+
+        Each project is purged on its own: one project's failure is logged and never stops the others (nor the
+        server starting).
+        """
         with self.engine.connect() as conn:
             projects = [
                 r[0]
                 for r in conn.execute(
-                    select(evidence_trust.c.project).where(evidence_trust.c.unverified_retention_days.is_not(None))
+                    select(evidence_trust.c.project)
+                    .where(evidence_trust.c.unverified_retention_days.is_not(None))
+                    .order_by(evidence_trust.c.project)
                 )
             ]
-        return sum(self.purge(p) for p in projects)
+        return sum(self.purge_quietly(p) for p in projects)
+
+    def purge_quietly(self, project: str) -> int:
+        """:meth:`purge`, its failure logged instead of raised (housekeeping must not fail what triggered it)."""
+        try:
+            return self.purge(project)
+        except Exception:
+            _LOG.exception("retention sweep of project %s failed; other projects are unaffected", project)
+            return 0
 
     def purge(self, project: str) -> int:
-        """Delete unverified evidence older than the project's retention; never verified evidence."""
+        """Delete unverified evidence older than the project's retention; never verified evidence.
+
+        A stored value outside 0 … MAX_RETENTION_DAYS (written before it was validated) deletes nothing.
+        """
         days = self.settings(project)["unverifiedRetentionDays"]
         if days is None:
+            return 0
+        if not valid_retention(days):
+            _LOG.warning("project %s: unverifiedRetentionDays %.40r is out of range; nothing purged", project, days)
             return 0
         cutoff = int(time.time()) - days * 86400
         with write_transaction(self.engine) as conn:
@@ -314,6 +340,11 @@ class EvidenceStore:
             if nxt is None:
                 return out
             cursor = nxt
+
+
+def valid_retention(days: object) -> bool:
+    """A retention in days: an int (not a bool) from 0 to MAX_RETENTION_DAYS."""
+    return isinstance(days, int) and not isinstance(days, bool) and 0 <= days <= MAX_RETENTION_DAYS
 
 
 def _insert_blob(conn: Connection, digest: str, body: bytes) -> None:

@@ -125,7 +125,9 @@ async def put_retention(
 ) -> Any:
     check_project(project)
     doc = safejson.load_object(await request.body(), what="retention")
-    return await asyncio.to_thread(_store(request).set_retention, project, doc.get("unverifiedRetentionDays"))
+    if set(doc) != {"unverifiedRetentionDays"}:
+        raise InputError("bad-retention", 'expected {"unverifiedRetentionDays": DAYS or null}')
+    return await asyncio.to_thread(_store(request).set_retention, project, doc["unverifiedRetentionDays"])
 
 
 @router.post("/api/v1/index/retrieve", tags=["log"], summary="Search log entries by hash, public key or email")
@@ -187,15 +189,19 @@ def _bundle_entry(log: Any, entry: Any) -> Any:
 
 def _sweep_retention(engine: Any, store: Any) -> None:
     """Purge expired unverified evidence at start, in one process at a time (lease ``evidence-retention``)."""
+    import logging
     import os
     import socket
 
     from assay.store import lease
 
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    if not lease.acquire(engine, "evidence-retention", holder, 300.0):
-        return  # another process is sweeping right now; the same rows would be purged twice for nothing
     try:
-        store.purge_all()
-    finally:
-        lease.release(engine, "evidence-retention", holder)
+        if not lease.acquire(engine, "evidence-retention", holder, 300.0):
+            return  # another process is sweeping right now; the same rows would be purged twice for nothing
+        try:
+            store.purge_all()  # each project on its own: one's failure is logged, the others still swept
+        finally:
+            lease.release(engine, "evidence-retention", holder)
+    except Exception:  # housekeeping: the server starts (and serves) without it
+        logging.getLogger("assay.evidence").exception("the start-up retention sweep failed")
