@@ -94,6 +94,8 @@ class EvidenceStore:
         """Replace the trust fields given (``trustedRoot``, ``keys``, ``identities``), validated first."""
         current = self.settings(project)
         if "trustedRoot" in doc and doc["trustedRoot"] is not None:
+            if not isinstance(doc["trustedRoot"], dict):
+                raise InputError("trust-malformed", "trustedRoot must be a trusted root (a JSON object) or null")
             parse_trusted_root(doc["trustedRoot"])
         if "keys" in doc:
             parse_keys(doc["keys"])
