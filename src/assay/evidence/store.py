@@ -331,6 +331,36 @@ class EvidenceStore:
             raise LookupError(f"no evidence sha256:{hexd} in project {project}")
         return bytes(body)
 
+    def digests_about(self, project: str, subject: str, limit: int) -> list[str]:
+        """Content digests (hex) of at most ``limit`` verified items about a subject, oldest first (no bytes)."""
+        q = (
+            select(evidence.c.digest)
+            .join(evidence_subjects, evidence_subjects.c.evidence_id == evidence.c.id)
+            .where(evidence_subjects.c.project == project, evidence_subjects.c.digest == _subject_key(subject))
+            .where(evidence.c.verified == 1)
+            .order_by(evidence_subjects.c.evidence_id)
+            .limit(max(1, limit))
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(q)]
+
+    def item(self, project: str, digest: str) -> tuple[dict[str, Any], bytes]:
+        """One item of this project as search answers it, with its exact bytes; LookupError when absent."""
+        hexd = parse_digest(digest)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(evidence).where(evidence.c.project == project, evidence.c.digest == hexd)).first()
+            if row is None:
+                raise LookupError(f"no evidence sha256:{hexd} in project {project}")
+            subs = [
+                (s.digest, s.name)
+                for s in conn.execute(
+                    select(evidence_subjects.c.digest, evidence_subjects.c.name).where(
+                        evidence_subjects.c.evidence_id == row.id
+                    )
+                )
+            ]
+        return _row_json(row, subs), self.get_bytes(project, hexd)
+
     def about(self, project: str, subject: str, verified: bool = True) -> list[tuple[dict[str, Any], bytes]]:
         """Every item about a subject digest, with its bytes (for policy evaluation and the graph)."""
         out = []

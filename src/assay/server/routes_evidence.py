@@ -100,7 +100,13 @@ def evidence_graph(
     hops = params.number(depth, "depth", 2, maximum=10)
     store = _store(request)
     root = "sha256:" + parse_digest(subject)
-    return JSONResponse(graph.walk(root, hops, lambda d: store.about(project, d)).to_json())
+    g = graph.walk(
+        root,
+        hops,
+        lambda d: store.digests_about(project, d, graph.MAX_NODES + 1),
+        lambda content: store.item(project, content),
+    )
+    return JSONResponse(g.to_json())
 
 
 @router.get("/api/v1/projects/{project}/trust", tags=["evidence"], summary="The project's trust and retention")
