@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, exists, insert, select, updat
 
 from assay.errors import InputError, VerificationError
 from assay.evidence.batch import GroupWriter
-from assay.evidence.parse import Item
+from assay.evidence.parse import Item, digest_key
 from assay.evidence.trust import Trust, Verdict, parse_identities, parse_keys
 from assay.formats import safejson
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
@@ -44,7 +44,7 @@ def parse_digest(value: str) -> str:
     hexpart = value.split(":", 1)[1] if value.startswith("sha256:") else value
     hexpart = hexpart.lower()
     if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
-        raise InputError("bad-digest", f"{value!r} is not a sha256 digest")
+        raise InputError("bad-digest", f"{value[:80]!r} is not a sha256 digest")
     return hexpart
 
 
@@ -392,12 +392,11 @@ def _insert_blob(conn: Connection, digest: str, body: bytes) -> None:
 
 
 def _subject_key(subject: str) -> str:
-    if ":" not in subject:
-        raise InputError("bad-digest", f"{subject!r}: give the subject as ALG:HEX (sha256:...)")
     alg, _, value = subject.partition(":")
-    if alg.lower() == "sha256":
-        return "sha256:" + parse_digest(subject)
-    return f"{alg.lower()}:{value.lower()}"
+    key = digest_key(alg, value) if value else None
+    if key is None:
+        raise InputError("bad-digest", f"{subject[:80]!r}: give the subject as ALG:HEX (sha256:...)")
+    return key
 
 
 def _verdict_values(v: Verdict) -> dict[str, Any]:
@@ -417,15 +416,26 @@ def _iso(t: int) -> str:
 
 
 def _row_json(r: Any, subjects: list[tuple[str, str]]) -> dict[str, Any]:
-    by_name: dict[str, dict[str, str]] = {}
-    for d, n in subjects:
+    # Rows are (digest, name); one subject's digests share its name. Two subjects may share a name too
+    # (two builds of ``app``): a digest whose algorithm that name's entry already has starts another entry,
+    # so no digest is dropped.
+    grouped: list[tuple[str, dict[str, str]]] = []
+    by_name: dict[str, list[dict[str, str]]] = {}
+    filled: dict[tuple[str, str], int] = {}  # (name, alg) -> how many of that name's entries have alg
+    for d, n in sorted(subjects, key=lambda s: (s[1], s[0])):
         alg, _, value = d.partition(":")
-        by_name.setdefault(n, {})[alg] = value
+        entries = by_name.setdefault(n, [])
+        k = filled.get((n, alg), 0)
+        if k == len(entries):
+            entries.append({})
+            grouped.append((n, entries[-1]))
+        entries[k][alg] = value
+        filled[(n, alg)] = k + 1
     out: dict[str, Any] = {
         "digest": "sha256:" + r.digest,
         "kind": r.kind,
         "predicateType": r.predicate_type,
-        "subjects": [{"name": n, "digest": d} for n, d in by_name.items()],
+        "subjects": [{"name": n, "digest": d} for n, d in grouped],
         "verified": bool(r.verified),
         "verifiedTime" if r.verified else "uploadedTime": _iso(r.verified_time),
         "uploadedBy": r.uploader,

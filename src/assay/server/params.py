@@ -73,3 +73,17 @@ def unix_time(value: str | None, name: str) -> int | None:
             INVALID, f"{name}: {_show(value)} is neither an RFC 3339 time nor seconds since the epoch"
         ) from None
     return max(0, seconds)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TEXT = 2048
+
+
+def text(value: str | None, name: str, *, max_chars: int = MAX_TEXT) -> str | None:
+    """A string query parameter: at most ``max_chars``, no NUL or other control characters (PostgreSQL refuses
+    NUL in text); InputError ``invalid-parameter`` otherwise."""
+    if value is None:
+        return None
+    if len(value) > max_chars or _CONTROL.search(value):
+        raise InputError(INVALID, f"{name} must be text of at most {max_chars} characters without control characters")
+    return value

@@ -309,7 +309,9 @@ def project_audit(
     after: After = None,
     limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, actor=actor, **_audit_page(since, after, limit))
+    rows = _access(request).audit.rows(
+        project=project, actor=params.text(actor, "actor"), **_audit_page(since, after, limit)
+    )
     return {"rows": rows}
 
 
@@ -323,7 +325,9 @@ def audit_rows(
     after: After = None,
     limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, actor=actor, **_audit_page(since, after, limit))
+    rows = _access(request).audit.rows(
+        project=params.text(project, "project"), actor=params.text(actor, "actor"), **_audit_page(since, after, limit)
+    )
     return {"rows": rows}
 
 

@@ -65,8 +65,8 @@ def search_evidence(
     items, nxt = _store(request).search(
         project,
         subject=subject,
-        predicate_type=predicateType,
-        signer=signer,
+        predicate_type=params.text(predicateType, "predicateType"),
+        signer=params.text(signer, "signer"),
         since=params.unix_time(since, "since"),
         until=params.unix_time(until, "until"),
         verified=status == "verified",
