@@ -2,8 +2,8 @@
 
 Found: ``PUT /trust`` answered 500 for a non-string ``identityRegExp``/``issuerRegExp`` (``re.compile(1)``).
 Now every field of every evidence/repository body is checked by type before anything is stored: 400 with
-``trust-malformed``, ``bad-retention``, ``policy-invalid``, ``bad-name`` or ``bad-search``, never 500, and a
-refused body leaves the settings as they were.
+``trust-malformed``, ``bad-retention``, ``policy-invalid``, ``bad-name`` or ``bad-search`` (a NUL in a log
+search's email or hash was a PostgreSQL 500), never 500, and a refused body leaves the settings as they were.
 """
 
 from __future__ import annotations
@@ -126,6 +126,11 @@ def test_log_search_bodies_of_the_wrong_type_are_400(srv: ProjectServer) -> None
         {"publicKey": {"format": "x509", "content": "!!"}},
         {"publicKey": {"format": ["x509"]}},
         {"email": 5},
+        {"email": "a@b\x00"},  # PostgreSQL refuses NUL in text: it was a 500
+        {"email": "a@b\n"},
+        {"email": "a@" + "b" * 400},
+        {"hash": "sha256:" + "\x00" * 64},
+        {"hash": "sha256:" + "z" * 64},
         {"email": ["a@b"]},
         {"email": "a@b", "operator": ["or"]},
         {"email": "a@b", "operator": 1},
