@@ -92,6 +92,7 @@ def test_trust_fields_of_the_wrong_type_are_400(srv: ProjectServer) -> None:
         r = _put(srv, "/trust", {"identities": [{"identity": "a@b.example", "issuerRegExp": value}]})
         _refused(r, {"trust-malformed"}, value)
     _refused(_put(srv, "/trust", {"identities": [{"identityRegExp": "(", "issuer": "i"}]}), {"bad-regexp"}, "(")
+    _refused(_put(srv, "/trust", {"identities": [{**GOOD_IDENTITY, "identity": "a\x00@b"}]}), {"trust-malformed"}, 0)
     assert _trust(srv) == before  # nothing stored by any refused body
 
 
@@ -139,3 +140,20 @@ def test_log_search_bodies_of_the_wrong_type_are_400(srv: ProjectServer) -> None
     ):
         r = httpx.post(url, content=json.dumps(body).encode(), timeout=30)
         _refused(r, {"bad-search", "unsupported-key-format", "json-invalid"}, body)
+
+
+def test_nul_in_access_bodies_and_token_ids_is_400(srv: ProjectServer) -> None:
+    """Found probing: a NUL in a grant's issuer/subject, a token's name or a token id was a PostgreSQL 500."""
+    for path, body in (
+        ("/grants", {"issuer": "https://i.example\x00", "subject": "x@y.example", "role": "viewer"}),
+        ("/grants", {"issuer": "https://i.example", "subject": "x\x00@y.example", "role": "viewer"}),
+        ("/grants", {"issuer": "https://i.example", "subject": "x" * 3000, "role": "viewer"}),
+        ("/grants/revoke", {"issuer": "https://i.example", "subject": "x\x00@y.example"}),
+        ("/tokens", {"role": "viewer", "name": "a\x00"}),
+        ("/tokens/%00/revoke", None),
+        ("/tokens/" + "a" * 200 + "/revoke", None),
+    ):
+        r = srv.admin("POST", f"/api/v1/projects/{P}{path}", body)
+        _refused(r, {"malformed-field"}, path)
+    grants = srv.admin.ok("GET", f"/api/v1/projects/{P}/grants")
+    assert "x\x00" not in json.dumps(grants)

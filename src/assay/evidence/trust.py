@@ -60,9 +60,9 @@ MAX_FIELD_CHARS = 4096
 
 
 def _text(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_FIELD_CHARS:
+    if not isinstance(value, str) or not value or len(value) > MAX_FIELD_CHARS or not value.isprintable():
         raise InputError(
-            "trust-malformed", f"{where} must be a non-empty string of at most {MAX_FIELD_CHARS} characters"
+            "trust-malformed", f"{where} must be a non-empty printable string of at most {MAX_FIELD_CHARS} characters"
         )
     return value
 

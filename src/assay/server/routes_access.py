@@ -31,12 +31,17 @@ async def _body(request: Request) -> dict[str, Any]:
     return load_object(await request.body(), what="request", max_bytes=MAX_BODY)
 
 
+MAX_FIELD = 2048
+
+
 def _str(doc: dict[str, Any], key: str, *, required: bool = True) -> str | None:
     value = doc.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
         raise InputError("malformed-field", f"{key}: expected a non-empty string")
+    if len(value) > MAX_FIELD or not value.isprintable():  # PostgreSQL refuses NUL in text: it was a 500
+        raise InputError("malformed-field", f"{key}: at most {MAX_FIELD} printable characters")
     return value
 
 
@@ -276,6 +281,8 @@ def list_tokens(
 def revoke_token(
     request: Request, project: str, token_id: str, who: Annotated[Principal, Depends(require("token.revoke"))]
 ) -> dict[str, Any]:
+    if len(token_id) > 128 or not token_id.isprintable():
+        raise InputError("malformed-field", "token id: at most 128 printable characters")
     _target(request, f"token {token_id}")
     is_admin = who.role is not None and RANK[who.role] >= RANK["admin"]
     _access(request).credentials.revoke_token(project, token_id, who, is_admin)
