@@ -166,6 +166,12 @@ def test_crafted_artifact_names_and_versions_are_refused(repo) -> None:
             assert r.json()["code"] == r.status_code
             if r.status_code == 400:
                 assert r.json()["reason"] in ("bad-name", "bad-project-name"), r.json()
+    for declared in ("sha256:../..", "sha256:" + "%B2" * 21 + "a", "sha256:" + "a" * 5000, "md5:" + "a" * 32, ""):
+        r = httpx.put(f"{ps.url}/api/v1/projects/{P}/artifacts/app.bin/9", content=b"x",
+                      headers={**ps.auth(), "X-Assay-Digest": declared}, timeout=30)  # fmt: skip
+        assert r.status_code in (400, 422), (declared[:20], r.status_code, r.text[:200])
+        if declared:
+            assert r.json()["reason"] == "bad-digest", r.json()
     blobs = [p for p in (ps.data_dir / "blobs").rglob("*") if p.is_file() and p.name != ".lock"]
     assert blobs == []  # nothing written anywhere
     assert not list(ps.data_dir.parent.glob("passwd*")) and not (ps.data_dir.parent / "etc").exists()
