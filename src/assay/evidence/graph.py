@@ -9,71 +9,102 @@ from typing import Any
 from assay.errors import AssayError
 from assay.evidence.parse import linked_digests, parse_item
 
-About = Callable[[str], list[tuple[dict[str, Any], bytes]]]  # subject digest -> [(row, exact bytes)]
+Find = Callable[[str], list[str]]  # subject digest -> content digests (hex) of the verified items about it
+Load = Callable[[str], tuple[dict[str, Any], bytes]]  # content digest -> (row, exact bytes)
 MAX_NODES = 2000
 
 
 @dataclass
 class Graph:
-    """Nodes (artifacts by digest, attestations by content digest) and labelled edges."""
+    """Nodes (artifacts by digest, attestations by content digest) and labelled edges, each at most once.
+
+    ``add`` refuses the node past ``MAX_NODES`` and marks the graph truncated: the cap holds as nodes are
+    added, not after a whole item (one link can name 46,000 products).
+    """
 
     root: str
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    edges: list[tuple[str, str, str]] = field(default_factory=list)
+    edge_set: dict[tuple[str, str, str], None] = field(default_factory=dict)  # insertion-ordered set
     truncated: bool = False
+    limit: int = MAX_NODES
+
+    @property
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Edges in the order they were found."""
+        return list(self.edge_set)
+
+    def add(self, node_id: str, node: dict[str, Any]) -> bool:
+        """Add a node unless present; False (and ``truncated``) when the cap is reached."""
+        if node_id in self.nodes:
+            return True
+        if len(self.nodes) >= self.limit:
+            self.truncated = True
+            return False
+        self.nodes[node_id] = node
+        return True
+
+    def link(self, a: str, b: str, relation: str) -> None:
+        """An edge between two nodes of the graph (once)."""
+        self.edge_set[(a, b, relation)] = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (what the dashboard draws)."""
         return {
             "root": self.root,
             "nodes": [{"id": k, **v} for k, v in self.nodes.items()],
-            "edges": [{"from": a, "to": b, "relation": r} for a, b, r in self.edges],
+            "edges": [{"from": a, "to": b, "relation": r} for a, b, r in self.edge_set],
             "truncated": self.truncated,
         }
 
 
-def walk(root: str, depth: int, about: About) -> Graph:
-    """Breadth-first from ``root`` through ``depth`` hops of artifact → attestation → named digests."""
-    g = Graph(root)
-    g.nodes[root] = {"type": "artifact", "label": root[:19]}
+def _attestation(row: dict[str, Any]) -> dict[str, Any]:
+    signer = (row.get("signer") or {}).get("identity") or ""
+    return {
+        "type": "attestation",
+        "label": (row.get("predicateType") or row.get("kind") or "").rsplit("/", 2)[-2:][0] or "evidence",
+        "predicateType": row.get("predicateType"),
+        "signer": signer,
+        "verified": row.get("verified", False),
+    }
+
+
+def walk(root: str, depth: int, find: Find, load: Load, limit: int = MAX_NODES) -> Graph:
+    """Breadth-first from ``root`` through ``depth`` hops of artifact → attestation → named digests.
+
+    Each attestation is loaded and parsed once however many digests lead to it; the walk stops at the first
+    node past ``limit``.
+    """
+    g = Graph(root, limit=limit)
+    g.add(root, {"type": "artifact", "label": root[:19]})
     frontier = [root]
     for _ in range(max(depth, 0) + 1):
         nxt: list[str] = []
         for digest in frontier:
             try:
-                found = about(digest)
+                found = find(digest)
             except AssayError:  # a digest the store cannot look up (malformed hex in a predicate)
                 found = []
-            for row, raw in found:
-                att = "evidence:" + row["digest"]
-                edge = (digest, att, "attested-by")
-                if edge not in g.edges:
-                    g.edges.append(edge)
+            for content in found:
+                att = "evidence:sha256:" + content
                 if att in g.nodes:
+                    g.link(digest, att, "attested-by")
                     continue
-                signer = (row.get("signer") or {}).get("identity") or ""
-                g.nodes[att] = {
-                    "type": "attestation",
-                    "label": (row.get("predicateType") or row.get("kind") or "").rsplit("/", 2)[-2:][0] or "evidence",
-                    "predicateType": row.get("predicateType"),
-                    "signer": signer,
-                    "verified": row.get("verified", False),
-                }
-                for name, digests in ((s["name"], s["digest"]) for s in row.get("subjects", [])):
-                    for alg, value in digests.items():
+                row, raw = load(content)
+                if not g.add(att, _attestation(row)):
+                    return g
+                g.link(digest, att, "attested-by")
+                for s in row.get("subjects", []):
+                    for alg, value in s["digest"].items():
                         sub = f"{alg}:{value}"
-                        if sub not in g.nodes:
-                            g.nodes[sub] = {"type": "artifact", "label": name or sub[:19]}
-                        if (sub, att, "attested-by") not in g.edges:
-                            g.edges.append((sub, att, "attested-by"))
+                        if not g.add(sub, {"type": "artifact", "label": s["name"] or sub[:19]}):
+                            return g
+                        g.link(sub, att, "attested-by")
                 for relation, linked, name in _linked(raw):
                     if linked not in g.nodes:
-                        g.nodes[linked] = {"type": "artifact", "label": name or linked[:19]}
+                        if not g.add(linked, {"type": "artifact", "label": name or linked[:19]}):
+                            return g
                         nxt.append(linked)
-                    g.edges.append((att, linked, relation))
-                if len(g.nodes) > MAX_NODES:
-                    g.truncated = True
-                    return g
+                    g.link(att, linked, relation)
         frontier = nxt
     return g
 
@@ -126,5 +157,6 @@ def from_json(doc: dict[str, Any]) -> Graph:
     g = Graph(str(doc["root"]), truncated=bool(doc.get("truncated")))
     for n in doc["nodes"]:
         g.nodes[n["id"]] = {k: v for k, v in n.items() if k != "id"}
-    g.edges = [(e["from"], e["to"], e["relation"]) for e in doc["edges"]]
+    for e in doc["edges"]:
+        g.link(e["from"], e["to"], e["relation"])
     return g

@@ -26,7 +26,7 @@ def ingest(store: EvidenceStore, project: str, data: bytes, uploader: str, accep
             decided.append((item, None, exc.reason))
     stored = store.put(project, decided, uploader)
     if trust.retention_days is not None:
-        store.purge(project)
+        store.purge_quietly(project)  # the upload is stored; housekeeping's failure must not fail it
     out = []
     for (item, verdict, reason), s in zip(decided, stored, strict=True):
         entry: dict[str, Any] = {

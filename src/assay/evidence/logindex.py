@@ -102,7 +102,7 @@ def query_keys(doc: dict[str, Any]) -> tuple[list[str], str]:
         if not isinstance(h, str):
             raise InputError("bad-search", "hash must be a string")
         alg, _, value = h.rpartition(":")
-        if alg not in ("", "sha256") or len(value) != 64:
+        if alg not in ("", "sha256") or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
             raise InputError("bad-search", f"hash {h!r}: give sha256:HEX")
         wanted.append("sha256:" + value.lower())
     pk = doc.get("publicKey")
@@ -125,7 +125,7 @@ def query_keys(doc: dict[str, Any]) -> tuple[list[str], str]:
         wanted.append("key:" + fp)
     email = doc.get("email")
     if email:
-        if not isinstance(email, str) or "@" not in email:
+        if not isinstance(email, str) or "@" not in email or len(email) > 320 or not email.isprintable():
             raise InputError("bad-search", "email must be an address")
         wanted.append("email:" + email.lower())
     if not wanted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +54,56 @@ def split(data: bytes) -> list[bytes]:
     return lines
 
 
+# hex digits of each in-toto DigestSet algorithm with a fixed length (gitX: SHA-1 or SHA-256 object names)
+DIGEST_HEX = {
+    "sha1": (40,), "sha224": (56,), "sha256": (64,), "sha384": (96,), "sha512": (128,),
+    "sha512_224": (56,), "sha512_256": (64,), "sha3_224": (56,), "sha3_256": (64,), "sha3_384": (96,),
+    "sha3_512": (128,), "md5": (32,), "ripemd160": (40,), "sm3": (64,), "blake2b": (128,), "blake2s": (64,),
+    "dirhash": (64,), "gitblob": (40, 64), "gitcommit": (40, 64), "gittag": (40, 64), "gittree": (40, 64),
+}  # fmt: skip
+MAX_DIGEST_HEX = 128
+_ALG = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+
+
+def digest_key(alg: object, value: object) -> str | None:
+    """``alg:hex`` for a well-formed DigestSet entry (lowercase hex of the algorithm's length), else None."""
+    if not isinstance(alg, str) or not isinstance(value, str):
+        return None
+    a, v = alg.lower(), value.lower()
+    if not _ALG.fullmatch(a) or not _HEX.fullmatch(v) or len(v) > MAX_DIGEST_HEX:
+        return None
+    if a in DIGEST_HEX and len(v) not in DIGEST_HEX[a]:
+        return None
+    return f"{a}:{v}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(value: str, where: str, reason: str) -> None:
+    """Names and types are text: no NUL (PostgreSQL refuses it in text) nor other control characters."""
+    if _CONTROL.search(value):
+        raise InputError(reason, f"{where} contains a control character")
+
+
 def _subjects_of(digests: dict[str, Any], name: str, where: str) -> list[tuple[str, str]]:
+    """Every digest of a subject; a malformed one (``sha256:abc``, ``sha256:../..``) refuses the item.
+
+    A digest that is not hex of its algorithm's length can never match an artifact (``verify-blob`` answers
+    ``subject-digest-mismatch`` for it), so evidence naming one is refused at parse (400
+    ``subject-digest-invalid``), before verification, whether or not unverified evidence is accepted.
+    """
     out = []
     for alg, value in digests.items():
-        if not isinstance(value, str) or not value:
-            raise InputError("subject-malformed-digest", f"{where}: digest {alg!r} is not a string")
-        out.append((f"{str(alg).lower()}:{value.lower()}", name))
+        key = digest_key(alg, value)
+        if key is None:
+            shown = repr(value)[:80] if isinstance(value, str) else type(value).__name__
+            raise InputError(
+                "subject-digest-invalid",
+                f"{where}: digest {str(alg)[:40]!r} = {shown} is not lowercase hex of that algorithm's length",
+            )
+        out.append((key, name))
     if not out:
         raise InputError("subject-no-digest", f"{where}: subject {name!r} has no digest")
     return out
@@ -75,8 +120,10 @@ def _statement_subjects(payload: bytes) -> tuple[dict[str, Any], str, list[tuple
         st = parse_statement(payload)
     except InputError as exc:
         raise InputError(exc.reason, f"statement: {exc.message}") from None
+    _printable(st.predicate_type, "predicateType", "statement-malformed")
     subjects: list[tuple[str, str]] = []
     for i, s in enumerate(st.subjects):
+        _printable(s.name, f"subject[{i}].name", "statement-malformed")
         subjects.extend(_subjects_of(s.digest, s.name, f"subject[{i}]"))
     return doc, st.predicate_type, subjects
 
@@ -99,6 +146,7 @@ def _link(item: Item) -> None:
     if not isinstance(products, dict):
         raise InputError("link-malformed", "link products must be an object")
     for name, digests in products.items():
+        _printable(str(name), f"product {str(name)[:60]!r}", "link-malformed")
         if not isinstance(digests, dict):
             raise InputError("link-malformed", f"product {name!r}: digests must be an object")
         item.subjects.extend(_subjects_of(digests, str(name), f"product {name!r}"))
@@ -158,8 +206,9 @@ def linked_digests(statement: dict[str, Any] | None) -> list[tuple[str, str, str
     def add(relation: str, digests: object, name: object) -> None:
         if isinstance(digests, dict):
             for alg, v in digests.items():
-                if isinstance(v, str) and v:
-                    out.append((relation, f"{str(alg).lower()}:{v.lower()}", str(name or "")))
+                key = digest_key(alg, v)  # a malformed digest names nothing: no node for it
+                if key is not None:
+                    out.append((relation, key, str(name or "")[:2000]))
 
     if not isinstance(pred, dict):
         return out

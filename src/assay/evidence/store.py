@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, exists, insert, select, updat
 
 from assay.errors import InputError, VerificationError
 from assay.evidence.batch import GroupWriter
-from assay.evidence.parse import Item
+from assay.evidence.parse import Item, digest_key
 from assay.evidence.trust import Trust, Verdict, parse_identities, parse_keys
 from assay.formats import safejson
 from assay.formats.trustroot import TrustedRoot, parse_trusted_root
@@ -23,7 +24,9 @@ from assay.store.txn import write_transaction
 
 PAGE_MAX = 1000
 TRUST_TTL = 2.0
+MAX_RETENTION_DAYS = 36500  # a century: more is "forever" (null), and days * 86400 stays far inside int64
 _WRITER_LOCK = threading.Lock()
+_LOG = logging.getLogger("assay.evidence")
 
 
 @dataclass
@@ -41,7 +44,7 @@ def parse_digest(value: str) -> str:
     hexpart = value.split(":", 1)[1] if value.startswith("sha256:") else value
     hexpart = hexpart.lower()
     if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
-        raise InputError("bad-digest", f"{value!r} is not a sha256 digest")
+        raise InputError("bad-digest", f"{value[:80]!r} is not a sha256 digest")
     return hexpart
 
 
@@ -91,6 +94,8 @@ class EvidenceStore:
         """Replace the trust fields given (``trustedRoot``, ``keys``, ``identities``), validated first."""
         current = self.settings(project)
         if "trustedRoot" in doc and doc["trustedRoot"] is not None:
+            if not isinstance(doc["trustedRoot"], dict):
+                raise InputError("trust-malformed", "trustedRoot must be a trusted root (a JSON object) or null")
             parse_trusted_root(doc["trustedRoot"])
         if "keys" in doc:
             parse_keys(doc["keys"])
@@ -104,12 +109,15 @@ class EvidenceStore:
 
     def set_retention(self, project: str, days: int | None) -> dict[str, Any]:
         """Set how long unverified evidence is kept (None: forever), then apply it."""
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
-            raise InputError("bad-retention", "unverifiedRetentionDays must be a non-negative integer or null")
+        if days is not None and not valid_retention(days):
+            raise InputError(
+                "bad-retention",
+                f"unverifiedRetentionDays must be an integer from 0 to {MAX_RETENTION_DAYS} or null (forever)",
+            )
         current = self.settings(project)
         current["unverifiedRetentionDays"] = days
         self._save(project, current)
-        self.purge(project)
+        self.purge_quietly(project)  # saved and valid: a failure to apply it now is retried at the next upload
         return current
 
     def _save(self, project: str, s: dict[str, Any]) -> None:
@@ -207,20 +215,40 @@ class EvidenceStore:
         return Stored(new_id, digest, True, v is not None)
 
     def purge_all(self) -> int:
-        """Apply every project's retention (at server start; uploads apply their project's)."""
+        """Apply every project's retention (at server start; uploads apply their project's).
+
+        Each project is purged on its own: one project's failure is logged and never stops the others (nor the
+        server starting).
+        """
         with self.engine.connect() as conn:
             projects = [
                 r[0]
                 for r in conn.execute(
-                    select(evidence_trust.c.project).where(evidence_trust.c.unverified_retention_days.is_not(None))
+                    select(evidence_trust.c.project)
+                    .where(evidence_trust.c.unverified_retention_days.is_not(None))
+                    .order_by(evidence_trust.c.project)
                 )
             ]
-        return sum(self.purge(p) for p in projects)
+        return sum(self.purge_quietly(p) for p in projects)
+
+    def purge_quietly(self, project: str) -> int:
+        """:meth:`purge`, its failure logged instead of raised (housekeeping must not fail what triggered it)."""
+        try:
+            return self.purge(project)
+        except Exception:
+            _LOG.exception("retention sweep of project %s failed; other projects are unaffected", project)
+            return 0
 
     def purge(self, project: str) -> int:
-        """Delete unverified evidence older than the project's retention; never verified evidence."""
+        """Delete unverified evidence older than the project's retention; never verified evidence.
+
+        A stored value outside 0 … MAX_RETENTION_DAYS (written before it was validated) deletes nothing.
+        """
         days = self.settings(project)["unverifiedRetentionDays"]
         if days is None:
+            return 0
+        if not valid_retention(days):
+            _LOG.warning("project %s: unverifiedRetentionDays %.40r is out of range; nothing purged", project, days)
             return 0
         cutoff = int(time.time()) - days * 86400
         with write_transaction(self.engine) as conn:
@@ -303,6 +331,36 @@ class EvidenceStore:
             raise LookupError(f"no evidence sha256:{hexd} in project {project}")
         return bytes(body)
 
+    def digests_about(self, project: str, subject: str, limit: int) -> list[str]:
+        """Content digests (hex) of at most ``limit`` verified items about a subject, oldest first (no bytes)."""
+        q = (
+            select(evidence.c.digest)
+            .join(evidence_subjects, evidence_subjects.c.evidence_id == evidence.c.id)
+            .where(evidence_subjects.c.project == project, evidence_subjects.c.digest == _subject_key(subject))
+            .where(evidence.c.verified == 1)
+            .order_by(evidence_subjects.c.evidence_id)
+            .limit(max(1, limit))
+        )
+        with self.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(q)]
+
+    def item(self, project: str, digest: str) -> tuple[dict[str, Any], bytes]:
+        """One item of this project as search answers it, with its exact bytes; LookupError when absent."""
+        hexd = parse_digest(digest)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(evidence).where(evidence.c.project == project, evidence.c.digest == hexd)).first()
+            if row is None:
+                raise LookupError(f"no evidence sha256:{hexd} in project {project}")
+            subs = [
+                (s.digest, s.name)
+                for s in conn.execute(
+                    select(evidence_subjects.c.digest, evidence_subjects.c.name).where(
+                        evidence_subjects.c.evidence_id == row.id
+                    )
+                )
+            ]
+        return _row_json(row, subs), self.get_bytes(project, hexd)
+
     def about(self, project: str, subject: str, verified: bool = True) -> list[tuple[dict[str, Any], bytes]]:
         """Every item about a subject digest, with its bytes (for policy evaluation and the graph)."""
         out = []
@@ -314,6 +372,11 @@ class EvidenceStore:
             if nxt is None:
                 return out
             cursor = nxt
+
+
+def valid_retention(days: object) -> bool:
+    """A retention in days: an int (not a bool) from 0 to MAX_RETENTION_DAYS."""
+    return isinstance(days, int) and not isinstance(days, bool) and 0 <= days <= MAX_RETENTION_DAYS
 
 
 def _insert_blob(conn: Connection, digest: str, body: bytes) -> None:
@@ -329,12 +392,11 @@ def _insert_blob(conn: Connection, digest: str, body: bytes) -> None:
 
 
 def _subject_key(subject: str) -> str:
-    if ":" not in subject:
-        raise InputError("bad-digest", f"{subject!r}: give the subject as ALG:HEX (sha256:...)")
     alg, _, value = subject.partition(":")
-    if alg.lower() == "sha256":
-        return "sha256:" + parse_digest(subject)
-    return f"{alg.lower()}:{value.lower()}"
+    key = digest_key(alg, value) if value else None
+    if key is None:
+        raise InputError("bad-digest", f"{subject[:80]!r}: give the subject as ALG:HEX (sha256:...)")
+    return key
 
 
 def _verdict_values(v: Verdict) -> dict[str, Any]:
@@ -354,15 +416,26 @@ def _iso(t: int) -> str:
 
 
 def _row_json(r: Any, subjects: list[tuple[str, str]]) -> dict[str, Any]:
-    by_name: dict[str, dict[str, str]] = {}
-    for d, n in subjects:
+    # Rows are (digest, name); one subject's digests share its name. Two subjects may share a name too
+    # (two builds of ``app``): a digest whose algorithm that name's entry already has starts another entry,
+    # so no digest is dropped.
+    grouped: list[tuple[str, dict[str, str]]] = []
+    by_name: dict[str, list[dict[str, str]]] = {}
+    filled: dict[tuple[str, str], int] = {}  # (name, alg) -> how many of that name's entries have alg
+    for d, n in sorted(subjects, key=lambda s: (s[1], s[0])):
         alg, _, value = d.partition(":")
-        by_name.setdefault(n, {})[alg] = value
+        entries = by_name.setdefault(n, [])
+        k = filled.get((n, alg), 0)
+        if k == len(entries):
+            entries.append({})
+            grouped.append((n, entries[-1]))
+        entries[k][alg] = value
+        filled[(n, alg)] = k + 1
     out: dict[str, Any] = {
         "digest": "sha256:" + r.digest,
         "kind": r.kind,
         "predicateType": r.predicate_type,
-        "subjects": [{"name": n, "digest": d} for n, d in by_name.items()],
+        "subjects": [{"name": n, "digest": d} for n, d in grouped],
         "verified": bool(r.verified),
         "verifiedTime" if r.verified else "uploadedTime": _iso(r.verified_time),
         "uploadedBy": r.uploader,

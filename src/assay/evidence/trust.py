@@ -54,20 +54,41 @@ class Verdict:
         return self.seal is _SEAL
 
 
+IDENTITY_FIELDS = ("identity", "identityRegExp", "issuer", "issuerRegExp")
+MAX_TRUST_ENTRIES = 256
+MAX_FIELD_CHARS = 4096
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_FIELD_CHARS or not value.isprintable():
+        raise InputError(
+            "trust-malformed", f"{where} must be a non-empty printable string of at most {MAX_FIELD_CHARS} characters"
+        )
+    return value
+
+
 def parse_identities(raw: object) -> list[IdentityPolicy]:
-    """Identity policies from JSON ``[{"identity"|"identityRegExp", "issuer"|"issuerRegExp"}]``."""
-    if not isinstance(raw, list):
-        raise InputError("trust-malformed", "identities must be a list")
+    """Identity policies from JSON ``[{"identity"|"identityRegExp", "issuer"|"issuerRegExp"}]``.
+
+    Every field is typed: a string when present (never a number, list, object or null); unknown fields are
+    refused rather than ignored, so a misspelt constraint cannot silently widen the trust.
+    """
+    if not isinstance(raw, list) or len(raw) > MAX_TRUST_ENTRIES:
+        raise InputError("trust-malformed", f"identities must be a list of at most {MAX_TRUST_ENTRIES} objects")
     out = []
     for i, d in enumerate(raw):
         if not isinstance(d, dict):
             raise InputError("trust-malformed", f"identities[{i}] must be an object")
+        unknown = sorted(set(d) - set(IDENTITY_FIELDS))
+        if unknown:
+            raise InputError("trust-malformed", f"identities[{i}]: unknown fields {unknown}")
+        given = {k: _text(d[k], f"identities[{i}].{k}") for k in IDENTITY_FIELDS if k in d}
         out.append(
             IdentityPolicy(
-                identity=d.get("identity"),
-                identity_regexp=d.get("identityRegExp"),
-                issuer=d.get("issuer"),
-                issuer_regexp=d.get("issuerRegExp"),
+                identity=given.get("identity"),
+                identity_regexp=given.get("identityRegExp"),
+                issuer=given.get("issuer"),
+                issuer_regexp=given.get("issuerRegExp"),
             )
         )
     return out
@@ -75,9 +96,14 @@ def parse_identities(raw: object) -> list[IdentityPolicy]:
 
 def parse_keys(raw: object) -> list[keys.PublicKey]:
     """Public keys from a JSON list of PEM strings."""
-    if not isinstance(raw, list):
-        raise InputError("trust-malformed", "keys must be a list of PEM public keys")
-    return [keys.parse_public(str(k).encode(), f"keys[{i}]") for i, k in enumerate(raw)]
+    if not isinstance(raw, list) or len(raw) > MAX_TRUST_ENTRIES:
+        raise InputError("trust-malformed", f"keys must be a list of at most {MAX_TRUST_ENTRIES} PEM public keys")
+    out = []
+    for i, k in enumerate(raw):
+        if not isinstance(k, str) or not k:
+            raise InputError("trust-malformed", f"keys[{i}] must be a PEM public key (a string)")
+        out.append(keys.parse_public(k.encode(), f"keys[{i}]"))
+    return out
 
 
 def _key_signer(key: keys.PublicKey) -> str:

@@ -7,6 +7,7 @@ caller hands that loader in, so this package never imports the layer that compos
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -64,24 +65,76 @@ class Version:
         }
 
 
+MAX_POLICY_FILES = 64
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+
+
 def _file_name(name: str) -> str:
-    if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith(".") or name == POLICY_FILE:
-        raise InputError("bad-name", f"policy file name {name!r} is not allowed")
+    if not _FILE_NAME.fullmatch(name) or ".." in name or name == POLICY_FILE:
+        raise InputError(
+            "bad-name", f"policy file name {name[:60]!r} is not allowed (one path segment: letters, digits, '._+-')"
+        )
     return name
+
+
+def check_document(doc: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """A repository policy document ``{"policy": TEXT, "files": {NAME: TEXT}}``, typed; InputError otherwise."""
+    unknown = sorted(set(doc) - {"policy", "files"})
+    policy = doc.get("policy")
+    files = doc.get("files", {})
+    if unknown or not isinstance(policy, str) or not isinstance(files, dict):
+        raise InputError("policy-invalid", "expected {'policy': TEXT, 'files': {NAME: TEXT}} and nothing else")
+    if len(files) > MAX_POLICY_FILES:
+        raise InputError("policy-invalid", f"at most {MAX_POLICY_FILES} files")
+    for name, text in files.items():
+        _file_name(name)
+        if not isinstance(text, str):
+            raise InputError("policy-invalid", f"file {name!r} must be text")
+    return policy, files
+
+
+def confine(policy: str) -> None:
+    """Refuse a repository policy that names anything outside the files sent with it.
+
+    The policy is loaded on the server: a key, layout, links directory or trusted root named by an absolute
+    path or through ``..`` would be read from the server's own filesystem, and ``spec.trust.server`` would make
+    the server fetch a URL of the policy writer's choosing. Only names of files given with the policy (one path
+    segment, or ``.`` for the links directory) are accepted; InputError ``policy-file-outside`` or
+    ``policy-trust-server-refused`` otherwise.
+    """
+    from assay.policy import loader
+
+    source = loader.parse(policy.encode("utf-8"), POLICY_FILE)
+    named: list[tuple[str, str]] = [("key", k) for k in source.key_refs()]
+    for i, ref in source.layout_refs().items():
+        named.append((f"rule {i} layout", ref["layout"]))
+        named.extend((f"rule {i} layout key", k) for k in ref["keys"])
+        if ref["links"] not in (".", "./"):
+            named.append((f"rule {i} links", ref["links"]))
+    trust = source.trust_ref
+    if trust is not None and trust[0] == "server":
+        raise InputError(
+            "policy-trust-server-refused",
+            "a repository policy cannot name a trust server (the server would fetch it); send a trustedRoot file",
+        )
+    if trust is not None:
+        named.append(("trustedRoot", trust[1]))
+    for what, value in named:
+        if not isinstance(value, str) or not _FILE_NAME.fullmatch(value) or ".." in value:
+            raise InputError(
+                "policy-file-outside",
+                f"{what} {str(value)[:80]!r}: a repository policy names only files sent with it (a plain file name)",
+            )
 
 
 def materialize(doc: dict[str, Any], directory: Path) -> Path:
     """Write a policy document and its files (keys, trusted roots) into ``directory``; return the policy path."""
-    policy = doc.get("policy")
-    files = doc.get("files") or {}
-    if not isinstance(policy, str) or not isinstance(files, dict):
-        raise InputError("policy-invalid", "expected {'policy': TEXT, 'files': {NAME: TEXT}}")
+    policy, files = check_document(doc)
+    confine(policy)
     for name, text in files.items():
-        if not isinstance(text, str):
-            raise InputError("policy-invalid", f"file {name!r} must be text")
-        (directory / _file_name(str(name))).write_text(text)
+        (directory / name).write_text(text, encoding="utf-8")
     path = directory / POLICY_FILE
-    path.write_text(policy)
+    path.write_text(policy, encoding="utf-8")
     return path
 
 

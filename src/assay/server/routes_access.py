@@ -16,6 +16,7 @@ from assay.access.projects import Actor, Project
 from assay.ca.oidc import TokenError
 from assay.errors import InputError
 from assay.formats.safejson import load_object
+from assay.server import params
 from assay.server.auth import AUDIT_KEY, require, route_actions
 
 router = APIRouter()
@@ -30,12 +31,17 @@ async def _body(request: Request) -> dict[str, Any]:
     return load_object(await request.body(), what="request", max_bytes=MAX_BODY)
 
 
+MAX_FIELD = 2048
+
+
 def _str(doc: dict[str, Any], key: str, *, required: bool = True) -> str | None:
     value = doc.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
         raise InputError("malformed-field", f"{key}: expected a non-empty string")
+    if len(value) > MAX_FIELD or not value.isprintable():  # PostgreSQL refuses NUL in text: it was a 500
+        raise InputError("malformed-field", f"{key}: at most {MAX_FIELD} printable characters")
     return value
 
 
@@ -275,6 +281,8 @@ def list_tokens(
 def revoke_token(
     request: Request, project: str, token_id: str, who: Annotated[Principal, Depends(require("token.revoke"))]
 ) -> dict[str, Any]:
+    if len(token_id) > 128 or not token_id.isprintable():
+        raise InputError("malformed-field", "token id: at most 128 printable characters")
     _target(request, f"token {token_id}")
     is_admin = who.role is not None and RANK[who.role] >= RANK["admin"]
     _access(request).credentials.revoke_token(project, token_id, who, is_admin)
@@ -283,7 +291,19 @@ def revoke_token(
 
 # ---- audit ----------------------------------------------------------------------------
 
-Since = Annotated[int | None, Query(ge=0, description="unix time")]
+AUDIT_PAGE_MAX = 10000
+Since = Annotated[str | None, Query(description="unix time")]
+After = Annotated[str | None, Query(description="the last sequence number already read (default 0)")]
+Limit = Annotated[str | None, Query(description=f"rows per page, 1 to {AUDIT_PAGE_MAX} (default 1000)")]
+
+
+def _audit_page(since: str | None, after: str | None, limit: str | None) -> dict[str, Any]:
+    """The audit query's numbers, each through the one strict parser (400 ``invalid-parameter``)."""
+    return {
+        "since": params.optional(since, "since"),
+        "after": params.number(after, "after", 0),
+        "limit": params.number(limit, "limit", 1000, minimum=1, maximum=AUDIT_PAGE_MAX),
+    }
 
 
 @router.get("/api/v1/projects/{project}/audit", tags=["audit"], summary="The project's audit rows")
@@ -293,10 +313,12 @@ def project_audit(
     who: Annotated[Principal, Depends(require("audit.read"))],
     since: Since = None,
     actor: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    after: After = None,
+    limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, since=since, actor=actor, after=after, limit=limit)
+    rows = _access(request).audit.rows(
+        project=project, actor=params.text(actor, "actor"), **_audit_page(since, after, limit)
+    )
     return {"rows": rows}
 
 
@@ -307,10 +329,12 @@ def audit_rows(
     project: str | None = None,
     since: Since = None,
     actor: str | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    after: After = None,
+    limit: Limit = None,
 ) -> dict[str, Any]:
-    rows = _access(request).audit.rows(project=project, since=since, actor=actor, after=after, limit=limit)
+    rows = _access(request).audit.rows(
+        project=params.text(project, "project"), actor=params.text(actor, "actor"), **_audit_page(since, after, limit)
+    )
     return {"rows": rows}
 
 

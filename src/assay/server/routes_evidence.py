@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,8 +11,9 @@ from fastapi.responses import JSONResponse, Response
 from assay.errors import InputError, VerificationError
 from assay.evidence import logindex
 from assay.evidence.ingest import ingest
-from assay.evidence.store import EvidenceStore, parse_digest
+from assay.evidence.store import PAGE_MAX, EvidenceStore, parse_digest
 from assay.formats import safejson
+from assay.server import params
 from assay.server.auth import Principal, require
 from assay.server.names import check_project, untrusted
 
@@ -22,17 +22,6 @@ router = APIRouter()
 
 def _store(request: Request) -> EvidenceStore:
     return request.app.state.evidence  # type: ignore[no-any-return]
-
-
-def _time(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        raise InputError("bad-time", f"{name}: {value!r} is neither RFC 3339 nor seconds since the epoch") from None
 
 
 @router.post("/api/v1/projects/{project}/evidence", tags=["evidence"], summary="Upload and verify evidence")
@@ -66,25 +55,23 @@ def search_evidence(
     since: str | None = None,
     until: str | None = None,
     status: str = Query("verified", description="verified (default) or unverified"),
-    cursor: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
+    cursor: str | None = Query(None, description="the `next` of the previous page"),
+    limit: str | None = Query(None, description=f"items per page, 1 to {PAGE_MAX} (default 100)"),
     principal: Principal = Depends(require("evidence.read")),
 ) -> JSONResponse:
     check_project(project)
     if status not in ("verified", "unverified"):
         raise InputError("bad-request", "status must be verified or unverified")
-    if cursor is not None and not cursor.isdigit():
-        raise InputError("bad-cursor", "cursor is not one this server returned")
     items, nxt = _store(request).search(
         project,
         subject=subject,
-        predicate_type=predicateType,
-        signer=signer,
-        since=_time(since, "since"),
-        until=_time(until, "until"),
+        predicate_type=params.text(predicateType, "predicateType"),
+        signer=params.text(signer, "signer"),
+        since=params.unix_time(since, "since"),
+        until=params.unix_time(until, "until"),
         verified=status == "verified",
-        cursor=int(cursor or 0),
-        limit=limit,
+        cursor=params.number(cursor, "cursor", 0),
+        limit=params.number(limit, "limit", 100, minimum=1, maximum=PAGE_MAX),
     )
     return JSONResponse({"items": items, "next": str(nxt) if nxt is not None else None})
 
@@ -104,15 +91,22 @@ def evidence_graph(
     request: Request,
     project: str,
     subject: str,
-    depth: int = Query(2, ge=0, le=10),
+    depth: str | None = Query(None, description="hops from the subject, 0 to 10 (default 2)"),
     principal: Principal = Depends(require("evidence.read")),
 ) -> JSONResponse:
     from assay.evidence import graph
 
     check_project(project)
+    hops = params.number(depth, "depth", 2, maximum=10)
     store = _store(request)
     root = "sha256:" + parse_digest(subject)
-    return JSONResponse(graph.walk(root, depth, lambda d: store.about(project, d)).to_json())
+    g = graph.walk(
+        root,
+        hops,
+        lambda d: store.digests_about(project, d, graph.MAX_NODES + 1),
+        lambda content: store.item(project, content),
+    )
+    return JSONResponse(g.to_json())
 
 
 @router.get("/api/v1/projects/{project}/trust", tags=["evidence"], summary="The project's trust and retention")
@@ -137,7 +131,9 @@ async def put_retention(
 ) -> Any:
     check_project(project)
     doc = safejson.load_object(await request.body(), what="retention")
-    return await asyncio.to_thread(_store(request).set_retention, project, doc.get("unverifiedRetentionDays"))
+    if set(doc) != {"unverifiedRetentionDays"}:
+        raise InputError("bad-retention", 'expected {"unverifiedRetentionDays": DAYS or null}')
+    return await asyncio.to_thread(_store(request).set_retention, project, doc["unverifiedRetentionDays"])
 
 
 @router.post("/api/v1/index/retrieve", tags=["log"], summary="Search log entries by hash, public key or email")
@@ -201,15 +197,19 @@ def _bundle_entry(log: Any, entry: Any) -> Any:
 
 def _sweep_retention(engine: Any, store: Any) -> None:
     """Purge expired unverified evidence at start, in one process at a time (lease ``evidence-retention``)."""
+    import logging
     import os
     import socket
 
     from assay.store import lease
 
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    if not lease.acquire(engine, "evidence-retention", holder, 300.0):
-        return  # another process is sweeping right now; the same rows would be purged twice for nothing
     try:
-        store.purge_all()
-    finally:
-        lease.release(engine, "evidence-retention", holder)
+        if not lease.acquire(engine, "evidence-retention", holder, 300.0):
+            return  # another process is sweeping right now; the same rows would be purged twice for nothing
+        try:
+            store.purge_all()  # each project on its own: one's failure is logged, the others still swept
+        finally:
+            lease.release(engine, "evidence-retention", holder)
+    except Exception:  # housekeeping: the server starts (and serves) without it
+        logging.getLogger("assay.evidence").exception("the start-up retention sweep failed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -16,11 +15,11 @@ from assay.log import tiles
 from assay.log.entries import CanonicalEntry, canonicalize_outcome
 from assay.log.proposals import DsseProposal, HashedRekordProposal
 from assay.log.service import LogService, Receipt
+from assay.server import params
 from assay.server.models import MAX_HASH_RESULTS, MAX_INDEX, UUID_RE, RetrieveRequest, parse
 from assay.server.openapi import json_body
 from assay.server.work import WorkerPool
 
-_DIGITS = re.compile(r"[0-9]{1,19}")
 INLINE_COST = 1024  # bytes: proposals the sequencer verifies itself
 
 router = APIRouter()
@@ -104,9 +103,7 @@ def _answer(status: int, reason: str, message: str) -> tuple[int, dict[str, str]
 
 def _number(value: str, reason: str, name: str) -> int:
     """A decimal parameter: ``[0-9]+`` (ASCII digits only) within int64."""
-    if not _DIGITS.fullmatch(value) or int(value) > MAX_INDEX:
-        raise InputError(reason, f"{name} must be a decimal integer from 0 to {MAX_INDEX}, got {value[:30]!r}")
-    return int(value)
+    return params.number(value, name, 0, maximum=MAX_INDEX, reason=reason)
 
 
 @router.post(

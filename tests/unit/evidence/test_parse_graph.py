@@ -92,13 +92,31 @@ def test_graph_walks_depth_and_stops():
             )
         ],
     }
-    g = graph.walk(root, 1, lambda d: store.get(d, []))
+    items = {r["digest"].removeprefix("sha256:"): (r, b) for pairs in store.values() for r, b in pairs}
+
+    def find(d: str) -> list[str]:
+        return [r["digest"].removeprefix("sha256:") for r, _ in store.get(d, [])]
+
+    g = graph.walk(root, 1, find, items.__getitem__)
     assert (f"evidence:{row['digest']}", dep, "resolvedDependency") in g.edges
     assert (dep, f"evidence:{dep_row['digest']}", "attested-by") in g.edges
-    shallow = graph.walk(root, 0, lambda d: store.get(d, []))
+    shallow = graph.walk(root, 0, find, items.__getitem__)
     assert (dep, f"evidence:{dep_row['digest']}", "attested-by") not in shallow.edges
     assert graph.from_json(g.to_json()).edges == g.edges
     assert "digraph evidence" in graph.to_dot(g)
+
+
+def test_graph_cap_holds_as_nodes_are_added():
+    """One item naming 46,000 subjects: the walk stops at the cap inside the item, each edge once."""
+    root = "sha256:" + "ab" * 32
+    subjects = [{"name": f"p{i}", "digest": {"sha256": f"{i:064x}"}} for i in range(46_000)]
+    row = {"digest": "sha256:" + "99" * 32, "predicateType": ST["predicateType"], "subjects": subjects}
+    raw = json.dumps(_env(ST)).encode()
+    g = graph.walk(root, 2, lambda d: [row["digest"][7:]] * 3, lambda c: (row, raw), limit=50)
+    assert g.truncated and len(g.nodes) == 50
+    assert len(g.edges) == len(set(g.edges))
+    small = graph.walk(root, 2, lambda d: [row["digest"][7:]] * 3, lambda c: (row, raw), limit=100_000)
+    assert not small.truncated and len(small.nodes) == 46_003  # root, the item, its subjects, its dependency
 
 
 @pytest.mark.parametrize("name", ["..", "../x", "/etc/passwd", "a\x00b", ".hidden", "a/b", "", "x" * 300])
