@@ -93,6 +93,10 @@ def test_trust_fields_of_the_wrong_type_are_400(srv: ProjectServer) -> None:
         _refused(r, {"trust-malformed"}, value)
     _refused(_put(srv, "/trust", {"identities": [{"identityRegExp": "(", "issuer": "i"}]}), {"bad-regexp"}, "(")
     _refused(_put(srv, "/trust", {"identities": [{**GOOD_IDENTITY, "identity": "a\x00@b"}]}), {"trust-malformed"}, 0)
+    # a pattern that backtracks exponentially would stall every verification of the project: refused when stored
+    for pattern in (r"(a+)+@x\.example", r"(\w+\s?)*$"):
+        body = {"identities": [{"identityRegExp": pattern, "issuer": "https://i.example"}]}
+        _refused(_put(srv, "/trust", body), {"identity-regexp-unsafe"}, pattern)
     assert _trust(srv) == before  # nothing stored by any refused body
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any
 
 from assay.errors import InputError
 from assay.verify.fulcio import CLAIM_OIDS, CLAIMS
@@ -29,11 +33,56 @@ def claim_name(key: str) -> str:
     raise InputError("unknown-certificate-extension", f"{key!r} is not a known Fulcio extension name or OID")
 
 
+MAX_REGEXP = 1024  # characters
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
+
+
+def _repeats(items: Any) -> bool:
+    """True when a parsed (sub)pattern holds a repetition that may match more than once, or a back-reference."""
+    return any(_unsafe_node(op, av, inside=True) for op, av in items)
+
+
+def _unsafe_node(op: Any, av: Any, inside: bool) -> bool:
+    """A repetition of something that itself repeats (``(a+)+``, ``(a*b?)*``) or a back-reference inside one:
+    the shapes whose matching time grows exponentially with the input (catastrophic backtracking)."""
+    if op in _REPEATS:
+        _low, high, sub = av
+        if inside and high > 1:
+            return True
+        return (high > 1 and _repeats(sub)) or any(_unsafe_node(o, a, inside) for o, a in sub)
+    if op is _sre.GROUPREF:
+        return inside
+    if op is _sre.SUBPATTERN:
+        return any(_unsafe_node(o, a, inside) for o, a in av[-1])
+    if op is _sre.BRANCH:
+        return any(_unsafe_node(o, a, inside) for branch in av[1] for o, a in branch)
+    if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+        return any(_unsafe_node(o, a, inside) for o, a in av[1])
+    return False
+
+
+@lru_cache(maxsize=256)
 def _compile(pattern: str, what: str) -> re.Pattern[str]:
+    """Compile an identity or issuer pattern; refuse ones that could make matching take exponential time.
+
+    Patterns come from project trust settings and policies, so one careless or hostile pattern must not stall
+    the server for every project: nested repetition and back-references inside repetition are refused
+    (``identity-regexp-unsafe``), as is a pattern over ``MAX_REGEXP`` characters.
+    """
+    if len(pattern) > MAX_REGEXP:
+        raise InputError("identity-regexp-unsafe", f"{what}: the regular expression is over {MAX_REGEXP} characters")
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
+        parsed = _parser.parse(pattern)
     except re.error as exc:
         raise InputError("bad-regexp", f"{what}: invalid regular expression: {exc}") from None
+    if any(_unsafe_node(op, av, inside=False) for op, av in parsed):
+        raise InputError(
+            "identity-regexp-unsafe",
+            f"{what}: /{pattern[:80]}/ repeats a repetition (or a back-reference), which can take exponential time; "
+            "write it without nested quantifiers",
+        )
+    return compiled
 
 
 @dataclass(frozen=True)

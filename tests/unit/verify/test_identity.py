@@ -82,3 +82,31 @@ def test_der_string_decoding():
     assert der_string(b"\x0c\x81\x80" + b"a" * 128) == "a" * 128
     assert der_string(b"\x0c\x05abc") is None
     assert der_string(b"\x04\x03abc") is None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(a+)+$", r"(a*b?)*", r"(\w+\s?)*@x\.com", r"(.*a){20}", r"((ab)*c)+", r"(x)\1*", "a" * 1025],
+)
+def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> None:
+    with pytest.raises(InputError) as exc:
+        IdentityPolicy(identity_regexp=pattern, issuer="https://issuer.example")
+    assert exc.value.reason == "identity-regexp-unsafe"
+    with pytest.raises(InputError) as exc:
+        IdentityPolicy(identity="a@example.com", issuer_regexp=pattern)
+    assert exc.value.reason == "identity-regexp-unsafe"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"https://github\.com/acme/.*",
+        r".*@example\.com",
+        r"^(foo|bar)@x\.com$",
+        r"https://github\.com/[^/]+/[^/]+/\.github/workflows/.+@refs/(heads|tags)/.+",
+        r"(ab){3}",
+        r"[a-z]{2,8}@(corp|example)\.com",
+    ],
+)
+def test_ordinary_patterns_are_kept(pattern: str) -> None:
+    IdentityPolicy(identity_regexp=pattern, issuer_regexp=r"https://(token\.actions\.githubusercontent|gitlab)\.com")
