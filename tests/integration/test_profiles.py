@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_assay
-from tests.integration.accesskit import fresh_database, grant, session, unique
 from tests.integration.accesskit import Api as _Api
+from tests.integration.accesskit import fresh_database, grant, session, unique
 from tests.integration.conftest import push_image
 from tests.integration.profilekit import (
     env_for,
