@@ -1,7 +1,7 @@
 """Evaluation results: the latest state per (profile, entity, target, rule) and the history of changes.
 
-A history row is written when a (profile, entity, target, rule)'s status, reason or digest changes (the first
-result included); unchanged re-evaluations only move the state's ``evaluated`` time, so history grows with
+A history row is written when a (profile, entity, target, rule)'s status, reason or digest changes, or the
+profile's version does (the first result included); unchanged re-evaluations only move the state's ``evaluated`` time, so history grows with
 events, not with the clock. The query functions at the bottom are what the API and the dashboard read.
 """
 
@@ -55,7 +55,12 @@ def record(
         for o in outcomes:
             seen.add((o.target, o.rule))
             old = current.get((o.target, o.rule))
-            changed = old is None or (old.status, old.reason, old.digest) != (o.status, o.reason, o.digest)
+            changed = old is None or (old.status, old.reason, old.digest, old.profile_version) != (
+                o.status,
+                o.reason,
+                o.digest,
+                version,
+            )
             alerted = old.alerted if old is not None else None
             if o.status == "failure" and alerted != "failure":
                 transitions.append(Transition(o, old.status if old is not None else None))
@@ -70,6 +75,7 @@ def record(
                 message=o.message[:4000],
                 evaluated=t,
                 alerted=alerted,
+                profile_version=version,
             )
             if old is None:
                 conn.execute(
@@ -126,6 +132,7 @@ def _state_json(r: Any) -> dict[str, Any]:
         "target": r.target,
         "digest": r.digest,
         "rule": r.rule,
+        "profileVersion": int(r.profile_version),
         "status": r.status,
         "reason": r.reason,
         "message": r.message,

@@ -282,6 +282,7 @@ profile_state = Table(
     Column("entity_id", Integer, primary_key=True, autoincrement=False),
     Column("target", String(700), primary_key=True),  # REGISTRY/REPO:TAG, NAME@VERSION, or the digest
     Column("rule", String(256), primary_key=True),
+    Column("profile_version", Integer, nullable=False),
     Column("digest", String(71), nullable=True),
     Column("status", String(16), nullable=False),
     Column("reason", String(128), nullable=False),

@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("entity_id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("target", sa.String(700), primary_key=True),
         sa.Column("rule", sa.String(256), primary_key=True),
+        sa.Column("profile_version", sa.Integer, nullable=False),
         sa.Column("digest", sa.String(71), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("reason", sa.String(128), nullable=False),
