@@ -5,8 +5,9 @@ Owns: ``model`` (what a profile and an entity are), ``parse`` (profile documents
 policy language's loader, CEL selectors, interval minimum — pure), ``records`` (entities, profiles and sinks in
 the store), ``history`` (latest state and history rows; the query functions the dashboard reads), ``evaluate``
 (one profile over one entity: tags rediscovered, each digest's materials gathered, rules decided), ``alerts``
-(payloads, HMAC signatures, delivery with back-off and dead-lettering) and ``scheduler`` (the leader-elected
-background loop).
+(payloads, HMAC signatures, delivery with back-off and dead-lettering), ``scheduler`` (the leader-elected
+background loop), ``query`` (the read API a dashboard uses: overview, profile and entity pages, timeline) and
+``templates`` (``profile init artifact-security``).
 May import: ``policy`` (rules, CEL, evaluation), ``service`` (image materials), ``evidence`` and ``repository``
 (stored evidence and published artifacts), ``oci`` (tag lists), ``store`` (tables, leases), ``formats``,
 ``crypto``, ``errors``. Never ``server``, ``cli`` or ``web``.

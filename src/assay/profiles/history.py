@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, select, update
+from sqlalchemy import Connection, Engine, and_, delete, select, update
 
 from assay.profiles.model import Entity
 from assay.store.schema import profile_history, profile_state
@@ -45,80 +45,85 @@ def record(
     engine: Engine, project: str, profile: str, version: int, entity: Entity, outcomes: list[Outcome], t: int
 ) -> list[Transition]:
     """Store one evaluation of ``profile`` over ``entity``; returns the transitions that alert."""
+    with write_transaction(engine) as conn:
+        return record_in(conn, project, profile, version, entity, outcomes, t)
+
+
+def record_in(
+    conn: Connection, project: str, profile: str, version: int, entity: Entity, outcomes: list[Outcome], t: int
+) -> list[Transition]:
+    """:func:`record` inside the caller's write transaction (the scheduler writes entities in batches)."""
     transitions: list[Transition] = []
     key = and_(
         profile_state.c.project == project, profile_state.c.profile == profile, profile_state.c.entity_id == entity.id
     )
-    with write_transaction(engine) as conn:
-        current = {(r.target, r.rule): r for r in conn.execute(select(profile_state).where(key))}
-        seen = set()
-        for o in outcomes:
-            seen.add((o.target, o.rule))
-            old = current.get((o.target, o.rule))
-            changed = old is None or (old.status, old.reason, old.digest, old.profile_version) != (
-                o.status,
-                o.reason,
-                o.digest,
-                version,
-            )
-            alerted = old.alerted if old is not None else None
-            if o.status == "failure" and alerted != "failure":
-                transitions.append(Transition(o, old.status if old is not None else None))
-                alerted = "failure"
-            elif o.status == "success" and alerted == "failure":
-                transitions.append(Transition(o, old.status if old is not None else None))
-                alerted = "success"
-            values = dict(
-                digest=o.digest,
-                status=o.status,
-                reason=o.reason,
-                message=o.message[:4000],
-                evaluated=t,
-                alerted=alerted,
-                profile_version=version,
-            )
-            if old is None:
-                conn.execute(
-                    profile_state.insert().values(
-                        project=project,
-                        profile=profile,
-                        entity_id=entity.id,
-                        target=o.target,
-                        rule=o.rule,
-                        since=t,
-                        **values,
-                    )
-                )
-            else:
-                if changed and old.status != o.status:
-                    values["since"] = t
-                conn.execute(
-                    update(profile_state)
-                    .where(key, profile_state.c.target == o.target, profile_state.c.rule == o.rule)
-                    .values(**values)
-                )
-            if changed:
-                conn.execute(
-                    profile_history.insert().values(
-                        project=project,
-                        profile=profile,
-                        profile_version=version,
-                        entity_id=entity.id,
-                        entity=entity.name,
-                        target=o.target,
-                        digest=o.digest,
-                        rule=o.rule,
-                        status=o.status,
-                        reason=o.reason,
-                        message=o.message[:4000],
-                        checks=json.dumps(o.checks),
-                        created=t,
-                    )
-                )
-        for target, rule in set(current) - seen:  # a tag that no longer matches, a rule removed from the profile
+    current = {(r.target, r.rule): r for r in conn.execute(select(profile_state).where(key))}
+    seen = set()
+    for o in outcomes:
+        seen.add((o.target, o.rule))
+        old = current.get((o.target, o.rule))
+        changed = old is None or (old.status, old.reason, old.digest, old.profile_version) != (
+            o.status,
+            o.reason,
+            o.digest,
+            version,
+        )
+        alerted = old.alerted if old is not None else None
+        if o.status == "failure" and alerted != "failure":
+            transitions.append(Transition(o, old.status if old is not None else None))
+            alerted = "failure"
+        elif o.status == "success" and alerted == "failure":
+            transitions.append(Transition(o, old.status if old is not None else None))
+            alerted = "success"
+        values = dict(
+            digest=o.digest,
+            status=o.status,
+            reason=o.reason,
+            message=o.message[:4000],
+            evaluated=t,
+            alerted=alerted,
+            profile_version=version,
+        )
+        if old is None:
             conn.execute(
-                delete(profile_state).where(key, profile_state.c.target == target, profile_state.c.rule == rule)
+                profile_state.insert().values(
+                    project=project,
+                    profile=profile,
+                    entity_id=entity.id,
+                    target=o.target,
+                    rule=o.rule,
+                    since=t,
+                    **values,
+                )
             )
+        else:
+            if changed and old.status != o.status:
+                values["since"] = t
+            conn.execute(
+                update(profile_state)
+                .where(key, profile_state.c.target == o.target, profile_state.c.rule == o.rule)
+                .values(**values)
+            )
+        if changed:
+            conn.execute(
+                profile_history.insert().values(
+                    project=project,
+                    profile=profile,
+                    profile_version=version,
+                    entity_id=entity.id,
+                    entity=entity.name,
+                    target=o.target,
+                    digest=o.digest,
+                    rule=o.rule,
+                    status=o.status,
+                    reason=o.reason,
+                    message=o.message[:4000],
+                    checks=json.dumps(o.checks),
+                    created=t,
+                )
+            )
+    for target, rule in set(current) - seen:  # a tag that no longer matches, a rule removed from the profile
+        conn.execute(delete(profile_state).where(key, profile_state.c.target == target, profile_state.c.rule == rule))
     return transitions
 
 

@@ -3,9 +3,9 @@ over every entity of its project, records the results, queues alerts on transiti
 
 A profile is due when its ``next_run`` has passed: on its interval, at once after it is applied, when an
 entity is added to its project, and when new evidence arrives about a digest its latest state names. The
-leader renews its lease every tick and between entities; a process that loses it stops mid-round, and another
-process takes over one TTL after the leader dies (its rows are written in per-entity transactions, so a round
-cut short leaves whole results only).
+leader renews its lease every tick and between batches of entities; a process that loses it stops mid-round,
+and another process takes over one TTL after the leader dies (results are written in per-batch transactions,
+each entity's results whole, so a round cut short leaves whole results only).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from assay.store.schema import profiles
 from assay.store.txn import write_transaction
 
 log = logging.getLogger("assay.profiles")
+BATCH = 50  # entities whose results are written in one transaction
 
 
 @dataclass
@@ -115,14 +116,19 @@ class Scheduler:
             return False
         entities = records.list_entities(self.engine, row.project)
         futures = [(e, pool.submit(self._outcomes, profile, e)) for e in entities]
-        for entity, future in futures:
-            outcomes = future.result()
+        for start in range(0, len(futures), BATCH):
+            batch = [(e, f.result()) for e, f in futures[start : start + BATCH]]
             t = records.now_ms()
-            transitions = history.record(self.engine, row.project, row.name, int(row.version), entity, outcomes, t)
-            alerts.queue(self.engine, row.project, row.name, profile.alert, entity, transitions)
-            stats.evaluations += 1
-            stats.outcomes += len(outcomes)
-            stats.transitions += len(transitions)
+            queued = []
+            with write_transaction(self.engine) as conn:  # one commit per batch of entities, not per entity
+                for entity, outcomes in batch:
+                    found = history.record_in(conn, row.project, row.name, int(row.version), entity, outcomes, t)
+                    queued.append((entity, found))
+                    stats.evaluations += 1
+                    stats.outcomes += len(outcomes)
+                    stats.transitions += len(found)
+            for entity, found in queued:
+                alerts.queue(self.engine, row.project, row.name, profile.alert, entity, found)
             if check_lease and not self._leading():
                 for _, f in futures:
                     f.cancel()
