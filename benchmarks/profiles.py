@@ -65,6 +65,7 @@ def main() -> None:
     from assay.profiles.scheduler import Options, Scheduler
     from assay.service.blob import public_good_root
     from assay.store.db import migrate, open_engine
+    from assay.store.schema import projects
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -80,6 +81,8 @@ def main() -> None:
             _sign(names[::SIGNED_EVERY], str(key_file))
             engine = open_engine(f"sqlite:///{work / 'assay.db'}")
             migrate(engine)
+            with engine.begin() as conn:  # the project the entities belong to (the scheduler skips deleted ones)
+                conn.execute(projects.insert().values(name="bench", created=0, created_by="bench"))
             for name in names:
                 records.add_entity(engine, Entity(0, "bench", "image", name, ("latest",), None, True, 0, "bench"))
             doc = {"apiVersion": "assay.dev/v1", "kind": "Profile", "metadata": {"name": "signed"},

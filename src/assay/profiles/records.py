@@ -19,6 +19,7 @@ from assay.store.schema import (
     profile_state,
     profile_versions,
     profiles,
+    projects,
 )
 from assay.store.txn import write_transaction
 
@@ -180,6 +181,14 @@ def profile_rows(engine: Engine, project: str | None = None, name: str | None = 
         q = q.where(profiles.c.name == name)
     with engine.connect() as conn:
         return list(conn.execute(q).all())
+
+
+def due_profiles(engine: Engine, t: int) -> list[Any]:
+    """Profiles whose next run has passed, of projects that still exist (a deleted project's are left alone)."""
+    live = select(projects.c.name).where(projects.c.deleted.is_(None))
+    q = select(profiles).where(profiles.c.next_run <= t, profiles.c.project.in_(live))
+    with engine.connect() as conn:
+        return list(conn.execute(q.order_by(profiles.c.next_run, profiles.c.project, profiles.c.name)).all())
 
 
 def get_profile(engine: Engine, project: str, name: str) -> Any:

@@ -97,7 +97,7 @@ class Scheduler:
         started = time.monotonic()
         stats = RoundStats()
         t = now if now is not None else records.now_ms()
-        due = [r for r in records.profile_rows(self.engine) if int(r.next_run) <= t]
+        due = records.due_profiles(self.engine, t)
         with ThreadPoolExecutor(max(1, self.options.workers), thread_name_prefix="profile-eval") as pool:
             for row in due:
                 if check_lease and not self._leading():

@@ -49,3 +49,34 @@ def test_pages_and_timeline(tmp_path: Path) -> None:
         query.entity_page(engine, "p", 999)
     with pytest.raises(LookupError):
         query.profile_page(engine, "p", "nope")
+
+
+def test_the_scheduler_evaluates_live_projects_only(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from assay.evidence.store import EvidenceStore
+    from assay.profiles.evaluate import Context
+    from assay.profiles.scheduler import Options, Scheduler
+    from assay.service.blob import public_good_root
+    from assay.store.schema import projects
+    from assay.store.txn import write_transaction
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    migrate(engine)
+    with write_transaction(engine) as conn:
+        for name in ("live", "gone"):
+            conn.execute(projects.insert().values(name=name, created=0, created_by="me"))
+    profile = parse_profile(json.dumps(DOC).encode(), 0)
+    for name in ("live", "gone"):
+        records.add_entity(engine, Entity(0, name, "evidence-subject", "sha256:" + "c" * 64, (), None, False, 1, "me"))
+        records.apply_profile(engine, name, profile, "me")
+    with write_transaction(engine) as conn:
+        conn.execute(update(projects).where(projects.c.name == "gone").values(deleted=5))
+    ctx = Context(engine, EvidenceStore(engine, public_good_root), public_good_root, public_good_root)
+    stats = Scheduler(engine, ctx, Options(tick=0)).run_round()
+    assert (stats.profiles, stats.evaluations) == (1, 1)
+    (row,) = history.latest(engine, "live")
+    assert row["status"] == "failure" and row["target"] == "sha256:" + "c" * 64, row
+    assert history.latest(engine, "gone") == []
+    # evaluated now: not due again until its interval has passed
+    assert Scheduler(engine, ctx, Options(tick=0)).run_round().profiles == 0
