@@ -7,7 +7,7 @@ evaluation, state and history written per entity), minus the lease. Printed: the
 also writes every first result — and warm rounds (results unchanged: state updates only), with evaluations/s.
 Target: >= 100 evaluations/s warm on 2 cores.
 
-    python benchmarks/profiles.py [ENTITIES]
+    python benchmarks/profiles.py [ENTITIES [WORKERS]]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.integration.conftest import RegistryProcess
 
 ENTITIES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+WORKERS = int(sys.argv[2]) if len(sys.argv) > 2 else 4  # entities evaluated at once (the server uses 4)
 SIGNED_EVERY = 10
 WARM_ROUNDS = 3
 
@@ -90,7 +91,7 @@ def main() -> None:
                             "rules": [{"name": "signed", "signature": {"authorities": {"keys": [pem]}}}]}}  # fmt: skip
             records.apply_profile(engine, "bench", parse_profile(json.dumps(doc).encode(), 0), "bench")
             ctx = Context(engine, EvidenceStore(engine, public_good_root), public_good_root, public_good_root)
-            sched = Scheduler(engine, ctx, Options(tick=0, workers=4))
+            sched = Scheduler(engine, ctx, Options(tick=0, workers=WORKERS))
             cold = sched.run_round()
             print(f"profiles: {ENTITIES} image entities x 1 profile (docker-registry 2.8 on loopback, SQLite)")
             _show("cold round (first results written)", cold)

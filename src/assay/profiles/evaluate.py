@@ -72,6 +72,18 @@ def _decide(profile: Profile, root: TrustedRoot, target: Target, label: str) -> 
     ]
 
 
+def layouts_for(profile: Profile) -> tuple[str, ...]:
+    """Where to look for an image's attachments: cosign ``.sig`` tags for signature rules, ``.att`` tags for
+    attestation rules, referrers always (a round trip saved per image when a profile needs only one kind)."""
+    kinds = {r.kind for r in profile.policy.rules}
+    wanted = ["referrer"]
+    if "signature" in kinds:
+        wanted.append("sig")
+    if kinds - {"signature"}:
+        wanted.append("att")
+    return tuple(wanted)
+
+
 def matching_tags(entity: Entity, tags: list[str]) -> list[str]:
     """The tags an image entity watches: its globs, or its regexp (full match), or every tag."""
     if entity.tag_regexp is not None:
@@ -102,7 +114,8 @@ def _image(ctx: Context, profile: Profile, entity: Entity, root: TrustedRoot) ->
         try:
             t = open_target(label, auth)
             digest, _, _ = t.resolve()
-            target = attached_target(label, t, digest, collect(t.store, t.repository, digest))
+            found = collect(t.store, t.repository, digest, layouts_for(profile))
+            target = attached_target(label, t, digest, found)
             target.materials.extend(_stored(ctx, entity.project, target.sha256))
             out.extend(_decide(profile, root, target, label))
         except AssayError as exc:

@@ -112,3 +112,12 @@ def test_signature_and_slack_payload() -> None:
     msg = slack_payload({"project": "p", "profile": "f", "rule": "r", "target": "t", "status": "failure",
                          "reason": "no-signatures", "message": "m", "digest": "sha256:1"})  # fmt: skip
     assert msg["text"] == "[p] f/r: t is FAILING" and "no-signatures" in msg["blocks"][1]["elements"][0]["text"]
+
+
+def test_attachment_layouts_follow_the_rule_kinds() -> None:
+    from assay.profiles.evaluate import layouts_for
+
+    assert layouts_for(parse_profile(doc(), 30)) == ("referrer", "sig")
+    prov = {"name": "built", "provenance": {"sourceRepository": "https://github.com/a/b"}}
+    assert layouts_for(parse_profile(doc(rules=[prov]), 30)) == ("referrer", "att")
+    assert layouts_for(parse_profile(doc(rules=[RULE, prov]), 30)) == ("referrer", "sig", "att")
