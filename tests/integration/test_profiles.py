@@ -185,6 +185,12 @@ def test_continuous_evaluation_tags_signing_history_and_outage(srv, registry, tm
     latest_seq = [r["status"] for r in everything if r["target"].endswith(":latest")]
     assert latest_seq[:2] == ["success", "failure"]  # newest first; unchanged results add no rows
     assert len(latest_seq) == 2
+    future = run_assay("history", "list", "-p", project, "--since", "2999-01-01T00:00:00Z", env=env)
+    assert future.code == 0 and future.out == ""
+    by_entity = run_assay("history", "list", "-p", project, "--entity", f"{host}/team/app", env=env)
+    assert by_entity.code == 0 and by_entity.out.count(":latest signed: ") == 2, by_entity.out
+    yesterday = run_assay("history", "list", "-p", project, "--since", "yesterday", env=env)
+    assert yesterday.code == 2 and "error[bad-time]" in yesterday.err
     bad = admin("GET", f"/api/v1/projects/{project}/history", params={"status": "ok"})
     assert (bad.status_code, bad.json()["reason"]) == (400, "bad-status")
     bad = admin("GET", f"/api/v1/projects/{project}/history", params={"since": "yesterday"})
