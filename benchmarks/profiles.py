@@ -101,8 +101,52 @@ def main() -> None:
             from assay.profiles.history import latest, summary
 
             print(f"  latest: {summary(latest(engine, 'bench'))['counts']}   (target >= 100 evaluations/s warm)")
+            _queries(engine)
         finally:
             reg.stop()
+
+
+HISTORY_ROWS = 100_000
+QUERY_RUNS = 200
+
+
+def _queries(engine: object) -> None:
+    """The dashboard's reads (``assay.profiles.query``) with ``HISTORY_ROWS`` history rows: p50/p99 per page."""
+    import random
+    import statistics
+
+    from assay.profiles import query
+    from assay.store.schema import profile_history
+    from assay.store.txn import write_transaction
+
+    ids = [e["id"] for e in query.overview(engine, "bench")["entities"]]  # type: ignore[arg-type]
+    rows = [
+        {"project": "bench", "profile": "signed", "profile_version": 1, "entity_id": ids[i % len(ids)],
+         "entity": "e", "target": f"t{i % len(ids)}", "digest": "sha256:" + "0" * 64, "rule": "signed",
+         "status": ("success", "failure", "error")[i % 3], "reason": "", "message": "", "checks": "[]",
+         "created": 1_700_000_000_000 + i}
+        for i in range(HISTORY_ROWS)
+    ]  # fmt: skip
+    with write_transaction(engine) as conn:  # type: ignore[arg-type]
+        conn.execute(profile_history.insert(), rows)
+    pages = {
+        f"overview ({ENTITIES:,} entities)": lambda: query.overview(engine, "bench"),  # type: ignore[arg-type]
+        "entity page (timeline of 100)": lambda: query.entity_page(engine, "bench", random.choice(ids)),  # type: ignore[arg-type]
+        "timeline, failures, 100": lambda: query.timeline(engine, "bench", status="failure", limit=100),  # type: ignore[arg-type]
+        f"profile page ({ENTITIES:,} entities)": lambda: query.profile_page(engine, "bench", "signed"),  # type: ignore[arg-type]
+    }
+    print(
+        f"  dashboard reads with {HISTORY_ROWS:,} more history rows (p50 / p99 of {QUERY_RUNS}, target p99 <= 150 ms):"
+    )
+    for label, fn in pages.items():
+        times = []
+        for _ in range(QUERY_RUNS if "entities)" not in label else QUERY_RUNS // 4):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        times.sort()
+        p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+        print(f"    {label:32s} {statistics.median(times) * 1000:7.1f} ms  {p99 * 1000:7.1f} ms")
 
 
 def _sign(names: list[str], key_file: str) -> None:

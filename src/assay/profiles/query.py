@@ -23,12 +23,20 @@ def _entities(engine: Engine, project: str) -> dict[int, dict[str, Any]]:
     return {e.id: e.to_json() for e in records.list_entities(engine, project)}
 
 
+def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r)
+    return out
+
+
 def overview(engine: Engine, project: str) -> dict[str, Any]:
     """Every profile (name, version, alert, interval, status, counts) and entity (with its status)."""
     rows = history.latest(engine, project)
     entities = _entities(engine, project)
+    per_entity, per_profile = _by(rows, "entityId"), _by(rows, "profile")
     for eid, e in entities.items():
-        e.update(history.summary([r for r in rows if r["entityId"] == eid]))
+        e.update(history.summary(per_entity.get(eid, [])))
     out = []
     for p in records.profile_rows(engine, project):
         item = {
@@ -39,7 +47,7 @@ def overview(engine: Engine, project: str) -> dict[str, Any]:
             "updated": int(p.updated),
             "updatedBy": p.updated_by,
         }
-        item.update(history.summary([r for r in rows if r["profile"] == p.name]))
+        item.update(history.summary(per_profile.get(p.name, [])))
         out.append(item)
     return {"project": project, "profiles": out, "entities": list(entities.values())}
 
@@ -50,8 +58,9 @@ def profile_page(engine: Engine, project: str, name: str) -> dict[str, Any]:
     rows = history.latest(engine, project, name)
     entities = _entities(engine, project)
     per: list[dict[str, Any]] = []
+    per_entity = _by(rows, "entityId")
     for eid, e in entities.items():
-        mine = [r for r in rows if r["entityId"] == eid]
+        mine = per_entity.get(eid, [])
         per.append({**e, **history.summary(mine), "rows": mine})
     return {
         "name": p.name,
