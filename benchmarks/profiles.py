@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.integration.conftest import RegistryProcess
 
 ENTITIES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-WORKERS = int(sys.argv[2]) if len(sys.argv) > 2 else 4  # entities evaluated at once (the server uses 4)
+WORKERS = int(sys.argv[2]) if len(sys.argv) > 2 else 8  # entities evaluated at once (--profile-workers, default 8)
 SIGNED_EVERY = 10
 WARM_ROUNDS = 3
 

@@ -66,6 +66,9 @@ def server(
     profile_tick: Annotated[
         float, typer.Option("--profile-tick", help="seconds between the profile scheduler's rounds (0: off)")
     ] = 5.0,
+    profile_workers: Annotated[
+        int, typer.Option("--profile-workers", min=1, help="entities the scheduler evaluates at once")
+    ] = 8,
     profile_min_interval: Annotated[
         float, typer.Option("--profile-min-interval", help="shortest re-evaluation interval a profile may set")
     ] = 30.0,
@@ -100,6 +103,7 @@ def server(
             login_rate_limit=login_rate_limit,
             audit_anchor_interval=audit_anchor_interval,
             profile_tick=profile_tick,
+            profile_workers=profile_workers,
             profile_min_interval=profile_min_interval,
             alert_attempts=alert_attempts,
             alert_backoff=alert_backoff,

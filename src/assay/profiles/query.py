@@ -76,9 +76,7 @@ def profile_page(engine: Engine, project: str, name: str) -> dict[str, Any]:
 
 def entity_page(engine: Engine, project: str, entity_id: int, limit: int = 100) -> dict[str, Any]:
     """An entity, the digests its results name (newest first), latest rows per profile, and its timeline."""
-    entities = _entities(engine, project)
-    if entity_id not in entities:
-        raise LookupError(f"no entity {entity_id} in project {project}")
+    entity = records.get_entity(engine, project, entity_id).to_json()
     rows = history.latest(engine, project, entity_id=entity_id)
     events, nxt = history.history(engine, project, entity_id=entity_id, limit=limit)
     digests: list[str] = []
@@ -89,7 +87,7 @@ def entity_page(engine: Engine, project: str, entity_id: int, limit: int = 100) 
     for r in rows:
         profiles.setdefault(r["profile"], []).append(r)
     return {
-        **entities[entity_id],
+        **entity,
         **history.summary(rows),
         "digests": digests,
         "profiles": [{"name": n, **history.summary(rs), "rows": rs} for n, rs in sorted(profiles.items())],

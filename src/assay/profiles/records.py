@@ -111,6 +111,17 @@ def list_entities(engine: Engine, project: str) -> list[Entity]:
     return [Entity.from_row(r) for r in rows]
 
 
+def get_entity(engine: Engine, project: str, entity_id: int) -> Entity:
+    """One entity of a project; LookupError when it is not there."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(profile_entities).where(profile_entities.c.project == project, profile_entities.c.id == entity_id)
+        ).first()
+    if row is None:
+        raise LookupError(f"no entity {entity_id} in project {project}")
+    return Entity.from_row(row)
+
+
 def delete_entity(engine: Engine, project: str, entity_id: int) -> None:
     """Forget an entity and its latest state (its history stays); LookupError if it is not the project's."""
     with write_transaction(engine) as conn:

@@ -40,7 +40,7 @@ class Options:
     """How often the scheduler looks for due work, and how alerts are retried."""
 
     tick: float = 5.0
-    workers: int = 4  # entities evaluated at once (registry round trips overlap)
+    workers: int = 8  # entities evaluated at once (registry round trips overlap)
     alert_attempts: int = 5
     alert_backoff: float = 2.0
     alert_timeout: float = 10.0

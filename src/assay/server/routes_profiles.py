@@ -250,7 +250,7 @@ def mount(app: Any, settings: Any, engine: Any, trusted_root: Any) -> Any:
         return cache[0]
 
     ctx = Context(engine, app.state.evidence, server_root, public_good_root)
-    options = Options(settings.profile_tick, 4, settings.alert_attempts, settings.alert_backoff)
+    options = Options(settings.profile_tick, settings.profile_workers, settings.alert_attempts, settings.alert_backoff)
     scheduler = Scheduler(engine, ctx, options)
     app.state.profile_scheduler = scheduler
 
