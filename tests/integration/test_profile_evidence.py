@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_assay
+from tests.integration.accesskit import release_policy
 from tests.integration.profilekit import env_for, fast_server, key_profile, keypair, project_on, rows, wait_for
 
 
@@ -46,6 +47,13 @@ def test_new_evidence_triggers_evaluation_and_selectors_skip(tmp_path: Path) -> 
         assert time.monotonic() - t0 < 15
         hist = admin.ok("GET", f"{base}/history?entity={digest}")
         assert [h["status"] for h in hist["items"] if h["profile"] == "release"] == ["success", "failure"]
+        # an artifact of the verified repository: every published version is a target
+        policy = {"policy": release_policy("release.pub"), "files": {"release.pub": pem}}
+        admin.ok("PUT", f"{base}/repository/policy", policy)
+        r = admin("PUT", f"{base}/artifacts/app.bin/1.0", content=b"release 1.0")
+        assert r.status_code == 201, r.text
+        assert run_assay("entity", "add", "-p", project, "blob", "app.bin", env=env).code == 0
+        wait_for("the published version evaluated", lambda: by_target("release").get("app.bin@1.0") == ("success", ""))
         summary = run_assay("profile", "status", "-p", project, "--name", "release", env=env)
         assert summary.code == 0 and "profile release v1: success" in summary.out, summary.out
     finally:
