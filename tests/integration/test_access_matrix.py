@@ -128,6 +128,36 @@ def _other_member(ctx: Ctx) -> dict[str, str]:
     return {"issuer": issuer(ctx.srv), "subject": email}
 
 
+def _profile_doc(ctx: Ctx) -> str:
+    import json
+
+    rule = {"name": "signed", "signature": {"authorities": {"keys": [ctx.kit.public_pem]}}}
+    return json.dumps(
+        {"apiVersion": "assay.dev/v1", "kind": "Profile", "metadata": {"name": "release"},
+         "spec": {"interval": "1h", "rules": [rule]}}
+    )  # fmt: skip
+
+
+def _entity(ctx: Ctx) -> Req:
+    """An entity the administrator registered."""
+    made = ctx.admin.ok("POST", f"/api/v1/projects/{ctx.project}/entities", {"kind": "blob", "name": "app.bin"})
+    return Req(path={"entity_id": str(made["id"])})
+
+
+def _profile(ctx: Ctx) -> Req:
+    """A profile the administrator applied."""
+    r = ctx.admin("POST", f"/api/v1/projects/{ctx.project}/profiles", content=_profile_doc(ctx).encode())
+    assert r.status_code == 201, r.text
+    return Req(path={"name": "release"})
+
+
+def _sink(ctx: Ctx) -> Req:
+    """An alert sink the administrator configured."""
+    ctx.admin.ok("POST", f"/api/v1/projects/{ctx.project}/sinks", {"name": "hook", "kind": "webhook",
+                 "url": "http://127.0.0.1:9/hook"})  # fmt: skip
+    return Req(path={"name": "hook"})
+
+
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/v1/auth/whoami"): lambda c: None,
     ("DELETE", "/api/v1/auth/session"): lambda c: c.fresh_caller() and None,
@@ -172,8 +202,32 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/v1/projects/{project}/artifacts/{name}/{version}/vsa"): _published,
     ("GET", "/api/v1/projects/{project}/artifacts/{name}"): _published,
     ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/{version}"): _published,
+    # profiles: entities, profiles, status, history, sinks and alerts
+    ("GET", "/api/v1/projects/{project}/entities"): lambda c: None,
+    ("POST", "/api/v1/projects/{project}/entities"): lambda c: {"kind": "blob", "name": "app.bin"},
+    ("DELETE", "/api/v1/projects/{project}/entities/{entity_id}"): _entity,
+    ("GET", "/api/v1/projects/{project}/profiles"): lambda c: None,
+    ("POST", "/api/v1/projects/{project}/profiles"): lambda c: Req(content=_profile_doc(c).encode()),
+    ("GET", "/api/v1/projects/{project}/profiles/{name}"): _profile,
+    ("DELETE", "/api/v1/projects/{project}/profiles/{name}"): _profile,
+    ("GET", "/api/v1/projects/{project}/profiles/{name}/status"): _profile,
+    ("GET", "/api/v1/projects/{project}/history"): lambda c: Req(params={"status": "failure"}),
+    ("GET", "/api/v1/projects/{project}/sinks"): lambda c: None,
+    ("POST", "/api/v1/projects/{project}/sinks"): lambda c: {
+        "name": "hook",
+        "kind": "webhook",
+        "url": "http://127.0.0.1:9/hook",
+    },
+    ("DELETE", "/api/v1/projects/{project}/sinks/{name}"): _sink,
+    ("GET", "/api/v1/projects/{project}/alerts"): lambda c: None,
 }
-PLACEHOLDERS = {"token_id": "0" * 16, "digest": "sha256:" + "0" * 64, "name": "app.bin", "version": "1.0"}
+PLACEHOLDERS = {
+    "entity_id": "1",
+    "token_id": "0" * 16,
+    "digest": "sha256:" + "0" * 64,
+    "name": "app.bin",
+    "version": "1.0",
+}
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,9 @@ EVIDENCE_PARAMS = [
     ("/api/v1/audit", "since", {}),
     ("/api/v1/audit", "after", {}),
     ("/api/v1/audit", "limit", {}),
+    (f"/api/v1/projects/{P}/history", "before", {}),
+    (f"/api/v1/projects/{P}/history", "limit", {}),
+    (f"/api/v1/projects/{P}/history", "since", {}),
 ]
 LOG_PARAMS = [
     ("/api/v1/log/entries", "logIndex", {}, "bad-index"),

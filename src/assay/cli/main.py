@@ -35,6 +35,7 @@ GROUPS = (
     "access",
     "evidence",
     "repository",
+    "profile",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -53,6 +54,7 @@ COMMANDS = {
     **dict.fromkeys(("login", "logout", "whoami", "project", "token", "audit"), "access"),
     "evidence": "evidence",
     **dict.fromkeys(("publish", "fetch", "repository"), "repository"),
+    **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
 }
 
 

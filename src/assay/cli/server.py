@@ -63,6 +63,21 @@ def server(
     audit_anchor_interval: Annotated[
         float, typer.Option("--audit-anchor-interval", help="seconds between anchoring the audit head in the log")
     ] = 300.0,
+    profile_tick: Annotated[
+        float, typer.Option("--profile-tick", help="seconds between the profile scheduler's rounds (0: off)")
+    ] = 5.0,
+    profile_workers: Annotated[
+        int, typer.Option("--profile-workers", min=1, help="entities the scheduler evaluates at once")
+    ] = 8,
+    profile_min_interval: Annotated[
+        float, typer.Option("--profile-min-interval", help="shortest re-evaluation interval a profile may set")
+    ] = 30.0,
+    alert_attempts: Annotated[
+        int, typer.Option("--alert-attempts", min=1, help="alert deliveries before dead-lettering")
+    ] = 5,
+    alert_backoff: Annotated[
+        float, typer.Option("--alert-backoff", help="seconds before an alert's first retry (then doubling)")
+    ] = 2.0,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -87,6 +102,11 @@ def server(
             rate_limit=rate_limit,
             login_rate_limit=login_rate_limit,
             audit_anchor_interval=audit_anchor_interval,
+            profile_tick=profile_tick,
+            profile_workers=profile_workers,
+            profile_min_interval=profile_min_interval,
+            alert_attempts=alert_attempts,
+            alert_backoff=alert_backoff,
         )
     )
 

@@ -13,7 +13,14 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 
 def artifact_security(
-    repository: str, branch: str, workflow: str, images: list[str], tags: list[str], tag_regexp: str | None
+    repository: str,
+    branch: str,
+    workflow: str,
+    images: list[str],
+    tags: list[str],
+    tag_regexp: str | None,
+    issuer: str = GITHUB_ISSUER,
+    runner_environment: str = "github-hosted",
 ) -> str:
     m = re.fullmatch(r"(?:https://)?github\.com/([^/]+/[^/]+?)/?", repository)
     if not m:
@@ -31,7 +38,7 @@ def artifact_security(
         "kind": "Policy",
         "metadata": {
             "name": "artifact-security",
-            "description": f"Images of {repo} must be signed by {workflow} on {branch}, on a GitHub-hosted runner",
+            "description": f"Images of {repo} must be signed by {workflow} on {branch}, on a {runner_environment} runner",
         },
         "spec": {
             "mode": "enforce",
@@ -44,14 +51,14 @@ def artifact_security(
                         "authorities": {
                             "keyless": [
                                 {
-                                    "issuer": GITHUB_ISSUER,
+                                    "issuer": issuer,
                                     "subject": f"{repo}/{workflow}@{ref}",
                                     "claims": {
                                         "sourceRepository": repo,
                                         "sourceRef": ref,
                                         "buildSigner": f"{repo}/{workflow}@{ref}",
-                                        "runnerEnvironment": "github-hosted",
-                                        "certIssuer": GITHUB_ISSUER,
+                                        "runnerEnvironment": runner_environment,
+                                        "certIssuer": issuer,
                                     },
                                 }
                             ]

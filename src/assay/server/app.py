@@ -222,13 +222,16 @@ def create_app(settings: Settings) -> FastAPI:
     _mount_evidence(app, engine, full_trusted_root)  # issue 17: evidence store, log search, artifact repository
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
+    scheduler = _mount_profiles(app, settings, engine, full_trusted_root)  # issue 24: profiles and evaluation
 
     @app.on_event("startup")
     def _warm() -> None:
         pool.warm()
+        scheduler.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
+        scheduler.stop()
         anchoring.stop()
         pool.close()
         log.close()
@@ -244,6 +247,13 @@ def _mount_evidence(app: FastAPI, engine: Any, trusted_root: Any) -> None:
     app.include_router(routes_evidence.router)
     routes_repository.mount(app)
     app.include_router(routes_repository.router)
+
+
+def _mount_profiles(app: FastAPI, settings: Settings, engine: Any, trusted_root: Any) -> Any:
+    from assay.server import routes_profiles
+
+    app.include_router(routes_profiles.router)
+    return routes_profiles.mount(app, settings, engine, trusted_root)
 
 
 def _key_details(key: keys.PublicKey) -> str:

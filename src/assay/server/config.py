@@ -37,6 +37,11 @@ class Settings:
     rate_limit: str | None = None  # writes per identity and per address, e.g. "600/m"
     login_rate_limit: str = "120/m"  # logins, token issuing and failed authentications per address
     audit_anchor_interval: float = 300.0  # seconds between anchoring the audit head in the log
+    profile_tick: float = 5.0  # seconds between the profile scheduler's looks for due work (0: no scheduler)
+    profile_workers: int = 8  # entities evaluated at once (registry round trips overlap)
+    profile_min_interval: float = 30.0  # the shortest re-evaluation interval a profile may ask for
+    alert_attempts: int = 5  # deliveries of an alert before it is dead-lettered
+    alert_backoff: float = 2.0  # seconds before the first retry (doubling after each failure)
 
     @property
     def dev_issuer(self) -> str:

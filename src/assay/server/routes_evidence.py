@@ -42,6 +42,10 @@ async def put_evidence(
     except VerificationError as exc:
         return untrusted(exc)
     created = any(i["created"] for i in result["items"])
+    hook = getattr(request.app.state, "profile_evidence_hook", None)
+    digests = sorted({d for i in result["items"] if i.get("verified") for d in i.get("subjects") or []})
+    if hook is not None and digests:
+        await asyncio.to_thread(hook, project, digests)  # profiles watching these digests re-evaluate now
     return JSONResponse(result, status_code=201 if created else 200)
 
 

@@ -231,3 +231,116 @@ leases = Table(
     Column("holder", String(256), nullable=False),
     Column("expires", BigInteger, nullable=False),  # milliseconds since the epoch
 )
+
+# ---- profiles: entities, profiles, evaluation history, alerts (migration 0006_profiles) --------
+
+profile_entities = Table(
+    "profile_entities",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),  # image | blob | evidence-subject
+    Column("name", String(512), nullable=False),  # REGISTRY/REPO, an artifact name, or sha256:HEX
+    Column("tags", Text, nullable=False),  # JSON list of tag globs (images)
+    Column("tag_regexp", Text, nullable=True),
+    Column("insecure", Integer, nullable=False),  # plain-HTTP loopback registry
+    Column("created", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    UniqueConstraint("project", "kind", "name", name="uq_profile_entities"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("alert", String(16), nullable=False),
+    Column("interval", Integer, nullable=False),  # seconds
+    Column("next_run", BigInteger, nullable=False),  # ms; 0 means now
+    Column("updated", BigInteger, nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+
+profile_versions = Table(
+    "profile_versions",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("document", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+profile_state = Table(
+    "profile_state",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("profile", String(128), primary_key=True),
+    Column("entity_id", Integer, primary_key=True, autoincrement=False),
+    Column("target", String(700), primary_key=True),  # REGISTRY/REPO:TAG, NAME@VERSION, or the digest
+    Column("rule", String(256), primary_key=True),
+    Column("profile_version", Integer, nullable=False),
+    Column("digest", String(71), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(128), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("since", BigInteger, nullable=False),
+    Column("evaluated", BigInteger, nullable=False),
+    Column("alerted", String(16), nullable=True),  # the last status an alert was queued for
+)
+Index("ix_profile_state_digest", profile_state.c.project, profile_state.c.digest)
+
+profile_history = Table(
+    "profile_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("profile", String(128), nullable=False),
+    Column("profile_version", Integer, nullable=False),
+    Column("entity_id", Integer, nullable=False),
+    Column("entity", String(512), nullable=False),
+    Column("target", String(700), nullable=False),
+    Column("digest", String(71), nullable=True),
+    Column("rule", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(128), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("checks", Text, nullable=False),  # JSON list of {what, expected, found}
+    Column("created", BigInteger, nullable=False),  # ms
+)
+Index("ix_profile_history_project", profile_history.c.project, profile_history.c.id)
+Index("ix_profile_history_entity", profile_history.c.project, profile_history.c.entity_id, profile_history.c.id)
+
+alert_sinks = Table(
+    "alert_sinks",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(16), nullable=False),  # webhook | slack
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=True),  # HMAC-SHA256 key of a webhook
+    Column("created", BigInteger, nullable=False),
+)
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("sink", String(128), nullable=False),
+    Column("profile", String(128), nullable=False),
+    Column("rule", String(256), nullable=False),
+    Column("entity", String(512), nullable=False),
+    Column("target", String(700), nullable=False),
+    Column("status", String(16), nullable=False),  # the transition: failure | success
+    Column("body", Text, nullable=False),  # the JSON payload as sent
+    Column("state", String(16), nullable=False),  # pending | sent | dead | dry-run
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", BigInteger, nullable=False),  # ms
+    Column("last_error", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+Index("ix_alert_outbox_due", alert_outbox.c.state, alert_outbox.c.next_attempt)
