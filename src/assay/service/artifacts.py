@@ -12,13 +12,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
-
-import pathspec
 
 from assay.crypto.digest import hash_stream
 from assay.errors import InputError
@@ -26,6 +24,31 @@ from assay.errors import InputError
 DEFAULT_EXCLUDES = ("*.link*", ".git", "*.pyc", "*~")
 SMALL = 1024 * 1024
 WORKERS = 4
+
+
+# A pattern of these characters (no "/", "**", "?", "[", "!" or escape) means in gitignore what it means to
+# fnmatch applied to each path component: it names files and directories by their name at any depth.
+_BASENAME_PATTERN = re.compile(r"[A-Za-z0-9._~*-]+\Z")
+
+Matcher = Callable[[str], bool]
+
+
+def matcher(patterns: list[str] | tuple[str, ...]) -> Matcher:
+    """``match(relative_path)``: True when a gitignore-style pattern excludes the path (or a directory above it).
+
+    Name-only patterns (in-toto-run's default excludes among them) are matched per path component here;
+    anything else is pathspec's gitwildmatch, imported only then (its import is a large share of start-up).
+    """
+    if all(_BASENAME_PATTERN.match(p) and "**" not in p and p.strip(".") for p in patterns):
+        names = tuple(patterns)
+
+        def by_name(rel: str) -> bool:
+            return any(fnmatchcase(part, pat) for part in rel.split("/") for pat in names)
+
+        return by_name
+    import pathspec
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", list(patterns)).match_file
 
 
 def _hash(path: str) -> str:
@@ -67,7 +90,7 @@ def _inside(root: str, path: str, shown: str) -> None:
 
 
 def _walk(
-    top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], spec: Any, root: str
+    top: str, rel_top: str, ancestors: frozenset[tuple[int, int]], excluded: Matcher, root: str
 ) -> Iterator[tuple[str, str]]:
     """(path, path relative to the base) of every regular file under ``top``; symlinks must stay under ``root``."""
     try:
@@ -76,7 +99,7 @@ def _walk(
         raise InputError("artifact-unreadable", f"{top}: permission denied") from None
     for entry in entries:
         rel = entry.name if rel_top in ("", ".") else rel_top + "/" + entry.name
-        if spec.match_file(rel):
+        if excluded(rel):
             continue
         full = entry.path
         st = _stat(full)
@@ -88,9 +111,9 @@ def _walk(
             ident = (st.st_dev, st.st_ino)
             if ident in ancestors:
                 raise InputError("symlink-loop", f"{full}: symbolic link loop (a directory links to its ancestor)")
-            if spec.match_file(rel + "/"):
+            if excluded(rel + "/"):
                 continue
-            yield from _walk(full, rel, ancestors | {ident}, spec, root)
+            yield from _walk(full, rel, ancestors | {ident}, excluded, root)
         elif stat.S_ISREG(st.st_mode):
             yield full, rel
 
@@ -125,7 +148,7 @@ def record(
     if not os.path.isdir(base):
         raise InputError("base-path-invalid", f"{base_path}: not a directory")
     defaults = DEFAULT_EXCLUDES if default_excludes else ()
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*defaults, *(excludes or [])])
+    excluded = matcher([*defaults, *(excludes or [])])
     lstrip = list(lstrip_paths or [])
     root = os.path.realpath(base)
     files: list[tuple[str, str]] = []
@@ -139,9 +162,9 @@ def record(
         _inside(root, full, p)
         rel = os.path.relpath(full, base)
         if stat.S_ISDIR(st.st_mode):
-            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), spec, root))
+            found = list(_walk(full, rel, frozenset({(st.st_dev, st.st_ino)}), excluded, root))
         else:
-            found = [] if spec.match_file(rel) else [(full, rel)]
+            found = [] if excluded(rel) else [(full, rel)]
         files.extend((f, _normalise(r, lstrip)) for f, r in found)
     names = [n for _, n in files]
     if len(set(names)) != len(names):
@@ -156,6 +179,8 @@ def record(
         # contiguous batches, one task each: per-file tasks cost more than hashing small files
         size = -(-len(targets) // (workers * 4))
         batches = [targets[i : i + size] for i in range(0, len(targets), size)]
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(workers) as pool:
             digests = [d for batch in pool.map(_hash_batch, batches) for d in batch]
     return {name: {"sha256": d} for (_, name), d in zip(files, digests, strict=True)}
