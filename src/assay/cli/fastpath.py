@@ -182,7 +182,7 @@ def render_layout(result: Any) -> None:
         who = ", ".join(k[:8] for k in s.functionaries)
         output.warn(f"  ok   {s.kind} {s.name}" + (f" (functionaries {who})" if who else ""))
         for r in [*s.materials, *s.products]:
-            output.warn(f"         {r.rule}  [{r.location}] consumed {len(r.consumed)}")
+            output.warn(f"         {r.rule}  [{r.location}] consumed {r.count}")
     for note in result.notes:
         output.warn(f"note: {note}")
     output.say("Layout verified OK")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from assay.errors import InputError
@@ -51,12 +52,13 @@ def _strs(value: Any, where: str) -> list[str]:
 def parse_artifacts(value: Any, where: str) -> Artifacts:
     """Validate a ``{path: {algorithm: hex}}`` map (returned as is: digests compare exactly, as in in-toto)."""
     value = _obj(value if value is not None else {}, where)
-    try:  # the common case in one pass: every entry an object of non-empty hex strings
-        hexes = [h for d in value.values() for h in d.values()]
-        if all(type(d) is dict for d in value.values()) and all(hexes) and HEX_RE.match("".join(hexes)):
+    # the common case with C builtins only: every entry an object of non-empty hex strings
+    if not value:
+        return value  # type: ignore[no-any-return]
+    if set(map(type, value.values())) == {dict}:
+        hexes = list(chain.from_iterable(map(dict.values, value.values())))
+        if hexes and set(map(type, hexes)) == {str} and all(hexes) and HEX_RE.match("".join(hexes)):
             return value  # type: ignore[no-any-return]
-    except (AttributeError, TypeError):
-        pass  # a non-object entry or a non-string digest: the loop below says which
     match = HEX_RE.match
     for path, digests in value.items():
         if type(digests) is not dict:
