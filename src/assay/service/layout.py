@@ -329,7 +329,7 @@ def load_layout_key(path: str) -> dict[str, Any]:
 
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     """Verify a signed layout against a links directory (and the final artifacts, when given)."""
-    from assay.layout import yamlform
+    from assay.layout import jsonlocate
 
     raw = read_file(req.layout, "layout")
     sd = parse_signed(raw, req.layout)
@@ -339,7 +339,7 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
             raise InputError("layout-source-mismatch", f"{req.layout_source}: does not convert to the signed layout")
         locations = parsed.locations
     else:
-        locations = yamlform.json_locations(raw.decode("utf-8", "replace"), req.layout)
+        locations = jsonlocate.json_locations(raw.decode("utf-8", "replace"), req.layout)
     layout_keys = [load_layout_key(k) for k in req.layout_keys]
     opts = Options(
         now or datetime.now(UTC),
