@@ -168,7 +168,18 @@ def loads(data: bytes | str, *, what: str = "JSON", max_depth: int = MAX_DEPTH, 
 
 def load_object(data: bytes | str, *, what: str = "JSON document", **limits: Any) -> dict[str, Any]:
     """:func:`loads` and require a JSON object at the top level."""
+    return load_object_checked(data, what=what, **limits)[0]
+
+
+def load_object_checked(
+    data: bytes | str, *, what: str = "JSON document", **limits: Any
+) -> tuple[dict[str, Any], bool]:
+    """:func:`load_object`, and True when the object provably holds no float (encoders need not look again)."""
+    if len(data) <= limits.get("max_bytes", MAX_BYTES):
+        fast, value = _fast_loads(data, limits.get("max_depth", MAX_DEPTH))
+        if fast and isinstance(value, dict):
+            return value, True
     value = loads(data, what=what, **limits)
     if not isinstance(value, dict):
         raise InputError("json-invalid", f"{what} must be a JSON object, not {type(value).__name__}")
-    return value
+    return value, False

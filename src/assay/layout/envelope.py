@@ -58,7 +58,7 @@ def _has_float(doc: Any) -> bool:
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def _canonical_fast(doc: Any) -> bytes | None:
+def _canonical_fast(doc: Any, floatless: bool = False) -> bytes | None:
     """orjson's sorted compact encoding when it is provably the canonical one, else None.
 
     With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
@@ -71,19 +71,20 @@ def _canonical_fast(doc: Any) -> bytes | None:
         return None
     if b"\\" in out:
         return None
-    if _has_float(doc):  # orjson writes floats its own way (non-finite ones as null); securesystemslib refuses them
+    if not floatless and _has_float(doc):  # orjson writes floats its own way (non-finite ones as null)
         return None
     return out
 
 
-def canonical(doc: Any) -> bytes:
+def canonical(doc: Any, *, floatless: bool = False) -> bytes:
     """securesystemslib's canonical JSON (what legacy Metablock signatures cover).
 
     The C JSON encoder gives the same bytes (sorted keys, no spaces, only ``\\`` and ``"`` escaped) as long as
     no string holds a control character and no number is a float; otherwise securesystemslib's encoder
-    (which writes control characters raw and refuses floats) decides.
+    (which writes control characters raw and refuses floats) decides. ``floatless`` says the caller has
+    proved ``doc`` holds no float (a document just parsed by :func:`safejson.load_object_checked`).
     """
-    fast = _canonical_fast(doc)
+    fast = _canonical_fast(doc, floatless)
     return fast if fast is not None else _canonical_slow(doc)
 
 
@@ -139,7 +140,7 @@ def _payload_document(payload: bytes, where: str) -> dict[str, Any]:
 
 def parse_signed(data: bytes, where: str) -> SignedDoc:
     """Parse a Metablock, a DSSE envelope or a Sigstore bundle holding a link or layout."""
-    doc = safejson.load_object(data, what=where)
+    doc, floatless = safejson.load_object_checked(data, what=where)
     if "signed" in doc and "signatures" in doc:
         signed = doc["signed"]
         if not isinstance(signed, dict) or not isinstance(doc["signatures"], list):
@@ -162,7 +163,8 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
                 sigs.append((s["keyid"], bytes.fromhex(value)))
             except ValueError:
                 raise InputError("link-malformed", f"{where}: signature is not hex") from None
-        return SignedDoc("metablock", signed, sigs, canonical(signed), gpg=gpg, raw_signatures=list(doc["signatures"]))
+        message = canonical(signed, floatless=floatless)
+        return SignedDoc("metablock", signed, sigs, message, gpg=gpg, raw_signatures=list(doc["signatures"]))
     if "payloadType" in doc:
         env = Envelope.from_json(doc, where)
         return SignedDoc(

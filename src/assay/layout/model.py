@@ -13,6 +13,7 @@ from assay.errors import InputError
 LINK_PREDICATE = "https://in-toto.io/attestation/link/v0.3"
 EXPIRES_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z", re.ASCII)
 HEX_RE = re.compile(r"[0-9a-fA-F]+\Z")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 Artifacts = dict[str, dict[str, str]]
 
@@ -57,8 +58,10 @@ def parse_artifacts(value: Any, where: str) -> Artifacts:
         return value  # type: ignore[no-any-return]
     if set(map(type, value.values())) == {dict}:
         hexes = list(chain.from_iterable(map(dict.values, value.values())))
-        if hexes and set(map(type, hexes)) == {str} and all(hexes) and HEX_RE.match("".join(hexes)):
-            return value  # type: ignore[no-any-return]
+        if hexes and set(map(type, hexes)) == {str} and all(hexes):
+            joined = "".join(hexes)  # hex digits only: nothing is left once they are deleted
+            if joined.isascii() and not joined.encode().translate(None, _HEX_DIGITS):
+                return value  # type: ignore[no-any-return]
     match = HEX_RE.match
     for path, digests in value.items():
         if type(digests) is not dict:
