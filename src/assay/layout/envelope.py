@@ -18,21 +18,21 @@ from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from securesystemslib.formats import encode_canonical
 
 from assay.crypto import keys
 from assay.crypto.signer import KeyFileSigner, Signer, URISigner
 from assay.errors import InputError
 from assay.formats import intoto, safejson
-from assay.formats.bundle import Bundle, parse_bundle
-from assay.formats.dsse import Envelope, pae
 from assay.layout import legacysig
 from assay.layout.model import HEX_RE, LINK_PREDICATE, Link
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key  # type: ignore[attr-defined]
 
-# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve.
+    from assay.formats.bundle import Bundle
+
+# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve;
+# securesystemslib's canonical encoder, the bundle and the DSSE parsers only for what needs them (start-up).
 
 KEYLESS_TYPE = "sigstore-oidc"
 
@@ -96,6 +96,8 @@ def _canonical_slow(doc: Any) -> bytes:
     no_escapes = "\\" not in text or _ESCAPE.search(text) is None
     if text and no_escapes and not _has_float(doc):
         return text.encode("utf-8")
+    from securesystemslib.formats import encode_canonical
+
     out = encode_canonical(doc)
     assert isinstance(out, str)
     return out.encode("utf-8")
@@ -166,6 +168,8 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
         message = canonical(signed, floatless=floatless)
         return SignedDoc("metablock", signed, sigs, message, gpg=gpg, raw_signatures=list(doc["signatures"]))
     if "payloadType" in doc:
+        from assay.formats.dsse import Envelope
+
         env = Envelope.from_json(doc, where)
         return SignedDoc(
             "dsse",
@@ -174,6 +178,8 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
             env.pae(),
         )
     if str(doc.get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
+        from assay.formats.bundle import parse_bundle
+
         bundle = parse_bundle(doc)
         if bundle.dsse_envelope is None:
             raise InputError("link-malformed", f"{where}: the bundle holds no DSSE envelope")
@@ -385,6 +391,8 @@ def sign_metablock(signers: list[Any], document: dict[str, Any]) -> dict[str, An
 def sign_dsse(signers: list[Any], document: dict[str, Any]) -> dict[str, Any]:
     """in-toto's DSSE form: the link or layout JSON as payload, base64 signatures."""
     payload = json.dumps(document, sort_keys=True).encode()
+    from assay.formats.dsse import pae
+
     message = pae(intoto.PAYLOAD_TYPE, payload)
     sigs = []
     for s in signers:

@@ -25,6 +25,7 @@ from assay.errors import InputError
 DEFAULT_EXCLUDES = ("*.link*", ".git", "*.pyc", "*~")
 SMALL = 1024 * 1024
 WORKERS = 4
+PARALLEL_BYTES = 8 * 1024 * 1024  # below this a tree hashes faster on one thread than a pool starts
 
 
 # A pattern of these characters (no "/", "**", "?", "[", "!" or escape) means in gitignore what it means to
@@ -215,7 +216,7 @@ def record(
     known = {f: d for f, _, st in files if (d := cache.get(f, st)) is not None} if cache is not None else {}
     targets = [f for f, _, _ in files if f not in known]
     hashed_at = time.time_ns()
-    if workers <= 1 or len(targets) < 8:
+    if workers <= 1 or len(targets) < 8 or sum(st.st_size for _, _, st in files) < PARALLEL_BYTES:
         results = _hash_batch(targets)
     else:
         # contiguous batches, one task each: per-file tasks cost more than hashing small files

@@ -19,12 +19,12 @@ from assay.formats import safejson
 from assay.layout import envelope
 from assay.layout.envelope import SignedDoc, parse_signed
 from assay.layout.model import Item, Link, parse_artifacts
-from assay.layout.verify import LayoutResult, Options, verify_layout
 from assay.service.io import password, read_file, write_atomic
 
 if TYPE_CHECKING:  # signing pulls in the clients; verification does not need them
     from assay.formats.trustroot import TrustedRoot
     from assay.layout import yamlform
+    from assay.layout.verify import LayoutResult
     from assay.service import artifacts
     from assay.service.credentials import Credentials
 
@@ -330,6 +330,7 @@ def load_layout_key(path: str) -> dict[str, Any]:
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     """Verify a signed layout against a links directory (and the final artifacts, when given)."""
     from assay.layout import jsonlocate
+    from assay.layout.verify import Options, verify_layout
 
     raw = read_file(req.layout, "layout")
     sd = parse_signed(raw, req.layout)
