@@ -58,19 +58,32 @@ def _has_float(doc: Any) -> bool:
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
+# The escapes in orjson's output: \" and \\ (kept in canonical JSON), the short forms and \u00XX (written raw).
+_ORJSON_ESCAPE = re.compile(rb'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
+_SHORT = {b'"': b'\\"', b"\\": b"\\\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
+
+
+def _raw_escape(m: re.Match[bytes]) -> bytes:
+    e = m.group(1)
+    return _SHORT[e] if len(e) == 1 else chr(int(e[1:], 16)).encode("utf-8")
+
+
 def _canonical_fast(doc: Any, floatless: bool = False) -> bytes | None:
     """orjson's sorted compact encoding when it is provably the canonical one, else None.
 
-    With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
-    keys (code point order is UTF-8 byte order); a float and anything orjson refuses (an integer beyond 64 bits,
-    a str subclass) go the slow way.
+    Sorted keys (code point order is UTF-8 byte order) and compact separators are the canonical form's; of
+    the escapes orjson writes, canonical JSON keeps only ``\\"`` and ``\\\\`` and has every other character raw
+    (a PEM key's newlines, a command's output), so those are written back raw. A float and anything orjson
+    refuses (an integer beyond 64 bits, a str subclass) go the slow way.
     """
     try:
         out = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
     except TypeError:  # orjson.JSONEncodeError
         return None
     if b"\\" in out:
-        return None
+        if _ORJSON_ESCAPE.sub(b"", out).count(b"\\"):  # an escape of a form orjson is not known to write
+            return None
+        out = _ORJSON_ESCAPE.sub(_raw_escape, out)
     if not floatless and _has_float(doc):  # orjson writes floats its own way (non-finite ones as null)
         return None
     return out
