@@ -2,11 +2,40 @@
 
 1. A 5-step layout over N artifacts per step (default 10,000): the same legacy links (Metablocks) are
    verified by both tools in this run (target: assay >= 5x faster).
-2. Recording a tree of files (default 200 MiB in 5,000 files; ``--size-mib 2048 --files 50000`` for the
-   full-size run): ``assay run -p tree`` vs ``in-toto-run -p tree``, wall time and peak RSS of each
-   (target: assay >= 2x faster, flat memory).
+2. Recording trees of files: a small one (1 MiB in 50 files, where start-up is the cost) and a large one
+   (default 200 MiB in 5,000 files; ``--size-mib 2048 --files 50000`` for the full-size run):
+   ``assay run -p .`` vs ``in-toto-run -p .``, and the peak RSS of each on the large tree
+   (target: assay >= 2x faster on the small tree, flat memory).
 
-Usage: python benchmarks/layout.py [--artifacts 10000] [--size-mib 200] [--files 5000] [--runs 3]
+Both tools run on the same trees, in turn within every round (the order rotated), and the ratio printed is
+that of the medians: the machine is shared, so the load drifts, and only figures from one run compare.
+Both run from compiled bytecode, as installed packages do (``PYTHONDONTWRITEBYTECODE`` in a development
+shell would otherwise charge assay's start-up with recompiling every module).
+
+Profile notes (cProfile and ``python -X importtime``, 2-core machine under load; issue 23 item 3):
+
+- ``assay run`` on a small tree was start-up: Typer builds a pydantic TypeAdapter per parameter on every
+  start (importing pydantic and Typer was ~60% of the imports), the signing credentials came with the
+  whole verification pipeline (``service.blob`` -> ``verify.pipeline``: rfc3161, asn1crypto, x509), and
+  pathspec was imported for the four default excludes. Now ``cli/fastpath.py`` parses the plain forms of
+  ``run`` and ``verify-layout`` without Typer (anything else still goes to Typer), ``service/credentials.py``
+  signs without importing verification, name-only excludes are matched per path component, small trees are
+  hashed on one thread, and bundle/DSSE/securesystemslib modules load only where used. What is left is
+  Python itself, ``typing``/``dataclasses``, ``subprocess`` and cryptography's import, which in-toto-run pays too.
+- ``assay run`` on a large tree is hashing (a thread pool; hashlib releases the GIL) and reading the page
+  cache; on a shared 2-core machine the pool gains what the second core gives. A step's unchanged
+  materials are no longer hashed a second time as products (``artifacts.DigestCache``: same path, device,
+  inode, size, mtime and ctime, and never for a file changed within 2 s of its hashing).
+- ``assay verify-layout`` spent its time in Typer/pydantic start-up, ``json.loads`` of each 2 MiB link plus
+  a depth walk and a surrogate scan, a float walk before canonicalising, parsing the layout a second time
+  as YAML (PyYAML) just to find rule line numbers, sorting every rule's consumed paths for a text report
+  that only counts them, and a per-digest regex. Now: orjson when its value is provably ``json.loads``'
+  (the depth walk also proves the document float-free, so canonicalising skips its float walk; orjson's
+  escapes are written back raw instead of falling back to securesystemslib's encoder), a token scan for the
+  rule locations, consumed paths sorted only for JSON output, digests checked by deletion, PEM keys loaded
+  once. Rule evaluation (dict comparisons of 10,000 digests per MATCH/MODIFY) and orjson's parse remain.
+
+Usage: python benchmarks/layout.py [--artifacts 10000] [--size-mib 200] [--files 5000] [--small-files 50] [--runs 7]
 """
 
 from __future__ import annotations
