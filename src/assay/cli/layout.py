@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from assay.cli import output
+from assay.cli import fastpath, output
 from assay.cli.app import app as root_app
 from assay.cli.options import (
     KeyOpt,
@@ -16,8 +16,6 @@ from assay.cli.options import (
     ServerOpt,
     TokenOpt,
     TrustedRootOpt,
-    read_token,
-    verify_output,
 )
 from assay.errors import AssayError, InputError
 
@@ -36,15 +34,11 @@ DsseOpt = Annotated[bool, typer.Option("--dsse", help="write in-toto's DSSE link
 
 
 def _recording(materials: Any, products: Any, base: Any, exclude: Any, lstrip: Any) -> Any:
-    from assay.service.layout import Recording
-
-    return Recording(list(materials or []), list(products or []), base, list(exclude or []), list(lstrip or []))
+    return fastpath.recording(materials, products, base, exclude, lstrip)
 
 
 def _creds(key: str | None, token: str | None, server: str | None, password_file: str | None) -> Any:
-    from assay.service.blob import Credentials
-
-    return Credentials.resolve(key, read_token(token), server, password_file)
+    return fastpath.credentials(key, token, server, password_file)
 
 
 def run(
@@ -67,19 +61,10 @@ def run(
     password_file: PasswordFileOpt = None,
 ) -> None:
     """Run a step's command and write its signed link (exits with the command's exit code)."""
-    from assay.service.layout import LinkOutput, run_step
-
-    if not step:
-        raise InputError("usage", "give --step NAME")
-    code, path = run_step(
-        step,
-        list(command or []),
-        _recording(materials, products, base_path, exclude, lstrip_paths),
-        _creds(key, identity_token, server, password_file),
-        LinkOutput(links_dir, legacy, dsse),
-        record_streams=record_streams,
-    )
-    output.warn(f"link written to {path}")
+    code = fastpath.run_command(
+        command, step, materials, products, exclude, base_path, lstrip_paths, key, identity_token, server,
+        links_dir, legacy, dsse, record_streams, password_file,
+    )  # fmt: skip
     raise typer.Exit(code)
 
 
@@ -161,17 +146,6 @@ def layout_sign(
     output.say(f"Signed layout written to {sign(layout, key, out, password_file)}")
 
 
-def _render(result: Any) -> None:
-    for s in result.steps:
-        who = ", ".join(k[:8] for k in s.functionaries)
-        output.warn(f"  ok   {s.kind} {s.name}" + (f" (functionaries {who})" if who else ""))
-        for r in [*s.materials, *s.products]:
-            output.warn(f"         {r.rule}  [{r.location}] consumed {len(r.consumed)}")
-    for note in result.notes:
-        output.warn(f"note: {note}")
-    output.say("Layout verified OK")
-
-
 def verify_layout(
     layout: Annotated[str, typer.Option("--layout", help="signed in-toto layout")],
     layout_key: Annotated[list[str], typer.Option("--layout-key", help="layout owner's public key (repeatable)")],
@@ -194,20 +168,10 @@ def verify_layout(
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify a supply chain: layout signatures and expiry, link signatures, thresholds, rules, inspections."""
-    from assay.service.layout import VerifyRequest, verify
-
-    req = VerifyRequest(
-        layout,
-        list(layout_key),
-        links,
-        artifacts,
-        run_inspections,
-        layout_source,
-        trusted_root,
-        server,
-        tuple(artifacts_exclude or ()),
-    )
-    verify_output(output_fmt, lambda: verify(req), _render)
+    fastpath.verify_layout_command(
+        layout, list(layout_key), links, artifacts, artifacts_exclude, run_inspections, layout_source,
+        trusted_root, server, output_fmt.value,
+    )  # fmt: skip
 
 
 def rebuild_check(

@@ -12,6 +12,8 @@ import re
 from itertools import chain, compress, repeat
 from typing import Any
 
+import orjson
+
 from assay.errors import InputError
 
 MAX_DEPTH = 64
@@ -54,13 +56,14 @@ def _depth_ok(text: str, limit: int) -> bool:
     return True
 
 
-def _value_depth_ok(value: Any, limit: int) -> bool:
-    """True when parsed JSON nests containers no deeper than ``limit`` (as the bracket scan counts them)."""
+def _walk_levels(value: Any, limit: int) -> tuple[bool, bool]:
+    """(nests no deeper than ``limit``, as the bracket scan counts; holds a float) for parsed JSON."""
     level: list[Any] = [value] if type(value) is dict or type(value) is list else []
     depth = 1
+    floats = type(value) is float
     while level:  # one nesting level at a time, iterated by C builtins (documents hold many small objects)
         if depth > limit:
-            return False
+            return False, floats
         is_dict = list(map(operator.is_, map(type, level), repeat(dict)))
         children = list(
             chain(
@@ -68,9 +71,33 @@ def _value_depth_ok(value: Any, limit: int) -> bool:
                 chain.from_iterable(compress(level, map(operator.not_, is_dict))),
             )
         )
-        level = list(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+        types = list(map(type, children))
+        floats = floats or float in types
+        level = list(compress(children, map(_CONTAINERS.__contains__, types)))
         depth += 1
-    return True
+    return True, floats
+
+
+def _value_depth_ok(value: Any, limit: int) -> bool:
+    """True when parsed JSON nests containers no deeper than ``limit`` (as the bracket scan counts them)."""
+    return _walk_levels(value, limit)[0]
+
+
+def _fast_loads(data: bytes | bytearray | str, limit: int) -> tuple[bool, Any]:
+    """(True, value) when orjson's parse is provably the one ``json.loads`` gives, else (False, None).
+
+    orjson refuses what the slow path must explain (lone surrogates, NaN, infinities, bad syntax) and
+    differs from ``json.loads`` only on numbers: an integer beyond 64 bits becomes a float there. So a value
+    holding no float, nested within the limit, is the same value; anything else goes the slow way.
+    """
+    try:
+        value = orjson.loads(data)
+    except (ValueError, TypeError):  # orjson.JSONDecodeError, or an input type orjson does not read
+        return False, None
+    depth_ok, floats = _walk_levels(value, limit)
+    if not depth_ok or floats:
+        return False, None
+    return True, value
 
 
 def _may_hold_surrogate(text: str) -> bool:
@@ -109,6 +136,9 @@ def loads(data: bytes | str, *, what: str = "JSON", max_depth: int = MAX_DEPTH, 
     """Parse untrusted JSON; raise ``InputError`` (``json-invalid``, ``json-too-deep``, ``json-too-large``)."""
     if len(data) > max_bytes:
         raise InputError("json-too-large", f"{what} is larger than {max_bytes} bytes")
+    fast, value = _fast_loads(data, max_depth)  # orjson reads UTF-8 itself; a BOM or bad UTF-8 goes below
+    if fast:
+        return value
     if isinstance(data, bytes | bytearray):
         try:
             text = bytes(data).decode("utf-8")
@@ -138,7 +168,18 @@ def loads(data: bytes | str, *, what: str = "JSON", max_depth: int = MAX_DEPTH, 
 
 def load_object(data: bytes | str, *, what: str = "JSON document", **limits: Any) -> dict[str, Any]:
     """:func:`loads` and require a JSON object at the top level."""
+    return load_object_checked(data, what=what, **limits)[0]
+
+
+def load_object_checked(
+    data: bytes | str, *, what: str = "JSON document", **limits: Any
+) -> tuple[dict[str, Any], bool]:
+    """:func:`load_object`, and True when the object provably holds no float (encoders need not look again)."""
+    if len(data) <= limits.get("max_bytes", MAX_BYTES):
+        fast, value = _fast_loads(data, limits.get("max_depth", MAX_DEPTH))
+        if fast and isinstance(value, dict):
+            return value, True
     value = loads(data, what=what, **limits)
     if not isinstance(value, dict):
         raise InputError("json-invalid", f"{what} must be a JSON object, not {type(value).__name__}")
-    return value
+    return value, False

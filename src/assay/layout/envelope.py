@@ -18,21 +18,21 @@ from itertools import chain, compress, repeat
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from securesystemslib.formats import encode_canonical
 
 from assay.crypto import keys
 from assay.crypto.signer import KeyFileSigner, Signer, URISigner
 from assay.errors import InputError
 from assay.formats import intoto, safejson
-from assay.formats.bundle import Bundle, parse_bundle
-from assay.formats.dsse import Envelope, pae
 from assay.layout import legacysig
 from assay.layout.model import HEX_RE, LINK_PREDICATE, Link
 
 if TYPE_CHECKING:
     from securesystemslib.signer import Key  # type: ignore[attr-defined]
 
-# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve.
+    from assay.formats.bundle import Bundle
+
+# securesystemslib.signer (which loads every signer backend) is imported only where legacysig does not serve;
+# securesystemslib's canonical encoder, the bundle and the DSSE parsers only for what needs them (start-up).
 
 KEYLESS_TYPE = "sigstore-oidc"
 
@@ -58,32 +58,46 @@ def _has_float(doc: Any) -> bool:
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def _canonical_fast(doc: Any) -> bytes | None:
+# The escapes in orjson's output: \" and \\ (kept in canonical JSON), the short forms and \u00XX (written raw).
+_ORJSON_ESCAPE = re.compile(rb'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
+_SHORT = {b'"': b'\\"', b"\\": b"\\\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
+
+
+def _raw_escape(m: re.Match[bytes]) -> bytes:
+    e = m.group(1)
+    return _SHORT[e] if len(e) == 1 else chr(int(e[1:], 16)).encode("utf-8")
+
+
+def _canonical_fast(doc: Any, floatless: bool = False) -> bytes | None:
     """orjson's sorted compact encoding when it is provably the canonical one, else None.
 
-    With no backslash in the output no string needed an escape, so the bytes equal ``json.dumps`` with sorted
-    keys (code point order is UTF-8 byte order); a float and anything orjson refuses (an integer beyond 64 bits,
-    a str subclass) go the slow way.
+    Sorted keys (code point order is UTF-8 byte order) and compact separators are the canonical form's; of
+    the escapes orjson writes, canonical JSON keeps only ``\\"`` and ``\\\\`` and has every other character raw
+    (a PEM key's newlines, a command's output), so those are written back raw. A float and anything orjson
+    refuses (an integer beyond 64 bits, a str subclass) go the slow way.
     """
     try:
         out = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
     except TypeError:  # orjson.JSONEncodeError
         return None
     if b"\\" in out:
-        return None
-    if _has_float(doc):  # orjson writes floats its own way (non-finite ones as null); securesystemslib refuses them
+        if _ORJSON_ESCAPE.sub(b"", out).count(b"\\"):  # an escape of a form orjson is not known to write
+            return None
+        out = _ORJSON_ESCAPE.sub(_raw_escape, out)
+    if not floatless and _has_float(doc):  # orjson writes floats its own way (non-finite ones as null)
         return None
     return out
 
 
-def canonical(doc: Any) -> bytes:
+def canonical(doc: Any, *, floatless: bool = False) -> bytes:
     """securesystemslib's canonical JSON (what legacy Metablock signatures cover).
 
     The C JSON encoder gives the same bytes (sorted keys, no spaces, only ``\\`` and ``"`` escaped) as long as
     no string holds a control character and no number is a float; otherwise securesystemslib's encoder
-    (which writes control characters raw and refuses floats) decides.
+    (which writes control characters raw and refuses floats) decides. ``floatless`` says the caller has
+    proved ``doc`` holds no float (a document just parsed by :func:`safejson.load_object_checked`).
     """
-    fast = _canonical_fast(doc)
+    fast = _canonical_fast(doc, floatless)
     return fast if fast is not None else _canonical_slow(doc)
 
 
@@ -95,6 +109,8 @@ def _canonical_slow(doc: Any) -> bytes:
     no_escapes = "\\" not in text or _ESCAPE.search(text) is None
     if text and no_escapes and not _has_float(doc):
         return text.encode("utf-8")
+    from securesystemslib.formats import encode_canonical
+
     out = encode_canonical(doc)
     assert isinstance(out, str)
     return out.encode("utf-8")
@@ -139,7 +155,7 @@ def _payload_document(payload: bytes, where: str) -> dict[str, Any]:
 
 def parse_signed(data: bytes, where: str) -> SignedDoc:
     """Parse a Metablock, a DSSE envelope or a Sigstore bundle holding a link or layout."""
-    doc = safejson.load_object(data, what=where)
+    doc, floatless = safejson.load_object_checked(data, what=where)
     if "signed" in doc and "signatures" in doc:
         signed = doc["signed"]
         if not isinstance(signed, dict) or not isinstance(doc["signatures"], list):
@@ -162,8 +178,11 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
                 sigs.append((s["keyid"], bytes.fromhex(value)))
             except ValueError:
                 raise InputError("link-malformed", f"{where}: signature is not hex") from None
-        return SignedDoc("metablock", signed, sigs, canonical(signed), gpg=gpg, raw_signatures=list(doc["signatures"]))
+        message = canonical(signed, floatless=floatless)
+        return SignedDoc("metablock", signed, sigs, message, gpg=gpg, raw_signatures=list(doc["signatures"]))
     if "payloadType" in doc:
+        from assay.formats.dsse import Envelope
+
         env = Envelope.from_json(doc, where)
         return SignedDoc(
             "dsse",
@@ -172,6 +191,8 @@ def parse_signed(data: bytes, where: str) -> SignedDoc:
             env.pae(),
         )
     if str(doc.get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
+        from assay.formats.bundle import parse_bundle
+
         bundle = parse_bundle(doc)
         if bundle.dsse_envelope is None:
             raise InputError("link-malformed", f"{where}: the bundle holds no DSSE envelope")
@@ -383,6 +404,8 @@ def sign_metablock(signers: list[Any], document: dict[str, Any]) -> dict[str, An
 def sign_dsse(signers: list[Any], document: dict[str, Any]) -> dict[str, Any]:
     """in-toto's DSSE form: the link or layout JSON as payload, base64 signatures."""
     payload = json.dumps(document, sort_keys=True).encode()
+    from assay.formats.dsse import pae
+
     message = pae(intoto.PAYLOAD_TYPE, payload)
     sigs = []
     for s in signers:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +28,12 @@ _RSA = {
     for pad in ("rsassa-pss", "rsa-pkcs1v15")
     for h, alg in (("sha256", hashes.SHA256), ("sha384", hashes.SHA384), ("sha512", hashes.SHA512))
 }
+
+
+@lru_cache(maxsize=64)
+def _pem_public_key(pem: str) -> Any:
+    """A PEM public key, loaded once per run however many links and layouts it checks (keys are immutable)."""
+    return serialization.load_pem_public_key(pem.encode("utf-8"))
 
 
 def handles(kd: dict[str, Any]) -> bool:
@@ -53,7 +60,7 @@ def verify(kd: dict[str, Any], sig: bytes, message: bytes) -> bool:
             ed = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
             ed.verify(sig, message)
             return True
-        key = serialization.load_pem_public_key(public.encode("utf-8"))
+        key = _pem_public_key(public)
         if keytype == "ecdsa":
             curve, alg = _EC[scheme]
             if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, curve):

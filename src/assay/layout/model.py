@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from assay.errors import InputError
@@ -12,6 +13,7 @@ from assay.errors import InputError
 LINK_PREDICATE = "https://in-toto.io/attestation/link/v0.3"
 EXPIRES_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z", re.ASCII)
 HEX_RE = re.compile(r"[0-9a-fA-F]+\Z")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 Artifacts = dict[str, dict[str, str]]
 
@@ -51,12 +53,15 @@ def _strs(value: Any, where: str) -> list[str]:
 def parse_artifacts(value: Any, where: str) -> Artifacts:
     """Validate a ``{path: {algorithm: hex}}`` map (returned as is: digests compare exactly, as in in-toto)."""
     value = _obj(value if value is not None else {}, where)
-    try:  # the common case in one pass: every entry an object of non-empty hex strings
-        hexes = [h for d in value.values() for h in d.values()]
-        if all(type(d) is dict for d in value.values()) and all(hexes) and HEX_RE.match("".join(hexes)):
-            return value  # type: ignore[no-any-return]
-    except (AttributeError, TypeError):
-        pass  # a non-object entry or a non-string digest: the loop below says which
+    # the common case with C builtins only: every entry an object of non-empty hex strings
+    if not value:
+        return value  # type: ignore[no-any-return]
+    if set(map(type, value.values())) == {dict}:
+        hexes = list(chain.from_iterable(map(dict.values, value.values())))
+        if hexes and set(map(type, hexes)) == {str} and all(hexes):
+            joined = "".join(hexes)  # hex digits only: nothing is left once they are deleted
+            if joined.isascii() and not joined.encode().translate(None, _HEX_DIGITS):
+                return value  # type: ignore[no-any-return]
     match = HEX_RE.match
     for path, digests in value.items():
         if type(digests) is not dict:

@@ -12,6 +12,7 @@ import fnmatch
 import operator
 import posixpath
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress
 from typing import Any
 
@@ -89,8 +90,18 @@ class RuleReport:
 
     rule: str
     location: str
-    consumed: list[str] = field(default_factory=list)
+    consumed_paths: set[str] = field(default_factory=set)
     remaining: int = 0
+
+    @cached_property
+    def consumed(self) -> list[str]:
+        """The consumed paths in order (sorted when first asked for: the text report only counts them)."""
+        return sorted(self.consumed_paths)
+
+    @property
+    def count(self) -> int:
+        """How many artifacts the rule consumed."""
+        return len(self.consumed_paths)
 
     def to_json(self) -> dict[str, Any]:
         """JSON for ``-o json``."""
@@ -197,7 +208,7 @@ def apply_rules(
                 )
             consumed = set()
         queue -= consumed
-        reports.append(RuleReport(rule.text(), where, sorted(consumed), len(queue)))
+        reports.append(RuleReport(rule.text(), where, consumed, len(queue)))
     return reports
 
 

@@ -63,7 +63,7 @@ def sign_image(
     """Resolve the image to a digest and sign it — the manifest digest, or (with a predicate)
     an in-toto statement about it. The bundle is attached as a referrer and in cosign's layout.
     With ``recursive``, each platform manifest of an index is signed too."""
-    from assay.service.blob import Credentials
+    from assay.service.credentials import Credentials
 
     target = open_target(image, auth)
     digest, media_type, size = target.resolve()

@@ -19,13 +19,14 @@ from assay.formats import safejson
 from assay.layout import envelope
 from assay.layout.envelope import SignedDoc, parse_signed
 from assay.layout.model import Item, Link, parse_artifacts
-from assay.layout.verify import LayoutResult, Options, verify_layout
 from assay.service.io import password, read_file, write_atomic
 
 if TYPE_CHECKING:  # signing pulls in the clients; verification does not need them
     from assay.formats.trustroot import TrustedRoot
     from assay.layout import yamlform
-    from assay.service.blob import Credentials
+    from assay.layout.verify import LayoutResult
+    from assay.service import artifacts
+    from assay.service.credentials import Credentials
 
 # Imported where used, to keep start-up short: artifacts (pathspec) only records, yamlform (PyYAML) only
 # converts YAML layouts, trustroot (x509) only serves keyless links.
@@ -43,12 +44,14 @@ class Recording:
     excludes: list[str] | None = None
     lstrip_paths: list[str] | None = None
 
-    def hash(self, which: str) -> dict[str, dict[str, str]]:
-        """Hash the materials or the products now."""
+    def hash(self, which: str, cache: artifacts.DigestCache | None = None) -> dict[str, dict[str, str]]:
+        """Hash the materials or the products now (reusing ``cache``'s digests of files unchanged since)."""
         from assay.service import artifacts
 
         paths = self.materials if which == "materials" else self.products
-        return artifacts.record(paths, base_path=self.base_path, excludes=self.excludes, lstrip_paths=self.lstrip_paths)
+        return artifacts.record(
+            paths, base_path=self.base_path, excludes=self.excludes, lstrip_paths=self.lstrip_paths, cache=cache
+        )
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,13 @@ def run_step(
     record_streams: bool = False,
 ) -> tuple[int, str]:
     """Hash materials, run the command, hash products, write the signed link; returns (exit code, link path)."""
+    from assay.service import artifacts
+
     check_step_name(step)
-    materials = rec.hash("materials")
+    cache = artifacts.DigestCache()  # a material the command leaves alone is hashed once
+    materials = rec.hash("materials", cache)
     code, byproducts = _execute(command, record_streams, rec.base_path)
-    link = Link(step, list(command), materials, rec.hash("products"), byproducts, {})
+    link = Link(step, list(command), materials, rec.hash("products", cache), byproducts, {})
     return code, _write_link(link, creds, out)
 
 
@@ -278,10 +284,12 @@ def _trust(trusted_root: str | None, server: str | None) -> TrustedRoot | None:
 
 
 def _inspection_runner(cwd: str) -> Any:
-    def run(item: Item) -> Link:
-        from assay.service import artifacts
+    from assay.service import artifacts
 
-        materials = artifacts.record(["."], base_path=cwd)
+    cache = artifacts.DigestCache()  # shared by every inspection: each unchanged file is hashed once
+
+    def run(item: Item) -> Link:
+        materials = artifacts.record(["."], base_path=cwd, cache=cache)
         code, byproducts = _execute(item.run, True, cwd)
         if code != 0:
             raise VerificationError(
@@ -289,7 +297,7 @@ def _inspection_runner(cwd: str) -> Any:
                 f"inspection {item.name!r}: {' '.join(item.run)} exited with {code}",
                 step=item.name,
             )
-        return Link(item.name, item.run, materials, artifacts.record(["."], base_path=cwd), byproducts)
+        return Link(item.name, item.run, materials, artifacts.record(["."], base_path=cwd, cache=cache), byproducts)
 
     return run
 
@@ -321,7 +329,8 @@ def load_layout_key(path: str) -> dict[str, Any]:
 
 def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
     """Verify a signed layout against a links directory (and the final artifacts, when given)."""
-    from assay.layout import yamlform
+    from assay.layout import jsonlocate
+    from assay.layout.verify import Options, verify_layout
 
     raw = read_file(req.layout, "layout")
     sd = parse_signed(raw, req.layout)
@@ -331,7 +340,7 @@ def verify(req: VerifyRequest, now: datetime | None = None) -> LayoutResult:
             raise InputError("layout-source-mismatch", f"{req.layout_source}: does not convert to the signed layout")
         locations = parsed.locations
     else:
-        locations = yamlform.json_locations(raw.decode("utf-8", "replace"), req.layout)
+        locations = jsonlocate.json_locations(raw.decode("utf-8", "replace"), req.layout)
     layout_keys = [load_layout_key(k) for k in req.layout_keys]
     opts = Options(
         now or datetime.now(UTC),

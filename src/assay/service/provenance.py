@@ -194,7 +194,7 @@ def write_vsa(
 ) -> None:
     """Sign a VSA (PASSED or FAILED) about the resource and write it as a bundle."""
     from assay import __version__
-    from assay.service.blob import Credentials
+    from assay.service.credentials import Credentials
     from assay.service.io import write_atomic
     from assay.sign import blob as sign_blob_mod
 
