@@ -303,6 +303,20 @@ class EvidenceStore:
             raise LookupError(f"no evidence sha256:{hexd} in project {project}")
         return bytes(body)
 
+    def item(self, project: str, digest: str) -> dict[str, Any] | None:
+        """One item's row (as :meth:`search` shows it), verified or not; None when the project has no such item."""
+        hexd = parse_digest(digest)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(evidence).where(evidence.c.project == project, evidence.c.digest == hexd)).first()
+            if row is None:
+                return None
+            subs = conn.execute(
+                select(evidence_subjects.c.digest, evidence_subjects.c.name).where(
+                    evidence_subjects.c.evidence_id == row.id
+                )
+            ).all()
+        return _row_json(row, [(s.digest, s.name) for s in subs])
+
     def about(self, project: str, subject: str, verified: bool = True) -> list[tuple[dict[str, Any], bytes]]:
         """Every item about a subject digest, with its bytes (for policy evaluation and the graph)."""
         out = []

@@ -222,6 +222,9 @@ def create_app(settings: Settings) -> FastAPI:
     _mount_evidence(app, engine, full_trusted_root)  # issue 17: evidence store, log search, artifact repository
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
+    from assay.server import routes_ui
+
+    routes_ui.mount(app)  # issue 24: the web dashboard at /ui
 
     @app.on_event("startup")
     def _warm() -> None:
