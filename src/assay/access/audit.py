@@ -114,7 +114,9 @@ class AuditLog:
         if project is not None:
             q = q.where(audit_log.c.project == project)
         with self.engine.connect() as conn:
-            return [row_json(r) for r in conn.execute(q.order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, 1000))))]
+            return [
+                row_json(r) for r in conn.execute(q.order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, 1000))))
+            ]
 
     def anchors(self) -> list[dict[str, Any]]:
         """Every recorded anchor, oldest first."""

@@ -399,7 +399,9 @@ class LogService:
     def size_history(self, points: int = 120) -> list[tuple[int, int]]:
         """(time, tree size) at most ``points`` times, oldest first: the largest size signed in each time bucket."""
         with self.engine.connect() as conn:
-            first, last = conn.execute(select(func.min(log_checkpoints.c.created), func.max(log_checkpoints.c.created))).one()
+            first, last = conn.execute(
+                select(func.min(log_checkpoints.c.created), func.max(log_checkpoints.c.created))
+            ).one()
             if first is None:
                 return []
             width = max(1, (int(last) - int(first)) // max(1, points - 1) + 1)

@@ -117,7 +117,7 @@ def project_page(request: Request, project: str, who: Annotated[Viewer, Depends(
     can_audit = who.server_admin or allows(who.role, "audit.read")
     return html(
         request, "project.html", viewer=who, title=f"Project {project}", section="projects",
-        crumbs=_crumbs(project)[:1] + [(project, None)], project=record, role=who.role,
+        crumbs=[*_crumbs(project)[:1], (project, None)], project=record, role=who.role,
         parent=access.projects.parent_name(record), evidence=verified + unverified, can_audit=can_audit,
     )  # fmt: skip
 
@@ -154,9 +154,7 @@ def graph_page(
 
 
 @router.get("/ui/projects/{project}/audit")
-def project_audit_page(
-    request: Request, project: str, who: Annotated[Viewer, Depends(page("audit.read"))]
-) -> Response:
+def project_audit_page(request: Request, project: str, who: Annotated[Viewer, Depends(page("audit.read"))]) -> Response:
     rows = request.app.state.access.audit.latest(project=project, limit=200)
     return html(
         request, "audit.html", viewer=who, title=f"Audit log of {project}", section="projects",

@@ -194,12 +194,12 @@ def page(action: str) -> Callable[[Request], Viewer]:
 
     def dependency(request: Request) -> Viewer:
         project = request.path_params.get("project")
-        record = _record(request, action, project)
         if project is not None:
             try:
-                check_name(project)
+                check_name(project)  # before anything is recorded: a NUL must never reach the database
             except InputError as exc:
                 raise PageError(400, exc.reason, exc.message) from None
+        record = _record(request, action, project)
         principal = _principal(request)
         record["principal"] = principal
         viewer = Viewer(principal, csrf_token(request))
