@@ -143,7 +143,6 @@ def entry_view(log: LogService, trusted_root: dict[str, Any], index: int) -> Ent
 
 
 _SVG_START = re.compile(r"<svg\b", re.IGNORECASE)
-_SIZE_ATTRS = re.compile(r'\s(width|height)="[^"]*pt"')
 
 
 @dataclass
@@ -164,8 +163,7 @@ def graph_view(store: EvidenceStore, project: str, subject: str, depth: int = 2)
     raw = evidence_graph.to_svg(g).decode("utf-8", "replace")
     start = _SVG_START.search(raw)
     svg = raw[start.start() :] if start else ""
-    # Scale with the page (the viewBox stays); the wrapper scrolls a wide graph on its own.
-    svg = _SIZE_ATTRS.sub("", svg, count=2)
+    # Natural size (pt) scaled down to the page when it fits (CSS); on a narrow screen the wrapper scrolls it.
     svg = svg.replace("<svg", '<svg role="img" aria-labelledby="graph-title" focusable="false"', 1)
     doc = g.to_json()
     return GraphView(root, doc["nodes"], doc["edges"], g.truncated, svg)
