@@ -137,6 +137,10 @@ def test_another_projects_page_is_the_missing_project_page(site: Site, viewer: h
         _refused(hidden, 404, "unknown-project")
         _refused(missing, 404, "unknown-project")
         assert hidden.text.replace(OTHER, "X") == missing.text.replace("no-such-project", "X")
+    # refusals are audited with the page's reason
+    rows = site.admin.ok("GET", f"/api/v1/audit?project={OTHER}&limit=10000")["rows"]
+    assert any(r["target"] == f"GET /ui/projects/{OTHER}" and r["result"] == "refused:404:unknown-project"
+               and VIEWER in r["actor"] for r in rows)  # fmt: skip
     # and the projects list shows only the viewer's project
     page = viewer.get("/ui/projects").text
     assert f'href="/ui/projects/{PROJECT}"' in page and OTHER not in page
