@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import secrets
 import time
@@ -105,7 +106,12 @@ def _access(request: Request) -> Access:
 def secure_cookies(url: str) -> bool:
     """Cookies are Secure unless the server is reached over loopback (plain http in development)."""
     host = urlsplit(url).hostname or ""
-    return not (host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."))
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return True
 
 
 def binding(request: Request) -> str:
