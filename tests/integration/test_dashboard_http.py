@@ -219,6 +219,7 @@ def test_project_evidence_and_graph(site: Site, admin: httpx.Client) -> None:
     assert "https://slsa.dev/provenance/v1" in item and "app.bin" in item
     graph = admin.get(f"/ui/projects/{PROJECT}/graph", params={"subject": site.artifact_digest}).text
     assert '<svg role="img" aria-labelledby="graph-title"' in graph
+    assert "provenance (verified)" in graph and 'fill="#e6f4ea"' in graph  # status as text and colour
     assert f"/ui/projects/{PROJECT}/evidence/{site.bundle_digest}" in graph
 
 
