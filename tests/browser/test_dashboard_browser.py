@@ -12,6 +12,7 @@ Missing chromium, chromedriver, selenium or axe-core skips these tests with the 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,8 +28,8 @@ from tests.integration.dashboardkit import OTHER, PROJECT, VIEWER, Site, dashboa
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("ASSAY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("ASSAY_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 
