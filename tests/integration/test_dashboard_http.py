@@ -198,6 +198,16 @@ def test_bad_input_pages(site: Site, admin: httpx.Client) -> None:
     _refused(admin.get("/ui/log/entries/999999"), 404, "entry-not-found")
     _refused(admin.get("/ui/projects/Bad%00Name"), 400, "bad-project-name")
     _refused(admin.get(f"/ui/projects/{PROJECT}/entities/nothing"), 404, "unknown-entity")
+    # the framework's refusals are pages under /ui, and stay JSON for the API
+    _refused(admin.get("/ui/log/entries/abc"), 400, "bad-request")
+    _refused(admin.get(f"/ui/projects/{PROJECT}/graph", params={"subject": site.artifact_digest, "depth": "99"}),
+             400, "bad-request")  # fmt: skip
+    _refused(admin.get("/ui/no-such-page"), 404, "unknown-route")
+    _refused(admin.delete("/ui/projects"), 405, "method-not-allowed")
+    api = httpx.get(site.url + "/api/v1/no-such-route")
+    assert api.status_code == 404 and api.json()["reason"] == "unknown-route"
+    api = httpx.get(site.url + "/api/v1/log/entries", params={"logIndex": "abc"})
+    assert api.headers["content-type"].startswith("application/json")
 
 
 def test_log_entry_is_verified_here(site: Site, admin: httpx.Client) -> None:

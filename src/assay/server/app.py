@@ -224,7 +224,7 @@ def create_app(settings: Settings) -> FastAPI:
     anchoring = access_setup.attach(app, settings, engine, log)
     from assay.server import routes_ui
 
-    routes_ui.mount(app)  # issue 24: the web dashboard at /ui
+    routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui
 
     @app.on_event("startup")
     def _warm() -> None:

@@ -8,11 +8,14 @@ login page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.access.permissions import allows
 from assay.errors import AssayError, EnvironmentFailure
@@ -265,8 +268,27 @@ def page_actions(app: FastAPI) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r["path"], r["method"]))
 
 
-def mount(app: FastAPI) -> None:
-    """Serve the dashboard on ``app``: pages, the stylesheet and the HTML refusal pages."""
+def _as_page(app: FastAPI, kind: type[Exception], api_handler: Any, http_reason: Callable[[int], str]) -> None:
+    async def handler(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/ui/") and api_handler is not None:
+            return await api_handler(request, exc)  # type: ignore[no-any-return]
+        if isinstance(exc, StarletteHTTPException):
+            reason = http_reason(exc.status_code)
+            message = f"no page {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+            return error_page(request, PageError(exc.status_code, reason, message))
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_page(request, PageError(400, "bad-request", f"{where}: {first.get('msg', 'invalid request')}"))
+
+    app.add_exception_handler(kind, handler)
+
+
+def mount(app: FastAPI, http_reason: Callable[[int], str]) -> None:
+    """Serve the dashboard on ``app``: pages, the stylesheet and the HTML refusal pages.
+
+    Call after the API's error handlers are installed: under ``/ui/`` their refusals become pages (with the
+    reason ``http_reason`` gives a status), elsewhere they answer as before."""
     app.state.dashboard_key = dashboard_key(app.state.settings.data_dir)
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
@@ -274,6 +296,10 @@ def mount(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
         return error_page(request, exc)
+
+    # The framework's own refusals (no such page, a malformed parameter) are pages too under /ui.
+    for kind in (StarletteHTTPException, RequestValidationError):
+        _as_page(app, kind, app.exception_handlers.get(kind), http_reason)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
