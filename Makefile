@@ -3,12 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz
+SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz chromium chromium-driver
 # Installed without recommends (diffoscope-minimal is <1 MB alone, hundreds of MB with its recommends).
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
-.PHONY: run demo test install test-install system-deps lint typecheck unit smoke conformance bench fuzz clean
+.PHONY: run demo test install test-install system-deps browser-deps lint typecheck unit smoke conformance bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,17 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-test-install: $(VENV)/.test-installed system-deps
+test-install: $(VENV)/.test-installed system-deps browser-deps
+
+# axe-core for the dashboard's accessibility check in the browser tests (tests/browser/), from npm into a
+# test-local directory; without npm the browser tests skip (and fail under CI=true).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser-deps:
+	@if [ ! -f $(AXE) ]; then \
+	  if command -v npm >/dev/null; then npm install --silent --no-save --no-package-lock --prefix tests/browser axe-core >/dev/null \
+	    || echo "npm install axe-core failed; the browser tests will skip"; \
+	  else echo "npm missing: cannot install axe-core; the browser tests will skip"; fi; \
+	fi
 
 # System components the tests use. Installed with apt-get when running as root;
 # otherwise the tests that need a missing one skip (and fail under CI=true).

@@ -108,6 +108,16 @@ class AuditLog:
         with self.engine.connect() as conn:
             return [row_json(r) for r in conn.execute(q.order_by(audit_log.c.seq).limit(max(1, min(limit, 10000))))]
 
+    def latest(self, *, project: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` rows, newest first (for the dashboard)."""
+        q = select(audit_log)
+        if project is not None:
+            q = q.where(audit_log.c.project == project)
+        with self.engine.connect() as conn:
+            return [
+                row_json(r) for r in conn.execute(q.order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, 1000))))
+            ]
+
     def anchors(self) -> list[dict[str, Any]]:
         """Every recorded anchor, oldest first."""
         with self.engine.connect() as conn:

@@ -20,6 +20,7 @@ RANK = {"authenticated": 0, "viewer": 1, "publisher": 2, "policy_writer": 3, "ad
 PERMISSIONS: dict[str, tuple[str, bool]] = {
     "session.read": ("authenticated", False),
     "session.delete": ("authenticated", True),
+    "dashboard.read": ("authenticated", False),
     "project.list": ("authenticated", False),
     "project.create": ("server_admin", True),
     "project.read": ("viewer", False),

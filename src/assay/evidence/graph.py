@@ -119,8 +119,13 @@ def _linked(raw: bytes) -> list[tuple[str, str, str]]:
 
 def _label(node_id: str, node: dict[str, Any]) -> str:
     if node["type"] == "attestation":
-        return f"{node['label']}\\n{node.get('signer') or ''}"
+        status = "verified" if node.get("verified") else "NOT verified"
+        return f"{node['label']} ({status})\\n{node.get('signer') or ''}"
     return f"{node['label']}\\n{node_id[:19]}"
+
+
+# Status in colour as well as in the label's text: (border and text, fill) for verified and unverified items.
+_COLOURS = {True: ("#0b5d1e", "#e6f4ea"), False: ("#8a1c12", "#fdecea")}
 
 
 def to_dot(g: Graph) -> str:
@@ -130,9 +135,13 @@ def to_dot(g: Graph) -> str:
     dot = graphviz.Digraph("evidence", graph_attr={"rankdir": "LR"})
     ids = {n: f"n{i}" for i, n in enumerate(g.nodes)}
     for n, node in g.nodes.items():
-        shape = "note" if node["type"] == "attestation" else "box"
+        if node["type"] == "attestation":
+            ink, fill = _COLOURS[bool(node.get("verified"))]
+            dot.node(ids[n], _label(n, node), shape="note", style="filled", color=ink, fontcolor=ink,
+                     fillcolor=fill, tooltip=n)  # fmt: skip
+            continue
         style = "filled" if n == g.root else ""
-        dot.node(ids[n], _label(n, node), shape=shape, style=style, tooltip=n)
+        dot.node(ids[n], _label(n, node), shape="box", style=style, fillcolor="#e5e7eb", tooltip=n)
     for a, b, rel in g.edges:
         dot.edge(ids[a], ids[b], label=rel)
     return str(dot.source)

@@ -361,6 +361,13 @@ class EvidenceStore:
             ]
         return _row_json(row, subs), self.get_bytes(project, hexd)
 
+    def item_row(self, project: str, digest: str) -> dict[str, Any] | None:
+        """One item's row (as :meth:`search` shows it), verified or not; None when the project has no such item."""
+        try:
+            return self.item(project, digest)[0]
+        except LookupError:
+            return None
+
     def about(self, project: str, subject: str, verified: bool = True) -> list[tuple[dict[str, Any], bytes]]:
         """Every item about a subject digest, with its bytes (for policy evaluation and the graph)."""
         out = []

@@ -390,6 +390,29 @@ class LogService:
             ).all()
         return [_row(r) for r in rows]
 
+    def recent(self, limit: int = 20) -> list[StoredEntry]:
+        """The newest ``limit`` entries, newest first (for the dashboard)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(log_entries).order_by(log_entries.c.idx.desc()).limit(max(1, limit))).all()
+        return [_row(r) for r in rows]
+
+    def size_history(self, points: int = 120) -> list[tuple[int, int]]:
+        """(time, tree size) at most ``points`` times, oldest first: the largest size signed in each time bucket."""
+        with self.engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(log_checkpoints.c.created), func.max(log_checkpoints.c.created))
+            ).one()
+            if first is None:
+                return []
+            width = max(1, (int(last) - int(first)) // max(1, points - 1) + 1)
+            bucket = (log_checkpoints.c.created - int(first)) // width
+            rows = conn.execute(
+                select(func.max(log_checkpoints.c.created), func.max(log_checkpoints.c.size))
+                .group_by(bucket)
+                .order_by(func.max(log_checkpoints.c.size))
+            ).all()
+        return [(int(t), int(n)) for t, n in rows]
+
     def bodies(self, start: int, count: int) -> list[bytes]:
         """Bodies of ``count`` consecutive entries (for entry bundles)."""
         with self.engine.connect() as conn:

@@ -223,6 +223,9 @@ def create_app(settings: Settings) -> FastAPI:
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
     scheduler = _mount_profiles(app, settings, engine, full_trusted_root)  # issue 24: profiles and evaluation
+    from assay.server import routes_ui
+
+    routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui
 
     @app.on_event("startup")
     def _warm() -> None:
@@ -251,8 +254,10 @@ def _mount_evidence(app: FastAPI, engine: Any, trusted_root: Any) -> None:
 
 def _mount_profiles(app: FastAPI, settings: Settings, engine: Any, trusted_root: Any) -> Any:
     from assay.server import routes_profiles
+    from assay.server.profiles_view import ProfilesQueries
 
     app.include_router(routes_profiles.router)
+    app.state.profiles_view = ProfilesQueries(engine)  # the dashboard's profile pages read through it
     return routes_profiles.mount(app, settings, engine, trusted_root)
 
 

@@ -159,6 +159,9 @@ class AuditMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"x-assay-reason":  # a dashboard refusal page names its reason here
+                        state["refusal_reason"] = value.decode("latin-1")[:100]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             elif message["type"] == "http.response.body" and status >= 400 and len(body) < 4096:
                 body.extend(message.get("body", b"")[:4096])
@@ -205,9 +208,9 @@ class AuditMiddleware:
         if status < 400:
             self.access.invalidate()  # a write succeeded: cached roles and credentials may be stale
         if status >= 400:
-            reason = ""
+            reason = str(state.get("refusal_reason") or "")
             try:
-                reason = str(json.loads(body).get("reason", ""))
+                reason = reason or str(json.loads(body).get("reason", ""))
             except (ValueError, AttributeError):
                 pass
             result = f"refused:{status}:{reason}" if reason else f"refused:{status}"

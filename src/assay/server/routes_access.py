@@ -18,6 +18,7 @@ from assay.errors import InputError
 from assay.formats.safejson import load_object
 from assay.server import params
 from assay.server.auth import AUDIT_KEY, require, route_actions
+from assay.server.routes_ui import page_actions
 
 router = APIRouter()
 MAX_BODY = 64 * 1024
@@ -68,6 +69,7 @@ def permissions(request: Request) -> dict[str, Any]:
         "roles": list(ROLES),
         "permissions": {a: {"role": r, "write": w, "public": public_read(a)} for a, (r, w) in PERMISSIONS.items()},
         "routes": route_actions(request.app),
+        "pages": page_actions(request.app),
         "logWrite": "require-token" if request.app.state.settings.log_write == "require-token" else "open",
     }
 
