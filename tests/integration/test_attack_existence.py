@@ -148,16 +148,22 @@ def test_missing_is_not_answered_faster_than_forbidden(srv: ServerProcess, depth
     parent = None
     for _ in range(depth):
         parent = new_project(admin, parent)
-    existing = [new_project(admin, parent) for _ in range(31)]
     stranger = session(srv, unique_name("stranger") + "@example.com")
-    forbidden, missing = [], []
-    with httpx.Client(base_url=srv.url, timeout=30, headers={"Authorization": f"Bearer {stranger}"}) as client:
-        _timed(client, f"/api/v1/projects/{existing.pop()}/evidence")  # warm the connection
-        for name in existing:
-            forbidden.append(_timed(client, f"/api/v1/projects/{name}/evidence"))
-            missing.append(_timed(client, f"/api/v1/projects/{unique_name('gone')}/evidence"))
-    ratio = statistics.median(missing) / statistics.median(forbidden)
-    assert 0.5 <= ratio <= 2.0, (ratio, statistics.median(missing), statistics.median(forbidden))
+    seen = []
+    # A systematic difference shows in every round; a round disturbed by other load on the machine does not.
+    for _round in range(3):
+        existing = [new_project(admin, parent) for _ in range(31)]
+        forbidden, missing = [], []
+        with httpx.Client(base_url=srv.url, timeout=30, headers={"Authorization": f"Bearer {stranger}"}) as client:
+            _timed(client, f"/api/v1/projects/{existing.pop()}/evidence")  # warm the connection
+            for name in existing:
+                forbidden.append(_timed(client, f"/api/v1/projects/{name}/evidence"))
+                missing.append(_timed(client, f"/api/v1/projects/{unique_name('gone')}/evidence"))
+        ratio = statistics.median(missing) / statistics.median(forbidden)
+        seen.append((round(ratio, 2), statistics.median(missing), statistics.median(forbidden)))
+        if 0.5 <= ratio <= 2.0:
+            return
+    raise AssertionError(f"missing and forbidden differ in every round (ratio, medians): {seen}")
 
 
 def test_a_taken_name_tells_nothing_but_that_it_is_taken(srv: ServerProcess) -> None:
