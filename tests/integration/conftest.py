@@ -129,6 +129,27 @@ def _fresh_pg() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated_engine(kind: str, tmp_path: Path) -> Iterator[Any]:
+    """A migrated engine on SQLite (in ``tmp_path``) or on a fresh PostgreSQL database, disposed afterwards."""
+    from assay.store.db import database_url, migrate, open_engine
+
+    if kind == "sqlite":
+        eng = open_engine(f"sqlite:///{tmp_path / 'assay.db'}")
+        migrate(eng)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    for url in _fresh_pg():
+        eng = open_engine(database_url(url, tmp_path))
+        migrate(eng)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+
+
 @pytest.fixture
 def server(tmp_path: Path, database: str | None) -> Iterator[ServerProcess]:
     srv = ServerProcess(tmp_path / "data", database).start()

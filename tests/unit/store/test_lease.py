@@ -11,25 +11,12 @@ import pytest
 from sqlalchemy import Engine
 
 from assay.store import lease
-from assay.store.db import database_url, migrate, open_engine
-from tests.integration.conftest import _fresh_pg
+from tests.integration.conftest import migrated_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = open_engine(f"sqlite:///{tmp_path / 'lease.db'}")
-        migrate(eng)
-        yield eng
-        eng.dispose()
-        return
-    for url in _fresh_pg():
-        eng = open_engine(database_url(url, tmp_path))
-        migrate(eng)
-        try:
-            yield eng
-        finally:
-            eng.dispose()
+    yield from migrated_engine(request.param, tmp_path)
 
 
 def test_a_free_lease_is_taken_and_others_are_refused(engine: Engine) -> None:

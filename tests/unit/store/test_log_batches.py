@@ -24,10 +24,9 @@ from assay.errors import InputError
 from assay.log.entries import hashedrekord_proposal
 from assay.log.note import LogIdentity
 from assay.log.service import LogService, Sequenced
-from assay.store.db import database_url, migrate, open_engine
 from assay.store.schema import log_entries, log_search
 from assay.verify import merkle
-from tests.integration.conftest import _fresh_pg
+from tests.integration.conftest import migrated_engine
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 PEM = KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -42,19 +41,7 @@ def proposal(data: bytes) -> bytes:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = open_engine(f"sqlite:///{tmp_path / 'log.db'}")
-        migrate(eng)
-        yield eng
-        eng.dispose()
-        return
-    for url in _fresh_pg():
-        eng = open_engine(database_url(url, tmp_path))
-        migrate(eng)
-        try:
-            yield eng
-        finally:
-            eng.dispose()
+    yield from migrated_engine(request.param, tmp_path)
 
 
 def service(engine: Engine) -> LogService:

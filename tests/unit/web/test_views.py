@@ -23,11 +23,10 @@ from assay.crypto.signer import KeyFileSigner
 from assay.log.entries import hashedrekord_proposal
 from assay.log.note import LogIdentity
 from assay.log.service import LogService
-from assay.store.db import database_url, migrate, open_engine
 from assay.store.schema import log_checkpoints, log_nodes
 from assay.web import csrf, views
 from assay.web.render import render
-from tests.integration.conftest import _fresh_pg
+from tests.integration.conftest import migrated_engine
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 PEM = KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -41,19 +40,7 @@ def _proposal(data: bytes) -> bytes:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = open_engine(f"sqlite:///{tmp_path / 'log.db'}")
-        migrate(eng)
-        yield eng
-        eng.dispose()
-        return
-    for url in _fresh_pg():
-        eng = open_engine(database_url(url, tmp_path))
-        migrate(eng)
-        try:
-            yield eng
-        finally:
-            eng.dispose()
+    yield from migrated_engine(request.param, tmp_path)
 
 
 def _root(key: ec.EllipticCurvePrivateKey, log_id: bytes) -> dict[str, Any]:
