@@ -49,6 +49,11 @@ def _entity_row(entity: dict[str, Any], rows: list[dict[str, Any]], digests: lis
     )
 
 
+def _entity_id(entity: str) -> int | None:
+    """An entity id as the pages pass it (ASCII digits, at most 15), else None."""
+    return int(entity) if entity.isascii() and entity.isdigit() and len(entity) <= 15 else None
+
+
 class ProfilesQueries:
     """:class:`assay.web.profiles.ProfilesView` over one database."""
 
@@ -83,10 +88,11 @@ class ProfilesQueries:
 
     def entity(self, project: str, entity: str) -> EntityRow | None:
         """One entity by id (None when absent or not a number)."""
-        if not (entity.isascii() and entity.isdigit()) or len(entity) > 15:
+        entity_id = _entity_id(entity)
+        if entity_id is None:
             return None
         try:
-            page = query.entity_page(self.engine, project, int(entity), limit=1)
+            page = query.entity_page(self.engine, project, entity_id, limit=1)
         except LookupError:
             return None
         rows = [r for p in page["profiles"] for r in p["rows"]]
@@ -96,9 +102,10 @@ class ProfilesQueries:
         """The newest results, newest first, optionally of one entity (by id)."""
         filters: dict[str, Any] = {"limit": max(1, min(limit, 1000))}
         if entity is not None:
-            if not (entity.isascii() and entity.isdigit()) or len(entity) > 15:
+            entity_id = _entity_id(entity)
+            if entity_id is None:
                 return []
-            filters["entity_id"] = int(entity)
+            filters["entity_id"] = entity_id
         items, _ = query.timeline(self.engine, project, **filters)
         return [
             HistoryRow(

@@ -15,6 +15,7 @@ from assay.formats import safejson
 from assay.profiles import alerts, history, records
 from assay.profiles.model import STATUSES, Entity
 from assay.profiles.parse import check_name, parse_profile
+from assay.server import params
 from assay.server.auth import Principal, require
 from assay.server.names import check_project
 
@@ -80,8 +81,6 @@ async def add_entity(request: Request, project: str, principal: Principal = Depe
 def delete_entity(
     request: Request, project: str, entity_id: str, principal: Principal = Depends(require("profile.write"))
 ) -> Any:
-    from assay.server import params
-
     check_project(project)
     records.delete_entity(_engine(request), project, params.number(entity_id, "entity id", 0))
     return {"deleted": entity_id}
@@ -165,8 +164,6 @@ def profile_status(
 
 
 def _since(value: str | None) -> int | None:
-    from assay.server import params
-
     seconds = params.unix_time(value, "since")
     return None if seconds is None else seconds * 1000
 
@@ -183,8 +180,6 @@ def list_history(
     limit: str | None = Query(None, description="1 to 1000, default 100"),
     principal: Principal = Depends(require("profile.read")),
 ) -> Any:
-    from assay.server import params
-
     check_project(project)
     cursor = params.optional(before, "before")
     count = params.number(limit, "limit", 100, minimum=1, maximum=1000)

@@ -45,7 +45,8 @@ def _store(ca: CertificateAuthority) -> Store:
     return Store(list(ca.chain))
 
 
-def _valid_at(cert: x509.Certificate, t: datetime) -> bool:
+def valid_at(cert: x509.Certificate, t: datetime) -> bool:
+    """The certificate is within its validity period at ``t`` (both ends inclusive)."""
     return cert.not_valid_before_utc <= t <= cert.not_valid_after_utc
 
 
@@ -72,7 +73,7 @@ def verify_chain(leaf: x509.Certificate, times: list[datetime], trust: TrustedRo
     for t in times:
         # A path's signatures and extensions do not depend on the time: a path found at one verified time holds at
         # another exactly when its certificates and its CA's window are valid then; otherwise search again.
-        if used is not None and used.valid_for.contains(t) and all(_valid_at(c, t) for c in chain):
+        if used is not None and used.valid_for.contains(t) and all(valid_at(c, t) for c in chain):
             continue
         chain = []
         last_error = "no trusted CA is valid at the signing time"

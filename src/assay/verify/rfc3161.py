@@ -16,7 +16,8 @@ failure raises :class:`TokenError` with what failed:
 6. ``imprint``    — the token's message imprint is the digest of the signed message (checked by the caller
                     through :func:`imprint_matches`, after the token is known to be genuine).
 
-Pure: bytes and certificates in, a verified time out. May import cryptography, asn1crypto and assay.crypto.
+Pure: bytes and certificates in, a verified time out. May import cryptography, asn1crypto, assay.crypto and
+assay.verify.certs (certificate validity).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from assay.crypto import keys
+from assay.verify.certs import valid_at
 
 TST_INFO = "tst_info"
 DIGESTS = ("sha256", "sha384", "sha512")
@@ -263,7 +265,7 @@ def _check_chain(chain: tuple[x509.Certificate, ...], when: datetime) -> None:
     if problem is not None:
         raise TokenError(problem)
     for cert in chain:
-        if not cert.not_valid_before_utc <= when <= cert.not_valid_after_utc:
+        if not valid_at(cert, when):
             raise TokenError(f"{cert.subject.rfc4514_string()} is not valid at the token's time {when.isoformat()}")
     try:
         eku = chain[0].extensions.get_extension_for_class(x509.ExtendedKeyUsage)
