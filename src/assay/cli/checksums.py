@@ -16,6 +16,9 @@ from assay.cli.options import (
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
+    TokenOpt,
+    YesOpt,
+    read_token,
     verify_output,
 )
 from assay.errors import InputError
@@ -34,21 +37,29 @@ def checksums_create(
     key: Annotated[Optional[str], typer.Option("--key", help="also sign the checksums file")] = None,
     bundle: Annotated[Optional[str], typer.Option("--bundle", help="bundle for the signature")] = None,
     password_file: PasswordFileOpt = None,
+    server: Annotated[
+        Optional[str],
+        typer.Option("--server", help="assay server: log the key's signature, or sign keyless without --key"),
+    ] = None,
+    identity_token: TokenOpt = None,
+    yes: YesOpt = False,
 ) -> None:
-    """Write sha256sum-format checksums for FILES."""
+    """Write sha256sum-format checksums for FILES; sign them with --key, or keyless with --server (CI token found)."""
     from assay import checksums
     from assay.service import blob
     from assay.service.io import write_atomic
 
+    token = read_token(identity_token)
+    signing = bool(key or server or token)
     text = checksums.create(files, tag=tag)
-    if key and not out:
+    if signing and not out:
         raise InputError("output-required", "signing needs --out so the signed file exists")
     if out:
         write_atomic(out, text.encode())
     else:
         sys.stdout.write(text)
-    if key and out:
-        _, bpath = blob.sign_file(out, key, bundle, password_file)
+    if signing and out:
+        _, bpath = blob.sign_file(out, key, bundle, password_file, server, token)
         output.warn(f"Signed {out}; bundle written to {bpath}")
 
 

@@ -87,6 +87,11 @@ TokenOpt = Annotated[
 ]
 
 
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="accepted for cosign compatibility: assay never asks interactively")
+]
+
+
 def read_token(value: str | None) -> str | None:
     """An identity token given inline, as @FILE, or - (stdin); ASSAY_IDENTITY_TOKEN is the default."""
     import os

@@ -41,13 +41,26 @@ def _log(bundle: Bundle, signer: signers.Signer, server: str | None) -> Bundle:
 
 def _keyless_server(key: str | None, token: str | None, server: str | None) -> str | None:
     """Check the key/token flags; returns the server for keyless signing, or None for key-based."""
-    if (key is None) == (token is None):
+    if key is not None and token is not None:
+        raise InputError("usage", "give either --key (key-based) or --identity-token (keyless), not both")
+    if key is None and token is None:
         raise InputError("usage", "give either --key (key-based) or --identity-token (keyless)")
     if token is not None:
         if not server:
             raise InputError("usage", "keyless signing needs --server (the CA, log and TSA)")
         return server
     return None
+
+
+def ambient_token() -> str:
+    """The CI system's identity token (:mod:`assay.sign.ambient`), saying on stderr which source gave it."""
+    import sys
+
+    from assay.sign import ambient
+
+    found = ambient.detect()
+    sys.stderr.write(f"using the identity token from {found.source}\n")
+    return found.token
 
 
 @dataclass(frozen=True)
@@ -59,8 +72,12 @@ class Credentials:
     server: str | None
 
     @classmethod
-    def resolve(cls, key: str | None, token: str | None, server: str | None, password_file: str | None) -> Credentials:
-        """Check the flags and load the key; keyless needs a server."""
+    def resolve(
+        cls, key: str | None, token: str | None, server: str | None, password_file: str | None, *, ambient: bool = True
+    ) -> Credentials:
+        """Check the flags and load the key; keyless needs a server; with neither, the CI system's own token."""
+        if key is None and token is None and ambient:
+            token = ambient_token()
         if _keyless_server(key, token, server) is not None:
             return cls(None, token, server)
         assert key is not None

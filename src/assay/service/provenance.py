@@ -207,7 +207,7 @@ def write_vsa(
         levels=levels,
     )
     pred = vsa.predicate(summary, __version__)
-    creds = Credentials.resolve(key, None, None, password_file)
+    creds = Credentials.resolve(key, None, None, password_file, ambient=False)
     statement = sign_blob_mod.make_statement(resource, bytes.fromhex(sha256), vsa.PREDICATE_TYPE, pred)
     write_atomic(out, creds.sign_statement(statement).to_bytes())
 
