@@ -65,7 +65,7 @@ def github_token_endpoint(srv: ServerProcess, mode: str = "ok") -> Iterator[Toke
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             q = parse_qs(urlparse(self.path).query)
             ep.requests.append({"auth": self.headers.get("Authorization"), "query": q})
             if self.headers.get("Authorization", "").lower() != f"bearer {ep.request_token}".lower():
