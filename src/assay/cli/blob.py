@@ -97,13 +97,27 @@ def sign_blob(
     bundle: BundleOutOpt = None,
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
+    output_signature: Annotated[
+        Optional[str], typer.Option("--output-signature", help="also write the signature, base64, as cosign does")
+    ] = None,
+    output_certificate: Annotated[
+        Optional[str], typer.Option("--output-certificate", help="also write the certificate (base64 PEM, as cosign)")
+    ] = None,
 ) -> None:
-    """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token)."""
-    from assay.service import blob
+    """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token).
 
-    b, out = blob.sign_file(file, key, bundle, password_file, server, read_token(identity_token))
+    With --output-signature/--output-certificate and no --bundle, only the detached files are written (cosign's form).
+    """
+    from assay.service import blob, detached
+
+    detached_only = bundle is None and bool(output_signature or output_certificate)
+    token = read_token(identity_token)
+    b, out = blob.sign_file(file, key, bundle, password_file, server, token, write_bundle=not detached_only)
     _say_logged(b)
-    output.say(f"Wrote bundle to {out}")
+    for path in detached.write_outputs(b, output_signature, output_certificate):
+        output.say(f"Wrote {path}")
+    if out:
+        output.say(f"Wrote bundle to {out}")
 
 
 def _say_logged(b: Any) -> None:
@@ -129,11 +143,25 @@ def verify_blob(
     certificate_github_workflow_repository: GhRepoOpt = None,
     certificate_github_workflow_ref: GhRefOpt = None,
     trusted_root: TrustedRootOpt = None,
-    server: ServerOpt = None,
+    server: Annotated[
+        Optional[str], typer.Option("--server", "--rekor-url", help="assay server URL (trust root and log)")
+    ] = None,
     require_tlog: RequireTlogOpt = False,
     output_fmt: OutputOpt = OutputFormat.text,
+    signature: Annotated[
+        Optional[str], typer.Option("--signature", help="a detached signature file (base64), instead of --bundle")
+    ] = None,
+    certificate: Annotated[
+        Optional[str], typer.Option("--certificate", help="the signing certificate for --signature (PEM or base64)")
+    ] = None,
+    certificate_chain: Annotated[
+        Optional[str], typer.Option("--certificate-chain", help="the CA chain (must be the trusted root's)")
+    ] = None,
+    insecure_ignore_tlog: Annotated[
+        bool, typer.Option("--insecure-ignore-tlog", help="verify a key-based --signature with no log entry")
+    ] = False,
 ) -> None:
-    """Verify a blob against a Sigstore bundle (managed key or keyless identity)."""
+    """Verify a blob against a Sigstore bundle, cosign's legacy bundle, or a detached --signature."""
     from assay.service import blob
 
     def run() -> Any:
@@ -151,6 +179,19 @@ def verify_blob(
                 "githubWorkflowRef": certificate_github_workflow_ref,
             },
         )
+        if signature is not None:
+            if bundle is not None:
+                raise InputError("usage", "give --bundle or --signature, not both")
+            from assay.service import detached
+
+            return detached.verify_detached(
+                file, signature, certificate_path=certificate, chain_path=certificate_chain, key_path=key,
+                identity=policy, trusted_root=trusted_root, server=server, ignore_tlog=insecure_ignore_tlog,
+            )  # fmt: skip
+        if certificate or certificate_chain or insecure_ignore_tlog:
+            raise InputError(
+                "usage", "--certificate, --certificate-chain and --insecure-ignore-tlog go with --signature"
+            )
         return blob.verify_file(
             file, bundle, key, identity=policy, trusted_root=trusted_root, server=server, require_tlog=require_tlog
         )
@@ -228,3 +269,30 @@ def verify_blob_attestation(
         vsa_key=vsa_key, password_file=password_file,
     )  # fmt: skip
     verify_output(output_fmt, run_vsa, render_verified)
+
+
+bundle_app = typer.Typer(help="Convert between bundle formats.", no_args_is_help=True)
+app.add_typer(bundle_app, name="bundle")
+
+
+@bundle_app.command("convert")
+def bundle_convert(
+    source: Annotated[str, typer.Argument(help="a Sigstore bundle or a cosign legacy bundle")],
+    to: Annotated[str, typer.Option("--to", help="sigstore (v0.1 from legacy) or legacy (cosign's old --bundle)")],
+    out: OutFileOpt = None,
+) -> None:
+    """Convert cosign's legacy bundle to a Sigstore bundle v0.1, or a Sigstore bundle back where it allows."""
+    import json
+
+    from assay.formats import cosign
+    from assay.service.blob import read_bundle
+    from assay.service.io import write_atomic
+
+    bundle = read_bundle(source)
+    if to == "sigstore":
+        doc = cosign.to_v01_json(bundle) if bundle.version == (0, 1) else bundle.to_json()
+    elif to == "legacy":
+        doc = cosign.to_legacy_bundle(bundle)
+    else:
+        raise InputError("usage", f"--to {to!r}: expected sigstore or legacy")
+    write_atomic(out or "-", json.dumps(doc, indent=2).encode() + b"\n")

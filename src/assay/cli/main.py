@@ -41,7 +41,7 @@ GROUPS = (
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
     **dict.fromkeys(
-        ("keygen", "public-key", "sign-blob", "verify-blob", "attest-blob", "verify-blob-attestation"), "blob"
+        ("keygen", "public-key", "sign-blob", "verify-blob", "attest-blob", "verify-blob-attestation", "bundle"), "blob"
     ),
     **dict.fromkeys(("checksums", "pgp"), "checksums"),
     **dict.fromkeys(("server", "trust-config", "dev", "log"), "server"),

@@ -51,6 +51,16 @@ class RekorClient:
             raise reject(resp, "log entry")
         return entry_from_response(resp.json())
 
+    def search_hash(self, sha256_hex: str) -> list[TlogEntry]:
+        """Every entry whose artifact hash is ``sha256_hex`` (``POST /api/v1/log/entries/retrieve``)."""
+        resp = request("POST", self._u("/api/v1/log/entries/retrieve"), json={"hash": f"sha256:{sha256_hex}"})
+        if resp.status_code != 200:
+            raise reject(resp, "log search")
+        doc = resp.json()
+        if not isinstance(doc, list):
+            raise EnvironmentFailure("bad-log-response", "the log's search answered with an unexpected document")
+        return [entry_from_response(item) for item in doc]
+
     def trusted_root(self) -> bytes:
         resp = request("GET", self._u("/api/v1/trustedRoot"))
         if resp.status_code != 200:

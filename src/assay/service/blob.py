@@ -74,11 +74,15 @@ def sign_file(
     password_file: str | None,
     server: str | None = None,
     token: str | None = None,
+    *,
+    write_bundle: bool = True,
 ) -> tuple[Bundle, str]:
     """Sign a file (or stdin) with a key, a signer URI or an identity token; log it when a server is given; write the bundle."""
     creds = Credentials.resolve(key, token, server, password_file)
     art = load_artifact(target, need_message=creds.needs_message)
     bundle = creds.sign_digest(art.sha256, art.message)
+    if not write_bundle:
+        return bundle, ""
     out = bundle_out or default_bundle_path(target)
     write_atomic(out, bundle.to_bytes())
     return bundle, out
@@ -119,6 +123,12 @@ def read_bundle(path: str) -> Bundle:
                 )
             return parse_bundle(converted[0])
         return parse_bundle(doc)
+    if b'"base64Signature"' in data:
+        from assay.formats import cosign
+
+        doc = load_json(data, "bundle")
+        if cosign.is_legacy_bundle(doc):
+            return cosign.parse_legacy_bundle(doc)
     return parse_bundle(data)
 
 
