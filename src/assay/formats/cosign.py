@@ -157,19 +157,19 @@ def parse_legacy_bundle(doc: dict[str, Any]) -> Bundle:
     if not signature:
         raise InputError("legacy-bundle-malformed", "the legacy bundle's base64Signature is empty")
     rekor = doc.get("rekorBundle")
-    if not isinstance(rekor, dict):
-        raise InputError("missing-tlog-entry", "the legacy bundle has no rekorBundle (nothing proves it was logged)")
-    entry = _entry(rekor)
+    if rekor is not None and not isinstance(rekor, dict):
+        raise InputError("legacy-bundle-malformed", "the legacy bundle's rekorBundle is not an object")
+    entry = _entry(rekor) if rekor else None  # without one, the pipeline decides (a certificate needs an entry)
     cert_field = doc.get("cert")
     certs: tuple[bytes, ...] = ()
     if cert_field:
         certs = (decode_certificate(string(cert_field, "cert").encode(), "legacy bundle's cert"),)
-    digest = _body_digest(entry.canonicalized_body)
+    digest = _body_digest(entry.canonicalized_body) if entry else None
     return Bundle(
         media_type=MEDIA_TYPE_V01,
         version=(0, 1),
         certificates=certs,
-        tlog_entries=(entry,),
+        tlog_entries=(entry,) if entry else (),
         message_signature=MessageSignature(signature, "SHA2_256" if digest else None, digest),
     )
 
