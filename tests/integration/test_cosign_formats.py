@@ -250,6 +250,9 @@ def test_keyless_detached_files_verify_by_log_search(dev: ServerProcess, tmp_pat
     ok = run_assay(*args, "--rekor-url", dev.url, "-o", "json")
     assert ok.code == 0, ok.err
     assert json.loads(ok.out)["tlog"][0]["inclusionProof"] is True
+    # as cosign: with no --certificate, the certificate the log recorded with this signature is used
+    nocert = run_assay("verify-blob", str(f), "--signature", str(sig), *_dev_id(dev), "--server", dev.url)
+    assert nocert.code == 0, nocert.err
     # a plain PEM certificate file is read too
     plain = tmp_path / "plain.pem"
     plain.write_bytes(base64.b64decode(pem.read_bytes()))

@@ -64,6 +64,23 @@ def find_entry(server: str, digest: bytes, signature: bytes) -> TlogEntry:
     )
 
 
+def _entry_certificate(entry: TlogEntry) -> bytes:
+    """The signing certificate a hashedrekord entry recorded (its ``publicKey.content``, base64 PEM)."""
+    body = safejson.load_object(entry.canonicalized_body, what="log entry body")
+    try:
+        content = body["spec"]["signature"]["publicKey"]["content"]
+    except (KeyError, TypeError):
+        raise VerificationError("tlog-body-mismatch", "the log entry records no public key", step="tlog") from None
+    pem = base64.b64decode(content)
+    if b"BEGIN CERTIFICATE" not in pem:
+        raise VerificationError(
+            "certificate-required",
+            "the log entry records a public key, not a certificate: give --key for a key-based signature",
+            step="material",
+        )
+    return cosign.decode_certificate(pem, "certificate in the log entry")
+
+
 def _chain_in_root(chain: list[bytes], trust: TrustedRoot) -> None:
     """--certificate-chain names the CA chain; assay trusts only the trusted root's, so each must be one of them."""
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -94,11 +111,12 @@ def verify_detached(
     signature = cosign.decode_signature(read_file(signature_path, "signature file"))
     cert = cosign.decode_certificate(read_file(certificate_path, "certificate file")) if certificate_path else None
     key = keys.load_public(Path(key_path)) if key_path else None
-    if (cert is None) == (key is None):
-        raise InputError("usage", "give --key (key-based) or --certificate (keyless) with --signature")
+    if cert is not None and key is not None:
+        raise InputError("usage", "give --key (key-based) or --certificate (keyless) with --signature, not both")
+    keyless = key is None
     if server and trusted_root:
         raise InputError("usage", "give --server/--rekor-url or --trusted-root, not both")
-    if cert is not None and ignore_tlog:
+    if keyless and ignore_tlog:
         raise InputError(
             "tlog-required",
             "a keyless signature's certificate lives minutes; only its log entry proves when it signed, so "
@@ -117,12 +135,15 @@ def verify_detached(
     elif trusted_root:
         trust = parse_trusted_root(read_file(trusted_root, "trusted root"))
     else:
-        trust = public_good_root() if cert is not None else None
+        trust = public_good_root() if keyless else None
     if chain_path:
         if trust is None:
             raise InputError("usage", "--certificate-chain goes with a keyless --certificate")
         _chain_in_root(cosign.decode_certificates(read_file(chain_path, "certificate chain")), trust)
     entry = None if ignore_tlog else find_entry(server or "", art.sha256, signature)
+    if keyless and cert is None:
+        assert entry is not None
+        cert = _entry_certificate(entry)  # as cosign: the certificate the log recorded with this signature
     bundle = cosign.detached_bundle(signature, art.sha256, cert, entry)
     policy = Policy(key=key, identity=identity, require_tlog=not ignore_tlog)
     return pipeline.verify(bundle, art.as_artifact(), policy, trust)
