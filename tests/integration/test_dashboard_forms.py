@@ -86,7 +86,9 @@ def test_register_an_entity(srv, registry) -> None:  # type: ignore[no-untyped-d
     push_image(registry.host, "acme/app", "latest", b"one")
     form = f"/ui/projects/{PROJECT}/entities/new"
     with closing(ui_login(srv.url)) as c:
-        token = csrf_of(c.get(form).text)
+        page = c.get(form)
+        assert page.status_code == 200 and '<label for="name">' in page.text
+        token = csrf_of(page.text)
         bad = {"csrf": token, "kind": "image", "name": "127.0.0.1:9/acme/app", "tags": "latest", "insecure": "1"}
         _refused(c.post(form, data=bad), 400, "entity-registry-unreachable")
         _refused(c.post(form, data={**bad, "name": "acme/app:latest"}), 400, "entity-bad-name")

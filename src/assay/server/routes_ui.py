@@ -297,8 +297,8 @@ def mount(app: FastAPI, http_reason: Callable[[int], str]) -> None:
     app.state.dashboard_key = dashboard_key(app.state.settings.data_dir)
     from assay.server import routes_ui_forms
 
+    app.include_router(routes_ui_forms.router)  # first: /entities/new is not the entity "new"
     app.include_router(router)
-    app.include_router(routes_ui_forms.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
 
     @app.exception_handler(PageError)
