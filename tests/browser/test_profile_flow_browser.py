@@ -17,7 +17,7 @@ import pytest
 
 from tests.browser.test_dashboard_browser import _by, _login, _violations, axe, driver  # noqa: F401
 from tests.conftest import run_assay
-from tests.integration.accesskit import admin_api
+from tests.integration.accesskit import admin_api, fresh_database
 from tests.integration.conftest import dev_token, push_image, registry  # noqa: F401
 from tests.integration.dashboardkit import Site
 from tests.integration.profilekit import fast_server
@@ -43,15 +43,17 @@ def _until_text(d: Any, text: str, timeout: float = 40) -> None:
     raise AssertionError(f"never saw {text!r}: {d.find_element(_by('TAG_NAME'), 'main').text[:800]}")
 
 
-@pytest.fixture
-def flow_site(tmp_path: Path) -> Iterator[Site]:
-    srv = fast_server(tmp_path, None)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def flow_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    gen = fresh_database(request.param)
+    srv = fast_server(tmp_path, next(gen))
     try:
         admin = admin_api(srv)
         admin.ok("POST", "/api/v1/projects", {"name": PROJECT})
         yield Site(srv, admin, "", "", tmp_path)
     finally:
         srv.stop()
+        gen.close()
 
 
 @pytest.mark.slow
