@@ -183,6 +183,13 @@ PAGES = [
     ("11-entities", f"/ui/projects/{PROJECT}/entities", f"Entities of {PROJECT}"),
     ("12-history", f"/ui/projects/{PROJECT}/history", f"History of {PROJECT}"),
     ("13-missing-project-404", "/ui/projects/no-such-project", "Not found"),
+    ("16-new-profile", f"/ui/projects/{PROJECT}/profiles/new", "New profile"),
+    (
+        "17-apply-artifact-security",
+        f"/ui/projects/{PROJECT}/profiles/new/artifact-security",
+        "Apply the Artifact Security profile",
+    ),
+    ("18-register-entity", f"/ui/projects/{PROJECT}/entities/new", "Register an entity"),
 ]
 
 

@@ -55,10 +55,8 @@ def list_entities(request: Request, project: str, principal: Principal = Depends
     return {"entities": [e.to_json() for e in records.list_entities(_engine(request), project)]}
 
 
-@router.post(BASE + "/entities", tags=TAGS, summary="Watch an image repository, an artifact name or a digest")
-async def add_entity(request: Request, project: str, principal: Principal = Depends(require("profile.write"))) -> Any:
-    check_project(project)
-    doc = safejson.load_object(await request.body(), what="entity")
+async def register_entity(request: Request, project: str, doc: dict[str, Any], actor: str) -> Entity:
+    """Check and store an entity (the API's and the dashboard's one path); the scheduler is woken."""
     unknown = set(doc) - {"kind", "name", "tags", "tagRegExp", "insecure"}
     if unknown:
         raise InputError("entity-unknown-key", f"unknown fields {sorted(unknown)}")
@@ -69,11 +67,19 @@ async def add_entity(request: Request, project: str, principal: Principal = Depe
     if not isinstance(insecure, bool) or (tag_re is not None and not isinstance(tag_re, str)):
         raise InputError("entity-bad-tags", "insecure is a boolean and tagRegExp a string")
     records.check_entity(kind, name, tags, tag_re)
-    entity = Entity(0, project, kind, name, tuple(tags), tag_re, insecure, records.now_ms(), principal.actor)
+    entity = Entity(0, project, kind, name, tuple(tags), tag_re, insecure, records.now_ms(), actor)
     if kind == "image":
         await asyncio.to_thread(_check_repository, entity)
     added = await asyncio.to_thread(records.add_entity, _engine(request), entity)
     _wake(request)
+    return added
+
+
+@router.post(BASE + "/entities", tags=TAGS, summary="Watch an image repository, an artifact name or a digest")
+async def add_entity(request: Request, project: str, principal: Principal = Depends(require("profile.write"))) -> Any:
+    check_project(project)
+    doc = safejson.load_object(await request.body(), what="entity")
+    added = await register_entity(request, project, doc, principal.actor)
     return JSONResponse(added.to_json(), status_code=201)
 
 
@@ -113,10 +119,16 @@ async def apply_profile(
     request: Request, project: str, principal: Principal = Depends(require("profile.write"))
 ) -> Any:
     check_project(project)
-    profile = parse_profile(await request.body(), request.app.state.settings.profile_min_interval)
-    applied = await asyncio.to_thread(records.apply_profile, _engine(request), project, profile, principal.actor)
-    _wake(request)
+    applied = await apply_document(request, project, await request.body(), principal.actor)
     return JSONResponse(applied, status_code=201 if applied["changed"] else 200)
+
+
+async def apply_document(request: Request, project: str, document: bytes, actor: str) -> dict[str, Any]:
+    """Check a profile document fully, then store it as the next version (the API's and the dashboard's one path)."""
+    profile = parse_profile(document, request.app.state.settings.profile_min_interval)
+    applied = await asyncio.to_thread(records.apply_profile, _engine(request), project, profile, actor)
+    _wake(request)
+    return applied
 
 
 @router.get(BASE + "/profiles/{name}", tags=TAGS, summary="A profile's current document and version")

@@ -175,11 +175,15 @@ def audit_page(request: Request, who: Annotated[Viewer, Depends(page("audit.read
 
 
 @router.get("/ui/projects/{project}/profiles")
-def profiles_page(request: Request, project: str, who: Annotated[Viewer, Depends(page("profile.read"))]) -> Response:
+def profiles_page(
+    request: Request, project: str, who: Annotated[Viewer, Depends(page("profile.read"))], applied: str = ""
+) -> Response:
     rows = _profiles(request).profiles(project)
+    done = next((p for p in rows if p.name == applied), None)  # shown only for a profile that exists
     return html(
         request, "profiles.html", viewer=who, title=f"Profiles of {project}", section="projects",
-        crumbs=_crumbs(project, ("Profiles", None)), project=project, profiles=rows,
+        crumbs=_crumbs(project, ("Profiles", None)), project=project, profiles=rows, applied=done,
+        can_write=who.server_admin or allows(who.role, "profile.write"),
     )  # fmt: skip
 
 
@@ -189,6 +193,7 @@ def entities_page(request: Request, project: str, who: Annotated[Viewer, Depends
     return html(
         request, "entities.html", viewer=who, title=f"Entities of {project}", section="projects",
         crumbs=_crumbs(project, ("Entities", None)), project=project, entities=rows,
+        can_write=who.server_admin or allows(who.role, "profile.write"),
     )  # fmt: skip
 
 
@@ -290,6 +295,9 @@ def mount(app: FastAPI, http_reason: Callable[[int], str]) -> None:
     Call after the API's error handlers are installed: under ``/ui/`` their refusals become pages (with the
     reason ``http_reason`` gives a status), elsewhere they answer as before."""
     app.state.dashboard_key = dashboard_key(app.state.settings.data_dir)
+    from assay.server import routes_ui_forms
+
+    app.include_router(routes_ui_forms.router)  # first: /entities/new is not the entity "new"
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
 

@@ -30,7 +30,7 @@ from assay import __version__
 from assay.access.credentials import Principal
 from assay.access.errors import AccessError
 from assay.access.gate import Access
-from assay.access.permissions import min_role
+from assay.access.permissions import is_write, min_role
 from assay.access.projects import check_name
 from assay.ca.oidc import TokenError
 from assay.errors import InputError
@@ -211,6 +211,8 @@ def page(action: str) -> Callable[[Request], Viewer]:
         viewer = Viewer(principal, csrf_token(request))
         request.scope["state"]["ui_viewer"] = viewer
         try:
+            if is_write(action):  # a form that writes is rate-limited as the API's writes are
+                _access(request).limit_write(principal, request.client.host if request.client else "")
             principal = _access(request).authorize(principal, action, project)
         except AccessError as exc:
             raise PageError(exc.status, exc.reason, exc.message) from None
