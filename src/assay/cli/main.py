@@ -57,7 +57,7 @@ COMMANDS = {
     "evidence": "evidence",
     **dict.fromkeys(("publish", "fetch", "repository"), "repository"),
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
-    **dict.fromkeys(("encrypt-blob", "decrypt-blob"), "crypt"),
+    **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
 }
 
 
