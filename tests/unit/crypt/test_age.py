@@ -110,7 +110,7 @@ def test_malformed_headers(ident: age.Identity, blob: bytes, reason: str) -> Non
     assert _reason(blob, ident) == reason
 
 
-@pytest.mark.parametrize("text", ["age1notvalid", "age1" + "q" * 58, "bogus", str(age.Identity.generate())])
+@pytest.mark.parametrize("text", ["age1notvalid", "age1" + "q" * 58, "bogus", str(age.Identity(bytes(range(32))))])
 def test_bad_recipient_strings(text: str) -> None:
     with pytest.raises(AssayError) as exc:
         age.Recipient.parse(text)
