@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz chromium chromium-driver
+SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz chromium chromium-driver age
 # Installed without recommends (diffoscope-minimal is <1 MB alone, hundreds of MB with its recommends).
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 

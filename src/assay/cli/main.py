@@ -37,6 +37,7 @@ GROUPS = (
     "evidence",
     "repository",
     "profile",
+    "crypt",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -56,6 +57,7 @@ COMMANDS = {
     "evidence": "evidence",
     **dict.fromkeys(("publish", "fetch", "repository"), "repository"),
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
+    **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
 }
 
 

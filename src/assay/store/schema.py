@@ -344,3 +344,53 @@ alert_outbox = Table(
     Column("created", BigInteger, nullable=False),
 )
 Index("ix_alert_outbox_due", alert_outbox.c.state, alert_outbox.c.next_attempt)
+
+# ---- key broker (issue 26) ---------------------------------------------------------------
+
+broker_keys = Table(
+    "broker_keys",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("algorithm", String(32), nullable=False),  # X25519 (age stanzas)
+    Column("public_key", Text, nullable=False),  # age1… recipient
+    Column("private_ref", Text, nullable=False),  # where the server keeps the private part (never served)
+    Column("created", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+broker_policies = Table(
+    "broker_policies",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("key_name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("document", Text, nullable=False),  # the decryption policy JSON as written
+    Column("digest", String(71), nullable=False),  # sha256:… of the document
+    Column("written_by", Text, nullable=False),  # the policy_writer identity
+    Column("log_index", BigInteger, nullable=False),  # transparency-log entry recording the version
+    Column("created", BigInteger, nullable=False),
+)
+
+broker_nonces = Table(
+    "broker_nonces",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("key_name", String(128), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
+broker_releases = Table(
+    "broker_releases",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("key_name", String(128), nullable=False),
+    Column("decision", String(16), nullable=False),  # granted | refused
+    Column("statement", Text, nullable=False),  # the canonical JSON appended to the log
+    Column("log_index", BigInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+Index("ix_broker_releases_key", broker_releases.c.project, broker_releases.c.key_name, broker_releases.c.id)

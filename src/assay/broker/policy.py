@@ -1,0 +1,178 @@
+"""Decryption policies: which platforms may unwrap with a key, as rules over verified workload-token claims.
+
+A document::
+
+    {"rules": [{"name": "ci", "issuer": "https://token.actions.githubusercontent.com",
+                "subject": "repo:org/app:ref:refs/heads/main" | "subjectRegexp": "^repo:org/.*$",
+                "audience": "assay-broker", "claims": {"repository": "org/app"},
+                "condition": "claims.namespace == 'prod'", "notBefore": "2026-01-01T00:00:00Z",
+                "notAfter": "2027-01-01T00:00:00Z"}]}
+
+A request is granted when every check of one rule passes; refused otherwise, naming each rule's first failing
+check. Evaluation is pure: claims and the time are handed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from assay.errors import InputError
+from assay.policy.cel import CelError, Condition
+
+FIELDS = {"name", "issuer", "subject", "subjectRegexp", "audience", "claims", "condition", "notBefore", "notAfter"}
+MAX_DOCUMENT = 64 * 1024
+
+
+def _bad(message: str) -> InputError:
+    return InputError("broker-policy-invalid", message)
+
+
+def _time(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(f"{where}: an RFC 3339 time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(f"{where}: {value!r} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise _bad(f"{where}: the time needs a zone (Z or +hh:mm)")
+    return parsed.timestamp()
+
+
+def _compile(source: str, where: str) -> Condition:
+    import celpy
+
+    try:
+        env = celpy.Environment()
+        tree = env.compile(source)
+        return Condition(source, tree, env.program(tree))
+    except Exception as exc:  # celpy's parse errors have several types
+        raise _bad(f"{where}: {source!r} does not compile: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    issuer: str
+    subject: str | None
+    subject_re: re.Pattern[str] | None
+    audience: str
+    claims: dict[str, Any]
+    condition: Condition | None
+    not_before: float | None
+    not_after: float | None
+
+    def first_failure(self, claims: dict[str, Any], now: float) -> str | None:
+        """None when the rule passes, else the check that failed."""
+        if self.not_before is not None and now < self.not_before:
+            return "not yet in the rule's time window (notBefore)"
+        if self.not_after is not None and now > self.not_after:
+            return "past the rule's time window (notAfter)"
+        if str(claims.get("iss", "")).rstrip("/") != self.issuer.rstrip("/"):
+            return f"issuer {claims.get('iss')!r} is not {self.issuer!r}"
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        if self.audience not in auds:
+            return f"audience {aud!r} does not include {self.audience!r}"
+        sub = str(claims.get("sub", ""))
+        if self.subject is not None and sub != self.subject:
+            return f"subject {sub!r} is not {self.subject!r}"
+        if self.subject_re is not None and not self.subject_re.fullmatch(sub):
+            return f"subject {sub!r} does not match {self.subject_re.pattern!r}"
+        for name, want in self.claims.items():
+            if claims.get(name) != want:
+                return f"claim {name} is {claims.get(name)!r}, not {want!r}"
+        if self.condition is not None:
+            try:
+                ok = self.condition.evaluate({"claims": claims})
+            except CelError as exc:
+                return f"condition {self.condition.source!r} failed to evaluate: {exc}"
+            if ok is not True:
+                return f"condition {self.condition.source!r} is false"
+        return None
+
+
+@dataclass(frozen=True)
+class Decision:
+    granted: bool
+    rule: str | None  # the rule that granted
+    failures: dict[str, str]  # rule name -> first failing check (when refused)
+
+    def reason(self) -> str:
+        return "; ".join(f"rule {n}: {why}" for n, why in self.failures.items()) or "the policy has no rules"
+
+
+@dataclass(frozen=True)
+class DecryptionPolicy:
+    rules: tuple[Rule, ...]
+    digest: str
+
+    def decide(self, claims: dict[str, Any], now: float) -> Decision:
+        failures: dict[str, str] = {}
+        for rule in self.rules:
+            why = rule.first_failure(claims, now)
+            if why is None:
+                return Decision(True, rule.name, {})
+            failures[rule.name] = why
+        return Decision(False, None, failures)
+
+
+def parse(data: bytes) -> DecryptionPolicy:
+    """Parse and check a decryption-policy document (JSON); ``broker-policy-invalid`` names what is wrong."""
+    if len(data) > MAX_DOCUMENT:
+        raise _bad(f"the policy is larger than {MAX_DOCUMENT} bytes")
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise _bad("the policy is not JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list) or not doc["rules"]:
+        raise _bad("the policy needs a non-empty rules list")
+    unknown = set(doc) - {"rules", "apiVersion", "description"}
+    if unknown:
+        raise _bad(f"unknown top-level fields: {sorted(unknown)}")
+    rules = []
+    for i, r in enumerate(doc["rules"]):
+        where = f"rules[{i}]"
+        if not isinstance(r, dict):
+            raise _bad(f"{where}: an object")
+        if set(r) - FIELDS:
+            raise _bad(f"{where}: unknown fields {sorted(set(r) - FIELDS)}")
+        for f in ("name", "issuer", "audience"):
+            if not isinstance(r.get(f), str) or not r[f]:
+                raise _bad(f"{where}.{f}: a non-empty string is required")
+        if "subject" not in r and "subjectRegexp" not in r:
+            raise _bad(f"{where}: subject or subjectRegexp is required")
+        try:
+            sub_re = re.compile(r["subjectRegexp"]) if "subjectRegexp" in r else None
+        except (re.error, TypeError):
+            raise _bad(f"{where}.subjectRegexp: not a regular expression") from None
+        claims = r.get("claims") or {}
+        if not isinstance(claims, dict):
+            raise _bad(f"{where}.claims: an object of claim values")
+        cond = r.get("condition")
+        if cond is not None and not isinstance(cond, str):
+            raise _bad(f"{where}.condition: a CEL expression string")
+        rules.append(
+            Rule(
+                r["name"],
+                r["issuer"],
+                r.get("subject"),
+                sub_re,
+                r["audience"],
+                claims,
+                _compile(cond, f"{where}.condition") if cond else None,
+                _time(r.get("notBefore"), f"{where}.notBefore"),
+                _time(r.get("notAfter"), f"{where}.notAfter"),
+            )
+        )
+    names = [r.name for r in rules]
+    if len(set(names)) != len(names):
+        raise _bad("rule names must be unique")
+    return DecryptionPolicy(tuple(rules), "sha256:" + hashlib.sha256(data).hexdigest())

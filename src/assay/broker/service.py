@@ -1,0 +1,253 @@
+"""The broker's stored state and its unwrap decision: keys, policy versions, nonces, release records.
+
+Synchronous (the routes call it in a worker thread). The transparency-log append is handed in, so the
+release record is written only after the log accepted the statement.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from assay.broker import policy as policies
+from assay.crypt import age, jwe
+from assay.errors import AssayError, InputError, VerificationError
+from assay.store.schema import broker_keys, broker_nonces, broker_policies, broker_releases
+
+Append = Callable[[bytes], tuple[int, str]]
+STATEMENT_TYPE = "https://assay.dev/broker-release/v1"
+REQUEST_SKEW = 300  # seconds a request's timestamp may differ from the server's clock
+
+
+class Refused(VerificationError):
+    """An unwrap the policy (or the evidence) does not allow: HTTP 403, logged."""
+
+
+@dataclass(frozen=True)
+class Key:
+    project: str
+    name: str
+    version: int
+    recipient: str
+    private_ref: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project": self.project, "name": self.name, "version": self.version, "recipient": self.recipient,
+                "algorithm": "X25519"}  # fmt: skip
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: str) -> Key:
+    """A new KEK version: the private part in a 0600 file under ``key_dir``, the recipient in the database."""
+    with engine.begin() as conn:
+        current = conn.execute(
+            select(func.max(broker_keys.c.version)).where(broker_keys.c.project == project, broker_keys.c.name == name)
+        ).scalar()
+        version = int(current or 0) + 1
+        ident = age.Identity.generate()
+        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = key_dir / f"{project}--{name}--v{version}.age-key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(ident) + "\n")
+        conn.execute(
+            insert(broker_keys).values(
+                project=project, name=name, version=version, algorithm="X25519", public_key=str(ident.recipient()),
+                private_ref=f"file:{path}", created=_now_ms(), created_by=actor,
+            )
+        )  # fmt: skip
+    return Key(project, name, version, str(ident.recipient()), f"file:{path}")
+
+
+def keys(engine: Engine, project: str, name: str) -> list[Key]:
+    """Every version of a key, newest first; ``broker-key-not-found`` (404) when there is none."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(broker_keys).where(broker_keys.c.project == project, broker_keys.c.name == name)
+            .order_by(broker_keys.c.version.desc())
+        ).all()  # fmt: skip
+    if not rows:
+        raise LookupError(f"no broker key {project}/{name}")
+    return [Key(r.project, r.name, r.version, r.public_key, r.private_ref) for r in rows]
+
+
+def put_policy(engine: Engine, project: str, name: str, document: bytes, actor: str, append: Append) -> dict[str, Any]:
+    """Store a new policy version (checked first) and record it in the transparency log."""
+    keys(engine, project, name)
+    parsed = policies.parse(document)
+    with engine.connect() as conn:
+        current = conn.execute(
+            select(func.max(broker_policies.c.version)).where(
+                broker_policies.c.project == project, broker_policies.c.key_name == name
+            )
+        ).scalar()
+    version = int(current or 0) + 1
+    statement = rfc8785.dumps({
+        "_type": "https://assay.dev/broker-policy/v1", "project": project, "key": name, "version": version,
+        "policyDigest": parsed.digest, "writtenBy": actor, "time": int(time.time()),
+    })  # fmt: skip
+    index, _ = append(statement)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(broker_policies).values(
+                project=project, key_name=name, version=version, document=document.decode(), digest=parsed.digest,
+                written_by=actor, log_index=index, created=_now_ms(),
+            )
+        )  # fmt: skip
+    return {"project": project, "key": name, "version": version, "digest": parsed.digest, "logIndex": index}
+
+
+def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(broker_policies.c.version, broker_policies.c.document)
+            .where(broker_policies.c.project == project, broker_policies.c.key_name == name)
+            .order_by(broker_policies.c.version.desc()).limit(1)
+        ).first()  # fmt: skip
+    return (int(row.version), row.document.encode()) if row else None
+
+
+def _claim_nonce(engine: Engine, project: str, name: str, nonce: str, now: float) -> None:
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
+        raise InputError("bad-nonce", "the request needs a nonce of 16 to 128 characters")
+    with engine.begin() as conn:
+        conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
+        try:
+            conn.execute(
+                insert(broker_nonces).values(
+                    project=project, key_name=name, nonce=nonce, expires=int(now) + 2 * REQUEST_SKEW
+                )
+            )
+        except IntegrityError:
+            raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
+
+
+def _stanza(doc: object) -> age.Stanza:
+    if not isinstance(doc, dict) or not isinstance(doc.get("args"), list) or not isinstance(doc.get("body"), str):
+        raise InputError("bad-unwrap-request", "stanza: {type, args, body (base64)}")
+    try:
+        body = base64.b64decode(doc["body"], validate=True)
+    except ValueError:
+        raise InputError("bad-unwrap-request", "stanza body is not base64") from None
+    return age.Stanza(str(doc.get("type")), tuple(str(a) for a in doc["args"]), body)
+
+
+def _ephemeral(pem: object) -> ec.EllipticCurvePublicKey:
+    try:
+        key = serialization.load_pem_public_key(str(pem).encode())
+    except ValueError:
+        raise InputError("bad-unwrap-request", "ephemeralKey is not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise InputError("bad-unwrap-request", "ephemeralKey must be a P-256 public key")
+    return key
+
+
+def unwrap(
+    engine: Engine,
+    project: str,
+    name: str,
+    request: dict[str, Any],
+    claims: dict[str, Any] | None,
+    evidence_error: AssayError | None,
+    principal: str,
+    append: Append,
+) -> dict[str, Any]:
+    """Decide, log, and (when granted) release the file key as a JWE to the request's ephemeral key.
+
+    ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify.
+    """
+    now = time.time()
+    versions = keys(engine, project, name)
+    stanza = _stanza(request.get("stanza"))
+    ephemeral = _ephemeral(request.get("ephemeralKey"))
+    stamp = request.get("timestamp")
+    if not isinstance(stamp, int | float) or abs(now - stamp) > REQUEST_SKEW:
+        raise InputError("stale-request", f"the request's timestamp is more than {REQUEST_SKEW}s from the server's")
+    _claim_nonce(engine, project, name, str(request.get("nonce")), now)
+    token = str((request.get("evidence") or {}).get("token", ""))
+    current = current_policy(engine, project, name)
+    record: dict[str, Any] = {
+        "_type": STATEMENT_TYPE, "project": project, "key": name, "keyVersion": versions[0].version,
+        "policyVersion": current[0] if current else None,
+        "policyDigest": ("sha256:" + hashlib.sha256(current[1]).hexdigest()) if current else None,
+        "requester": principal,
+        "identity": {"iss": claims.get("iss"), "sub": claims.get("sub")} if claims else None,
+        "evidenceDigest": "sha256:" + hashlib.sha256(token.encode()).hexdigest(),
+        "time": int(now),
+    }  # fmt: skip
+    refusal: Refused | None = None
+    if evidence_error is not None:
+        refusal = Refused(evidence_error.reason, f"the platform evidence does not verify: {evidence_error.message}")
+    elif current is None:
+        refusal = Refused("no-decryption-policy", f"key {project}/{name} has no decryption policy")
+    else:
+        decision = policies.parse(current[1]).decide(claims or {}, now)
+        if decision.granted:
+            record["rule"] = decision.rule
+        else:
+            refusal = Refused("policy-refused", f"decryption policy v{current[0]} refuses: {decision.reason()}")
+    file_key = None
+    if refusal is None:
+        for k in versions:
+            ident = age.parse_identities(Path(k.private_ref.removeprefix("file:")).read_text())[0]
+            file_key = ident.unwrap([stanza])
+            if file_key is not None:
+                record["keyVersion"] = k.version
+                break
+        if file_key is None:
+            refusal = Refused("stanza-not-for-key", f"the wrapped key is not wrapped to {project}/{name}")
+    record["decision"] = "refused" if refusal else "granted"
+    if refusal:
+        record["reason"] = refusal.reason
+        record["message"] = refusal.message
+    statement = rfc8785.dumps(record)
+    index, _ = append(statement)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(broker_releases).values(
+                project=project, key_name=name, decision=record["decision"], statement=statement.decode(),
+                log_index=index, created=_now_ms(),
+            )
+        )  # fmt: skip
+    if refusal:
+        refusal.message += f" (logged at index {index})"
+        raise refusal
+    assert file_key is not None
+    return {"jwe": jwe.encrypt(file_key, [ephemeral]).decode(), "logIndex": index, "keyVersion": record["keyVersion"]}
+
+
+def releases(engine: Engine, project: str, name: str, limit: int = 1000) -> list[dict[str, Any]]:
+    """The release records of a key, oldest first."""
+    keys(engine, project, name)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(broker_releases)
+            .where(broker_releases.c.project == project, broker_releases.c.key_name == name)
+            .order_by(broker_releases.c.id).limit(limit)
+        ).all()  # fmt: skip
+    return [
+        {
+            "logIndex": r.log_index,
+            "decision": r.decision,
+            "statement": json.loads(r.statement),
+            "statementBase64": base64.b64encode(r.statement.encode()).decode(),
+        }
+        for r in rows
+    ]

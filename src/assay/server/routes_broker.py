@@ -1,0 +1,136 @@
+"""The key broker: create KEKs, write decryption policies, unwrap (policy-gated, logged), list releases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import jwt
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from assay.broker import service
+from assay.errors import AssayError, InputError
+from assay.server.auth import Principal, require
+from assay.server.names import check_name, check_project
+
+router = APIRouter()
+TOKEN_SKEW = 60
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.evidence.engine
+
+
+def _names(project: str, name: str) -> None:
+    check_project(project)
+    check_name(name, "key name")
+
+
+def _refused(exc: AssayError) -> JSONResponse:
+    return JSONResponse({"code": 403, "reason": exc.reason, "message": exc.message}, status_code=403)
+
+
+@router.post("/api/v1/projects/{project}/keys/{name}", tags=["broker"], summary="Create a key-encryption key version")
+async def create_key(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.admin"))
+) -> JSONResponse:
+    _names(project, name)
+    key_dir = request.app.state.settings.data_dir / "broker-keys"
+    key = await asyncio.to_thread(service.create_key, _engine(request), key_dir, project, name, principal.actor)
+    return JSONResponse(key.to_json(), status_code=201)
+
+
+@router.get("/api/v1/projects/{project}/keys/{name}", tags=["broker"], summary="A key's recipient (public part)")
+async def get_key(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("project.read"))
+) -> Any:
+    _names(project, name)
+    versions = await asyncio.to_thread(service.keys, _engine(request), project, name)
+    return {**versions[0].to_json(), "versions": [k.version for k in versions]}
+
+
+@router.put(
+    "/api/v1/projects/{project}/keys/{name}/policy", tags=["broker"], summary="Write a new decryption-policy version"
+)
+async def put_policy(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("policy.write"))
+) -> Any:
+    _names(project, name)
+    body = await request.body()
+    append = request.app.state.audit_append
+    return await asyncio.to_thread(service.put_policy, _engine(request), project, name, body, principal.actor, append)
+
+
+@router.get("/api/v1/projects/{project}/keys/{name}/policy", tags=["broker"], summary="The current decryption policy")
+async def get_policy(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("policy.read"))
+) -> Any:
+    _names(project, name)
+    current = await asyncio.to_thread(service.current_policy, _engine(request), project, name)
+    if current is None:
+        raise LookupError(f"key {project}/{name} has no decryption policy")
+    return JSONResponse({"version": current[0], "document": current[1].decode()})
+
+
+async def _verify_token(request: Request, token: str) -> dict[str, Any]:
+    """The claims of a workload token from an issuer the server trusts (signature, iss, exp; aud is the policy's)."""
+    tokens = request.app.state.tokens
+    if not token:
+        raise InputError("evidence-missing", "the request carries no evidence.token")
+    found = await tokens.resolve(token)
+    key = tokens._key(found.iss, found.kid, found.alg, found.jwk)  # the CA's verifier, minus its own audience
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key=key, algorithms=[found.alg], issuer=found.iss, leeway=TOKEN_SKEW,
+            options={"verify_aud": False, "require": ["iss", "exp", "iat", "sub"]},
+        )  # fmt: skip
+    except jwt.ExpiredSignatureError:
+        raise InputError("evidence-expired", "the workload token has expired") from None
+    except jwt.PyJWTError as exc:
+        raise InputError("evidence-invalid", f"the workload token does not verify: {exc}") from None
+    if claims["iat"] > time.time() + TOKEN_SKEW:
+        raise InputError("evidence-invalid", "the workload token is issued in the future")
+    return claims
+
+
+@router.post(
+    "/api/v1/projects/{project}/keys/{name}/unwrap",
+    tags=["broker"],
+    summary="Unwrap a wrapped file key for a platform the current decryption policy allows (logged either way)",
+)
+async def unwrap(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.unwrap"))
+) -> Any:
+    _names(project, name)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InputError("bad-unwrap-request", "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InputError("bad-unwrap-request", "the body is not a JSON object")
+    claims, evidence_error = None, None
+    try:
+        claims = await _verify_token(request, str((body.get("evidence") or {}).get("token", "")))
+    except AssayError as exc:
+        evidence_error = exc
+    append = request.app.state.audit_append
+    try:
+        return await asyncio.to_thread(
+            service.unwrap, _engine(request), project, name, body, claims, evidence_error, principal.actor, append
+        )
+    except service.Refused as exc:
+        return _refused(exc)
+    except InputError as exc:
+        if exc.reason == "replayed-request":
+            return JSONResponse({"code": 409, "reason": exc.reason, "message": exc.message}, status_code=409)
+        raise
+
+
+@router.get("/api/v1/projects/{project}/keys/{name}/releases", tags=["broker"], summary="A key's release record")
+async def releases(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("project.read"))
+) -> Any:
+    _names(project, name)
+    return {"releases": await asyncio.to_thread(service.releases, _engine(request), project, name)}

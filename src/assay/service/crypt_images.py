@@ -1,0 +1,208 @@
+"""Use cases for encrypted images: encrypt, decrypt and re-wrap layers of registry images and ``oci:`` layouts.
+
+Layers stream from the source store through the layer cipher into a temporary spool and from there to the
+destination; a decrypted layer reaches the destination only after its HMAC and plaintext digest checked out.
+Manifests are written children first and the destination tag last, so a failure leaves no tag behind.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from assay.crypt import jwe, ocicrypt
+from assay.errors import InputError
+from assay.oci.store import INDEX_TYPES, RegistryAuth
+from assay.oci.target import Target, open_target
+from assay.service.io import read_file
+
+SPOOL_READ = 8 * 1024 * 1024
+LAYER_TYPES = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.docker.image.rootfs.diff.tar")
+
+
+def load_public(spec: str) -> jwe.PublicKey:
+    """A ``jwe:PUB.pem`` recipient: an RSA or EC (P-256/384/521) SPKI public key in PEM or DER."""
+    if not spec.startswith("jwe:"):
+        raise InputError("bad-recipient", f"{spec!r}: image recipients are jwe:PUBLIC-KEY.pem")
+    data = read_file(spec[4:], "public key")
+    try:
+        key = (
+            serialization.load_pem_public_key(data)
+            if b"-----BEGIN" in data
+            else serialization.load_der_public_key(data)
+        )
+    except ValueError:
+        raise InputError("bad-recipient", f"{spec[4:]}: not a PEM or DER public key") from None
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise InputError("bad-recipient", f"{spec[4:]}: JWE recipients are RSA or EC keys")
+    return key
+
+
+def load_private(path: str) -> jwe.PrivateKey:
+    """An RSA or EC private key (PKCS#8 or traditional PEM, or DER), unencrypted."""
+    data = read_file(path, "private key")
+    try:
+        key = (
+            serialization.load_pem_private_key(data, None)
+            if b"-----BEGIN" in data
+            else serialization.load_der_private_key(data, None)
+        )
+    except (ValueError, TypeError):
+        raise InputError("bad-key", f"{path}: not an unencrypted PEM or DER private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise InputError("bad-key", f"{path}: JWE keys are RSA or EC keys")
+    return key
+
+
+def _through(src: BinaryIO, cipher: ocicrypt.LayerEncryptor | ocicrypt.LayerDecryptor) -> None:
+    src.seek(0)
+    while chunk := src.read(SPOOL_READ):
+        cipher.write(chunk)
+
+
+@dataclass
+class _Job:
+    source: Target
+    dest: Target
+    recipients: Sequence[jwe.PublicKey] = ()
+    keys: Sequence[jwe.PrivateKey] = ()
+    layers: set[int] | None = None
+    report: dict[str, int] = field(
+        default_factory=lambda: {"encrypted": 0, "decrypted": 0, "rewrapped": 0, "copied": 0}
+    )
+
+    def copy_blob(self, digest: str) -> None:
+        s, d = self.source, self.dest
+        if d.store.blob_exists(d.repository, digest):
+            return
+        if s.store.host == d.store.host and d.store.mount_blob(d.repository, digest, s.repository):
+            return
+        with tempfile.TemporaryFile() as spool:
+            got = s.store.fetch_blob(s.repository, digest, spool)
+            self._push(spool, digest, got)
+
+    def _push(self, spool: BinaryIO, digest: str, size: int) -> None:
+        spool.seek(0)
+        self.dest.store.push_blob_chunks(self.dest.repository, digest, size, iter(lambda: spool.read(SPOOL_READ), b""))
+
+    def encrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
+        if ocicrypt.is_encrypted(desc):
+            if not self.keys:
+                raise InputError("layer-already-encrypted", "to re-wrap encrypted layers give --key PRIVATE-KEY")
+            key = ocicrypt.unwrap(desc, self.keys)
+            mac = ocicrypt.public_hmac(desc)
+            self.copy_blob(str(desc["digest"]))
+            self.report["rewrapped"] += 1
+            ann = {k: v for k, v in (desc.get("annotations") or {}).items() if not k.startswith(ocicrypt.KEYS_PREFIX)}
+            return {**desc, "annotations": {**ann, **ocicrypt.layer_annotations(key, mac, self.recipients)}}
+        if not str(desc.get("mediaType", "")).startswith(LAYER_TYPES):
+            raise InputError("unsupported-layer-type", f"cannot encrypt a layer of type {desc.get('mediaType')!r}")
+        # the source is spooled first: a registry read that drops is retried by rewinding its sink
+        with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as spool:
+            self.source.store.fetch_blob(self.source.repository, str(desc["digest"]), raw)
+            enc = ocicrypt.LayerEncryptor(spool, str(desc["digest"]))
+            _through(raw, enc)
+            key, mac, digest, size = enc.finish()
+            self._push(spool, digest, size)
+        self.report["encrypted"] += 1
+        ann = {**(desc.get("annotations") or {}), **ocicrypt.layer_annotations(key, mac, self.recipients)}
+        base = {k: v for k, v in desc.items() if k not in ("mediaType", "digest", "size", "annotations")}
+        return {
+            "mediaType": f"{desc['mediaType']}{ocicrypt.SUFFIX}",
+            "digest": digest,
+            "size": size,
+            **base,
+            "annotations": ann,
+        }
+
+    def decrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
+        key = ocicrypt.unwrap(desc, self.keys)
+        mac = ocicrypt.public_hmac(desc)
+        with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as spool:
+            self.source.store.fetch_blob(self.source.repository, str(desc["digest"]), raw)
+            dec = ocicrypt.LayerDecryptor(spool, key, mac)
+            _through(raw, dec)
+            digest, size = dec.finish()  # raises before anything reaches the destination
+            self._push(spool, digest, size)
+        self.report["decrypted"] += 1
+        return ocicrypt.plain_descriptor(desc, digest, size)
+
+    def manifest(self, reference: str, decrypt: bool) -> tuple[bytes, str]:
+        data, media_type, _ = self.source.store.get_manifest(self.source.repository, reference)
+        doc = json.loads(data)
+        if media_type in INDEX_TYPES:
+            children = []
+            for child in doc.get("manifests", []):
+                cdata, cmt = self.manifest(str(child["digest"]), decrypt)
+                cdigest = _digest(cdata)
+                self.dest.store.put_manifest(self.dest.repository, cdigest, cdata, cmt)
+                children.append({**child, "digest": cdigest, "size": len(cdata)})
+            doc["manifests"] = children
+        else:
+            self.copy_blob(str(doc["config"]["digest"]))
+            layers = []
+            for i, layer in enumerate(doc.get("layers", [])):
+                chosen = self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers
+                if decrypt and ocicrypt.is_encrypted(layer):
+                    layers.append(self.decrypt_layer(layer))
+                elif not decrypt and chosen:
+                    layers.append(self.encrypt_layer(layer))
+                else:
+                    self.copy_blob(str(layer["digest"]))
+                    self.report["copied"] += 1
+                    layers.append(layer)
+            doc["layers"] = layers
+        return json.dumps(doc, separators=(",", ":")).encode(), media_type
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _run(src: str, dst: str, job_args: dict[str, Any], decrypt: bool, auth: RegistryAuth | None) -> dict[str, Any]:
+    source = open_target(src, auth)
+    dest = open_target(dst, auth, create=True)
+    if dest.digest is not None:
+        raise InputError("bad-image-reference", f"{dst}: the destination is named by a tag, not a digest")
+    digest, _, _ = source.resolve()
+    job = _Job(source, dest, **job_args)
+    data, media_type = job.manifest(digest, decrypt)
+    tag = dest.tag or source.tag or "latest"
+    dest.store.put_manifest(dest.repository, tag, data, media_type)
+    return {"source": source.pinned(digest), "destination": dest.with_tag(tag), "digest": _digest(data), **job.report}
+
+
+def encrypt_image(
+    src: str,
+    dst: str,
+    recipients: Sequence[str],
+    *,
+    keys: Sequence[str] = (),
+    layers: Sequence[int] | None = None,
+    auth: RegistryAuth | None = None,
+) -> dict[str, Any]:
+    """Encrypt the chosen layers (default all) to ``recipients``; already-encrypted layers are re-wrapped for
+    exactly ``recipients`` with ``keys`` (their blobs are reused, not re-encrypted)."""
+    if not recipients:
+        raise InputError("no-recipients", "give at least one --recipient jwe:PUBLIC-KEY.pem")
+    args = {
+        "recipients": [load_public(r) for r in recipients],
+        "keys": [load_private(k) for k in keys],
+        "layers": set(layers) if layers else None,
+    }
+    return _run(src, dst, args, False, auth)
+
+
+def decrypt_image(src: str, dst: str, keys: Sequence[str], *, auth: RegistryAuth | None = None) -> dict[str, Any]:
+    """Decrypt every encrypted layer with one of ``keys``; the plaintext layers reach ``dst`` only verified."""
+    if not keys:
+        raise InputError("no-key", "give --key PRIVATE-KEY.pem")
+    return _run(src, dst, {"keys": [load_private(k) for k in keys]}, True, auth)

@@ -1,0 +1,47 @@
+"""Decryption policies: parsing refusals and pure decisions naming the failed rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assay.broker import policy
+from assay.errors import AssayError
+
+DOC = {
+    "rules": [
+        {
+            "name": "ci",
+            "issuer": "https://issuer.example",
+            "subjectRegexp": "^repo:org/.*$",
+            "audience": "assay-broker",
+            "claims": {"repository": "org/app"},
+            "condition": "claims.ref == 'refs/heads/main'",
+            "notAfter": "2999-01-01T00:00:00Z",
+        }
+    ]
+}
+GOOD = {"iss": "https://issuer.example", "sub": "repo:org/app", "aud": "assay-broker", "repository": "org/app",
+        "ref": "refs/heads/main"}  # fmt: skip
+
+
+def test_grant_and_each_refusal_names_the_rule() -> None:
+    p = policy.parse(json.dumps(DOC).encode())
+    assert p.decide(GOOD, 1e9).granted
+    for change, word in [({"aud": "other"}, "audience"), ({"sub": "repo:evil/x"}, "subject"),
+                         ({"repository": "org/other"}, "claim repository"), ({"ref": "dev"}, "condition"),
+                         ({"iss": "https://evil"}, "issuer")]:  # fmt: skip
+        d = p.decide({**GOOD, **change}, 1e9)
+        assert not d.granted and d.reason().startswith("rule ci:") and word in d.reason()
+    assert "notAfter" in p.decide(GOOD, 4e10).reason()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [{}, {"rules": []}, {"rules": [{"name": "x"}]}, {"rules": [{**DOC["rules"][0], "condition": "(("}]}, {"x": 1}],
+)
+def test_bad_policies(doc: dict) -> None:
+    with pytest.raises(AssayError) as exc:
+        policy.parse(json.dumps(doc).encode())
+    assert exc.value.reason == "broker-policy-invalid"
