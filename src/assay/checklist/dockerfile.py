@@ -69,3 +69,8 @@ def parse_froms(text: str) -> list[FromLine]:
             if stage:
                 stages.add(stage)
     return froms
+
+
+def parse_runs(text: str) -> list[tuple[int, str]]:
+    """Return (line, command) for each RUN instruction."""
+    return [(n, ln.split(None, 1)[1]) for n, ln in _logical_lines(text) if ln.split()[0].upper() == "RUN" and " " in ln]

@@ -38,6 +38,7 @@ GROUPS = (
     "repository",
     "profile",
     "crypt",
+    "checklist",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -58,6 +59,7 @@ COMMANDS = {
     **dict.fromkeys(("publish", "fetch", "repository"), "repository"),
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
     **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
+    "checklist": "checklist",
 }
 
 

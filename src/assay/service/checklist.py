@@ -1,0 +1,55 @@
+"""Gather a repository's Dockerfiles and lockfiles and run the pure checklist checks over them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from assay.checklist.dockerfile import parse_froms, parse_runs
+from assay.checklist.locks import LOCKS, check_manifests, check_requirements, check_run
+
+_SKIP = {".git", "node_modules", ".venv", "vendor"}
+
+
+def check_repo(root: str) -> list[dict[str, Any]]:
+    """Rows for 'base images pinned by digest' and 'dependencies locked' over the repository at ``root``."""
+    paths: list[str] = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in _SKIP]
+        rel = os.path.relpath(d, root)
+        paths += [f if rel == "." else f"{rel}/{f}".replace(os.sep, "/") for f in files]
+    unpinned: list[str] = []
+    lock_ev: list[str] = []
+    nfrom = 0
+    for p in paths:
+        name = p.rsplit("/", 1)[-1]
+        if name == "Dockerfile" or name.endswith(".Dockerfile") or name.startswith("Dockerfile."):
+            text = Path(root, p).read_text(errors="replace")
+            for f in parse_froms(text):
+                nfrom += 1
+                if not f.pinned:
+                    unpinned.append(f"{p}:{f.line} FROM {f.image}")
+            for n, cmd in parse_runs(text):
+                lock_ev += [f"{x.reason} {x.path}: {x.evidence}" for x in check_run(p, n, cmd)]
+        elif name.startswith("requirements") and name.endswith(".txt"):
+            lock_ev += [
+                f"{x.reason} {x.path}: {x.evidence}"
+                for x in check_requirements(p, Path(root, p).read_text(errors="replace"))
+            ]
+    lock_ev += [f"{x.reason} {x.path}: {x.evidence}" for x in check_manifests(paths)]
+    nman = sum(1 for p in paths if p.rsplit("/", 1)[-1] in LOCKS)
+    return [
+        {
+            "item": "base-images-pinned",
+            "status": ("fail" if unpinned else "pass") if nfrom else "unknown",
+            "evidence": unpinned or [f"{nfrom} FROM lines pinned by digest"],
+            "fix": "pin each FROM image as name@sha256:<digest>",
+        },
+        {
+            "item": "dependencies-locked",
+            "status": "fail" if lock_ev else ("pass" if nman or nfrom else "unknown"),
+            "evidence": lock_ev or [f"{nman} manifests with lockfiles"],
+            "fix": "commit lockfiles; use npm ci, pip --require-hashes, pkg=version for apk/apt",
+        },
+    ]
