@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Optional
 
 import typer
@@ -26,6 +25,3 @@ def checklist(
         for r in rows:
             output.say(f"{r['status']:8} {r['item']:22} {'; '.join(r['evidence'])[:200]}")
     raise typer.Exit(1 if any(r["status"] == "fail" for r in rows) else 0)
-
-
-_ = json
