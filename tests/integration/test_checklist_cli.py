@@ -28,3 +28,13 @@ def test_unparseable_dockerfile_exit_2(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM a b c d\n")
     r = run_assay("checklist", "--repo", str(tmp_path))
     assert r.code == 2 and "dockerfile-unparseable" in r.err
+
+
+def test_sarif_and_registry_unknown(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM debian\n")
+    r = run_assay("checklist", "--repo", str(tmp_path), "--registry", "127.0.0.1:5000", "-o", "sarif")
+    doc = json.loads(r.out)
+    assert doc["version"] == "2.1.0"
+    assert [x["ruleId"] for x in doc["runs"][0]["results"]] == ["base-images-pinned"]
+    r = run_assay("checklist", "--registry", "127.0.0.1:5000", "-o", "json")
+    assert json.loads(r.out)["rows"][0]["status"] == "unknown"

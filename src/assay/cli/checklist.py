@@ -13,13 +13,18 @@ from assay.cli.app import app
 @app.command("checklist")
 def checklist(
     repo: Annotated[Optional[str], typer.Option("--repo", help="repository directory")] = None,
-    fmt: Annotated[str, typer.Option("-o", "--output", help="table|json")] = "table",
+    registry: Annotated[Optional[str], typer.Option("--registry", help="registry reference")] = None,
+    fmt: Annotated[str, typer.Option("-o", "--output", help="table|json|sarif")] = "table",
 ) -> None:
     """One row per checklist item with pass/fail/unknown, evidence and fix."""
-    from assay.service.checklist import check_repo
+    from assay.service.checklist import check_registry, check_repo, to_sarif
 
     rows = check_repo(repo) if repo else []
-    if fmt == "json":
+    if registry:
+        rows.append(check_registry(registry))
+    if fmt == "sarif":
+        output.emit_json(to_sarif(rows))
+    elif fmt == "json":
         output.emit_json({"rows": rows})
     else:
         for r in rows:
