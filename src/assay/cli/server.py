@@ -78,11 +78,21 @@ def server(
     alert_backoff: Annotated[
         float, typer.Option("--alert-backoff", help="seconds before an alert's first retry (then doubling)")
     ] = 2.0,
+    dev_github_issuer: Annotated[
+        Optional[str],
+        typer.Option(
+            "--dev-github-issuer",
+            help="with --dev: the `iss` the GitHub-shaped dev issuer claims (e.g. GitHub's, to rehearse a workflow)",
+        ),
+    ] = None,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
     from assay.server.config import Settings
     from assay.server.main import serve
+
+    if dev_github_issuer and not dev:
+        raise InputError("usage", "--dev-github-issuer is a development setting: it needs --dev")
 
     serve(
         Settings(
@@ -107,6 +117,7 @@ def server(
             profile_min_interval=profile_min_interval,
             alert_attempts=alert_attempts,
             alert_backoff=alert_backoff,
+            dev_github_issuer=dev_github_issuer,
         )
     )
 

@@ -152,7 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.dev_key, app.state.dev_kid = dev_key, dev_kid
         app.state.dev_jwks = lambda: {"keys": [jwk_of(dev_pem, dev_kid)]}
         base = settings.url.rstrip("/") + "/dev/oidc"
-        for url, kind in ((base, "email"), (base + "/github", "github-workflow")):
+        for url, kind in ((base, "email"), (settings.dev_github_issuer_url, "github-workflow")):
             issuers[url] = IssuerConfig(url, kind, settings.audience)
             tokens.local_jwks[url] = app.state.dev_jwks
         app.include_router(routes_ca.dev_router)

@@ -42,6 +42,12 @@ class Settings:
     profile_min_interval: float = 30.0  # the shortest re-evaluation interval a profile may ask for
     alert_attempts: int = 5  # deliveries of an alert before it is dead-lettered
     alert_backoff: float = 2.0  # seconds before the first retry (doubling after each failure)
+    dev_github_issuer: str | None = None  # --dev only: the GitHub-shaped issuer's `iss` (CI rehearsals)
+
+    @property
+    def dev_github_issuer_url(self) -> str:
+        """The --dev GitHub-shaped issuer's URL: URL/dev/oidc/github, or the one --dev-github-issuer names."""
+        return self.dev_github_issuer or self.url.rstrip("/") + "/dev/oidc/github"
 
     @property
     def dev_issuer(self) -> str:

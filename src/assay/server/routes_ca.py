@@ -162,7 +162,10 @@ def trust_config(request: Request) -> dict[str, Any]:
 
 
 def _dev_issuer_url(request: Request, flavour: str) -> str:
-    base = request.app.state.settings.url.rstrip("/") + "/dev/oidc"
+    settings = request.app.state.settings
+    if flavour == "github":
+        return settings.dev_github_issuer_url  # type: ignore[no-any-return]
+    base = settings.url.rstrip("/") + "/dev/oidc"
     return base if flavour == "email" else f"{base}/{flavour}"
 
 

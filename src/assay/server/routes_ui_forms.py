@@ -89,7 +89,7 @@ def _security_page(request: Request, who: Viewer, project: str, values: dict[str
     settings = request.app.state.settings
     issuers = [(templates.GITHUB_ISSUER, "GitHub Actions")]
     if settings.dev:
-        issuers.append((settings.url.rstrip("/") + "/dev/oidc/github", "this server's dev issuer (GitHub-shaped)"))
+        issuers.append((settings.dev_github_issuer_url, "this server's dev issuer (GitHub-shaped)"))
     return _form_page(
         request, "profile_apply.html", who, project, error, title="Apply the Artifact Security profile",
         crumbs=_crumbs(project, ("Profiles", f"/ui/projects/{project}/profiles"),
