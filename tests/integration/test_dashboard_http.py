@@ -304,3 +304,27 @@ def test_profile_pages_show_real_results(site: Site, admin: httpx.Client) -> Non
     assert history.status_code == 200 and "signed" in history.text and "failure" in history.text
     missing = admin.get(f"/ui/projects/{project}/entities/99999999999999999999")
     _refused(missing, 404, "unknown-entity")
+
+
+def test_entities_come_in_pages(site: Site, admin: httpx.Client) -> None:
+    """The entities page shows 100 at a time, in registration order, with a next-page link that reaches the rest."""
+    import re
+
+    project = "dash-pages"
+    site.admin.ok("POST", "/api/v1/projects", {"name": project})
+    names = ["sha256:" + f"{i:064x}" for i in range(105)]
+    for name in names:
+        r = site.admin("POST", f"/api/v1/projects/{project}/entities", {"kind": "evidence-subject", "name": name})
+        assert r.status_code in (200, 201), r.text
+    first = admin.get(f"/ui/projects/{project}/entities")
+    assert first.status_code == 200
+    shown = [n for n in names if n in first.text]
+    assert shown == names[:100]
+    link = re.search(r'href="(/ui/projects/dash-pages/entities\?after=\d+)" rel="next"', first.text)
+    assert link, first.text[-1500:]
+    second = admin.get(link.group(1))
+    assert second.status_code == 200
+    assert [n for n in names if n in second.text] == names[100:]
+    assert 'rel="next"' not in second.text and "First page" in second.text
+    bad = admin.get(f"/ui/projects/{project}/entities?after=-1")
+    assert bad.status_code == 400 and "invalid-parameter" in bad.text

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 
 from assay.profiles.model import Entity
 from assay.store.schema import profile_history, profile_state
@@ -158,6 +158,44 @@ def latest(
     q = q.order_by(profile_state.c.profile, profile_state.c.entity_id, profile_state.c.target, profile_state.c.rule)
     with engine.connect() as conn:
         return [_state_json(r) for r in conn.execute(q)]
+
+
+def status_counts(
+    engine: Engine, project: str, by: str, profile: str | None = None, entity_ids: list[int] | None = None
+) -> dict[Any, dict[str, int]]:
+    """Latest-row counts per status, grouped by ``profile`` or ``entity_id``, counted by the database."""
+    c = profile_state.c
+    key = c.profile if by == "profile" else c.entity_id
+    q = select(key, c.status, func.count()).where(c.project == project)
+    if profile is not None:
+        q = q.where(c.profile == profile)
+    if entity_ids is not None:
+        q = q.where(c.entity_id.in_(entity_ids))
+    out: dict[Any, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for k, status, n in conn.execute(q.group_by(key, c.status)):
+            out.setdefault(int(k) if by != "profile" else k, {})[status] = int(n)
+    return out
+
+
+def summary_of(counts: dict[str, int]) -> dict[str, Any]:
+    """A summary (overall status and counts) from counts per status."""
+    overall = next((s for s in ("failure", "error", "success", "skipped") if counts.get(s)), "pending")
+    return {"status": overall, "counts": dict(counts)}
+
+
+def latest_of_entities(
+    engine: Engine, project: str, entity_ids: list[int], profile: str | None = None
+) -> list[dict[str, Any]]:
+    """The latest rows for the given entities only (a page of them), optionally of one profile."""
+    if not entity_ids:
+        return []
+    c = profile_state.c
+    q = select(profile_state).where(c.project == project, c.entity_id.in_(entity_ids))
+    if profile is not None:
+        q = q.where(c.profile == profile)
+    with engine.connect() as conn:
+        return [_state_json(r) for r in conn.execute(q.order_by(c.profile, c.entity_id, c.target, c.rule))]
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The read API the dashboard (and anything else showing results) uses: one call per page, plain JSON.
 
-``overview(engine, project)``   profiles with their overall status and entities with theirs (the project page)
-``profile_page(engine, project, name)``  a profile's document, version and every entity's rows (latest)
+``overview(engine, project[, after, limit])``  profiles with their overall status and entities (all or a page)
+``profile_page(engine, project, name[, after, limit])``  a profile's document, version and entities' latest rows
+``profile_summaries(engine, project)``  the profiles alone, their statuses counted by the database
 ``entity_page(engine, project, entity_id)``  an entity, its digests seen, latest rows per profile and its timeline
 ``timeline(engine, project, ...)``  history rows, newest first, with the cursor of the next page
 
@@ -18,25 +19,21 @@ from sqlalchemy import Engine
 
 from assay.profiles import history, records
 
-
-def _entities(engine: Engine, project: str) -> dict[int, dict[str, Any]]:
-    return {e.id: e.to_json() for e in records.list_entities(engine, project)}
+PAGE = 100  # entities per page on the overview and profile pages
 
 
-def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
-    out: dict[Any, list[dict[str, Any]]] = {}
-    for r in rows:
-        out.setdefault(r[key], []).append(r)
-    return out
+def _page(engine: Engine, project: str, after: int, limit: int | None) -> tuple[list[dict[str, Any]], int, int | None]:
+    """Entities as JSON: every one (``limit`` None) or one page after the id ``after``."""
+    if limit is None:
+        every = [e.to_json() for e in records.list_entities(engine, project)]
+        return every, len(every), None
+    page, total, nxt = records.entity_page(engine, project, after, limit)
+    return [e.to_json() for e in page], total, nxt
 
 
-def overview(engine: Engine, project: str) -> dict[str, Any]:
-    """Every profile (name, version, alert, interval, status, counts) and entity (with its status)."""
-    rows = history.latest(engine, project)
-    entities = _entities(engine, project)
-    per_entity, per_profile = _by(rows, "entityId"), _by(rows, "profile")
-    for eid, e in entities.items():
-        e.update(history.summary(per_entity.get(eid, [])))
+def profile_summaries(engine: Engine, project: str) -> list[dict[str, Any]]:
+    """Every profile (name, version, alert, interval, update) with its status and counts, counted by the database."""
+    counts = history.status_counts(engine, project, "profile")
     out = []
     for p in records.profile_rows(engine, project):
         item = {
@@ -47,21 +44,50 @@ def overview(engine: Engine, project: str) -> dict[str, Any]:
             "updated": int(p.updated),
             "updatedBy": p.updated_by,
         }
-        item.update(history.summary(per_profile.get(p.name, [])))
+        item.update(history.summary_of(counts.get(p.name, {})))
         out.append(item)
-    return {"project": project, "profiles": out, "entities": list(entities.values())}
+    return out
 
 
-def profile_page(engine: Engine, project: str, name: str) -> dict[str, Any]:
-    """A profile and, per entity, its latest rows (LookupError when the profile does not exist)."""
+def overview(engine: Engine, project: str, *, after: int = 0, limit: int | None = None) -> dict[str, Any]:
+    """Every profile with its status, and the entities (all, or a page of ``limit`` after ``after``) with theirs.
+
+    ``entityCount`` is the project's total; ``nextEntity`` the cursor of the next page (None on the last).
+    """
+    entities, total, nxt = _page(engine, project, after, limit)
+    ids = [int(e["id"]) for e in entities]
+    counts = history.status_counts(engine, project, "entity_id", entity_ids=ids if limit is not None else None)
+    for e in entities:
+        e.update(history.summary_of(counts.get(int(e["id"]), {})))
+    return {
+        "project": project,
+        "profiles": profile_summaries(engine, project),
+        "entities": entities,
+        "entityCount": total,
+        "nextEntity": nxt,
+    }
+
+
+def profile_page(
+    engine: Engine, project: str, name: str, *, after: int = 0, limit: int | None = None
+) -> dict[str, Any]:
+    """A profile and, per entity (all, or a page), its latest rows (LookupError when the profile does not exist)."""
     p = records.get_profile(engine, project, name)
-    rows = history.latest(engine, project, name)
-    entities = _entities(engine, project)
-    per: list[dict[str, Any]] = []
-    per_entity = _by(rows, "entityId")
-    for eid, e in entities.items():
-        mine = per_entity.get(eid, [])
+    entities, total, nxt = _page(engine, project, after, limit)
+    ids = [int(e["id"]) for e in entities]
+    rows = (
+        history.latest_of_entities(engine, project, ids, name)
+        if limit is not None
+        else history.latest(engine, project, name)
+    )
+    per_entity: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        per_entity.setdefault(int(r["entityId"]), []).append(r)
+    per = []
+    for e in entities:
+        mine = per_entity.get(int(e["id"]), [])
         per.append({**e, **history.summary(mine), "rows": mine})
+    counts = history.status_counts(engine, project, "profile", profile=name).get(name, {})
     return {
         "name": p.name,
         "version": int(p.version),
@@ -69,8 +95,10 @@ def profile_page(engine: Engine, project: str, name: str) -> dict[str, Any]:
         "alert": p.alert,
         "interval": int(p.interval),
         "nextRun": int(p.next_run),
-        **history.summary(rows),
+        **history.summary_of(counts),
         "entities": per,
+        "entityCount": total,
+        "nextEntity": nxt,
     }
 
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from assay.errors import InputError
 from assay.profiles.model import ENTITY_KINDS, Entity, Profile
@@ -109,6 +109,18 @@ def list_entities(engine: Engine, project: str) -> list[Entity]:
             select(profile_entities).where(profile_entities.c.project == project).order_by(profile_entities.c.id)
         ).all()
     return [Entity.from_row(r) for r in rows]
+
+
+def entity_page(engine: Engine, project: str, after: int = 0, limit: int = 100) -> tuple[list[Entity], int, int | None]:
+    """A page of a project's entities by id (``after`` the last id seen): the page, the total, the next cursor."""
+    c = profile_entities.c
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).where(c.project == project)).scalar_one())
+        rows = conn.execute(
+            select(profile_entities).where(c.project == project, c.id > after).order_by(c.id).limit(limit + 1)
+        ).all()
+    page = [Entity.from_row(r) for r in rows[:limit]]
+    return page, total, (page[-1].id if len(rows) > limit else None)
 
 
 def get_entity(engine: Engine, project: str, entity_id: int) -> Entity:

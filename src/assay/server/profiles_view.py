@@ -64,7 +64,7 @@ class ProfilesQueries:
         """Every profile with its rolled-up status and counts."""
         out = []
         documents = {p.name: p.document for p in records.profile_rows(self.engine, project)}
-        for p in query.overview(self.engine, project)["profiles"]:
+        for p in query.profile_summaries(self.engine, project):
             out.append(
                 ProfileRow(
                     p["name"],
@@ -78,13 +78,18 @@ class ProfilesQueries:
             )
         return out
 
-    def entities(self, project: str) -> list[EntityRow]:
-        """Every entity with each rule's latest status."""
-        rows = history.latest(self.engine, project)
+    def entities(self, project: str, after: int = 0, limit: int | None = None) -> list[EntityRow]:
+        """Entities (all, or a page after the id ``after``) with each rule's latest status."""
+        if limit is None:
+            found = records.list_entities(self.engine, project)
+            rows = history.latest(self.engine, project)
+        else:
+            found, _total, _next = records.entity_page(self.engine, project, after, limit)
+            rows = history.latest_of_entities(self.engine, project, [e.id for e in found])
         per: dict[int, list[dict[str, Any]]] = {}
         for r in rows:
             per.setdefault(int(r["entityId"]), []).append(r)
-        return [_entity_row(e.to_json(), per.get(e.id, [])) for e in records.list_entities(self.engine, project)]
+        return [_entity_row(e.to_json(), per.get(e.id, [])) for e in found]
 
     def entity(self, project: str, entity: str) -> EntityRow | None:
         """One entity by id (None when absent or not a number)."""

@@ -187,13 +187,24 @@ def profiles_page(
     )  # fmt: skip
 
 
+ENTITY_PAGE = 100  # entities per page: a project's page costs the same with 10 or 100,000 of them
+
+
 @router.get("/ui/projects/{project}/entities")
-def entities_page(request: Request, project: str, who: Annotated[Viewer, Depends(page("profile.read"))]) -> Response:
-    rows = _profiles(request).entities(project)
+def entities_page(
+    request: Request, project: str, who: Annotated[Viewer, Depends(page("profile.read"))], after: str | None = None
+) -> Response:
+    from assay.server import params
+
+    start = params.number(after, "after", 0)
+    rows = _profiles(request).entities(project, start, ENTITY_PAGE + 1)
+    more = len(rows) > ENTITY_PAGE
+    rows = rows[:ENTITY_PAGE]
     return html(
         request, "entities.html", viewer=who, title=f"Entities of {project}", section="projects",
         crumbs=_crumbs(project, ("Entities", None)), project=project, entities=rows,
         can_write=who.server_admin or allows(who.role, "profile.write"),
+        next_after=rows[-1].id if more and rows else None, paged=start > 0,
     )  # fmt: skip
 
 

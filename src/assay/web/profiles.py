@@ -68,8 +68,8 @@ class ProfilesView(Protocol):
         """The project's profiles with their rolled-up status."""
         ...
 
-    def entities(self, project: str) -> list[EntityRow]:
-        """The project's entities with each rule's latest status."""
+    def entities(self, project: str, after: int = 0, limit: int | None = None) -> list[EntityRow]:
+        """The project's entities (all, or ``limit`` of them after the id ``after``) with each rule's latest status."""
         ...
 
     def entity(self, project: str, entity: str) -> EntityRow | None:
@@ -88,7 +88,7 @@ class NoProfiles:
         """Nothing yet."""
         return []
 
-    def entities(self, project: str) -> list[EntityRow]:
+    def entities(self, project: str, after: int = 0, limit: int | None = None) -> list[EntityRow]:
         """Nothing yet."""
         return []
 

@@ -80,3 +80,41 @@ def test_the_scheduler_evaluates_live_projects_only(tmp_path: Path) -> None:
     assert history.latest(engine, "gone") == []
     # evaluated now: not due again until its interval has passed
     assert Scheduler(engine, ctx, Options(tick=0)).run_round().profiles == 0
+
+
+def test_pages_of_entities_and_counted_summaries(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    migrate(engine)
+    records.apply_profile(engine, "p", parse_profile(json.dumps(DOC).encode(), 0), "me")
+    made = [
+        records.add_entity(
+            engine, Entity(0, "p", "image", f"127.0.0.1:5000/team/app{i}", ("latest",), None, True, 1, "me")
+        )
+        for i in range(7)
+    ]
+    for i, e in enumerate(made):
+        status = "failure" if i % 3 == 0 else "success"
+        out = Outcome(
+            f"t{i}", "sha256:" + "a" * 64, "signed", status, "no-signatures" if status == "failure" else "", ""
+        )
+        history.record(engine, "p", "release", 1, e, [out], 1000 + i)
+    every = query.overview(engine, "p")
+    assert every["entityCount"] == 7 and every["nextEntity"] is None and len(every["entities"]) == 7
+    assert (
+        every["profiles"][0]["counts"] == {"failure": 3, "success": 4} and every["profiles"][0]["status"] == "failure"
+    )
+    assert query.profile_summaries(engine, "p") == every["profiles"]
+    seen, after = [], 0
+    while True:  # pages of 3 cover every entity once, in id order, with the same statuses as the whole list
+        page = query.overview(engine, "p", after=after, limit=3)
+        assert page["entityCount"] == 7 and len(page["entities"]) <= 3
+        seen += [(e["id"], e["status"]) for e in page["entities"]]
+        if page["nextEntity"] is None:
+            break
+        after = page["nextEntity"]
+    assert seen == [(e["id"], e["status"]) for e in every["entities"]]
+    prof = query.profile_page(engine, "p", "release", after=made[2].id, limit=2)
+    assert [e["id"] for e in prof["entities"]] == [made[3].id, made[4].id] and prof["nextEntity"] == made[4].id
+    assert [r["status"] for e in prof["entities"] for r in e["rows"]] == ["failure", "success"]
+    assert prof["counts"] == {"failure": 3, "success": 4}  # the profile's summary is over every entity, not the page
+    assert query.profile_page(engine, "p", "release", after=made[-1].id, limit=2)["entities"] == []
