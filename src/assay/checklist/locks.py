@@ -52,7 +52,7 @@ def check_requirements(path: str, text: str) -> list[Finding]:
 def check_run(path: str, line: int, cmd: str) -> list[Finding]:
     """Check one RUN/shell command for unpinned package installs."""
     out: list[Finding] = []
-    for part in re.split(r"&&|\|\||;", cmd):
+    for part in re.split(r"&&|\|\||;|\n", cmd):
         try:
             w = shlex.split(part)
         except ValueError:
