@@ -152,3 +152,51 @@ def test_cluster_manifest_rows(tmp_path: Path) -> None:
     (d / "broken.yaml").write_text("a: [\n")
     r = run_assay("checklist", "--cluster-manifests", str(d))
     assert r.code == 2 and "error[manifest-unparseable]" in r.err
+
+
+CHECKLIST_POLICY = """apiVersion: assay.dev/v1
+kind: Policy
+metadata: {name: checklist}
+spec:
+  match: {images: ["*"]}
+  require:
+    - name: release-ready
+      checklist:
+        authorities: {keys: [KEY]}
+ITEMS"""
+
+
+def test_checklist_policy_rule(tmp_path: Path) -> None:
+    from assay.oci.layout import Layout
+    from tests.integration.conftest import build_image, tar_layer
+
+    build_image(Layout(tmp_path / "layout", create=True), "", "v1", [tar_layer({"bin/app": b"y"})])
+    assert run_assay("keygen", "--output-prefix", "k", cwd=tmp_path).code == 0
+    assert run_assay("keygen", "--output-prefix", "o", cwd=tmp_path).code == 0
+    img = "oci:layout:v1"
+
+    def evaluate(key: str, items: str = "") -> tuple[int, dict]:
+        (tmp_path / "p.yaml").write_text(CHECKLIST_POLICY.replace("KEY", key).replace("ITEMS", items))
+        r = run_assay("policy", "eval", img, "--policy", "p.yaml", "-o", "json", cwd=tmp_path)
+        assert r.code in (0, 1), r.err
+        (rule,) = json.loads(r.out)["evaluations"][0]["rules"]
+        return r.code, rule
+
+    code, rule = evaluate("k.pub")
+    assert code == 1 and rule["kind"] == "checklist" and rule["reason"] == "no-signatures"
+    assert rule["message"].startswith("image-signed:")
+    assert run_assay("sign", img, "--key", "k.key", cwd=tmp_path).code == 0
+    code, rule = evaluate("k.pub")
+    assert code == 1 and rule["reason"] == "attestation-missing" and rule["message"].startswith("image-provenance:")
+    found = {c["what"]: c["found"] for c in rule["checks"] if c["what"].startswith("image-")}
+    assert found == {"image-signed": "pass", "image-provenance": "fail (attestation-missing)",
+                     "image-sbom": "fail (attestation-missing)"}  # fmt: skip
+    # only the items asked for
+    assert evaluate("k.pub", "        items: [image-signed]\n")[0] == 0
+    # another key's authority: the signature item fails as a signature rule would
+    code, rule = evaluate("o.pub", "        items: [image-signed]\n")
+    assert code == 1 and rule["reason"] == "threshold-not-met"
+    # an unknown item is refused when the policy loads
+    (tmp_path / "p.yaml").write_text(CHECKLIST_POLICY.replace("KEY", "k.pub").replace("ITEMS", "        items: [x]\n"))
+    r = run_assay("policy", "eval", img, "--policy", "p.yaml", cwd=tmp_path)
+    assert r.code == 2 and "error[policy-invalid]" in r.err
