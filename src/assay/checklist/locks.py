@@ -5,6 +5,11 @@ from __future__ import annotations
 import posixpath
 import re
 
+from assay.checklist.model import Finding
+from assay.checklist.runs import check_run
+
+__all__ = ["LOCKS", "Finding", "check_manifests", "check_requirements", "check_run"]
+
 # manifest name -> lockfile names accepted beside it
 LOCKS: dict[str, tuple[str, ...]] = {
     "package.json": ("package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"),
