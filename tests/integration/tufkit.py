@@ -94,3 +94,65 @@ def make_repo(srv: ServerProcess, tmp: Path, public: bool = True) -> Repo:
     repo.root = (work / f"{project}.root.json").read_bytes()
     assert json.loads(repo.root)["signed"]["version"] == 1
     return repo
+
+
+@dataclass
+class Signed:
+    """A repository initialised in-process (python-tuf Metadata API): its keys and its versions so far."""
+
+    root_signer: Any
+    targets_signer: Any
+    online: Any
+    root: Any
+    targets: Any
+
+    def bytes(self, md: Any) -> bytes:
+        from assay.tuf.repository import to_bytes
+
+        return to_bytes(md)
+
+    def next_targets(self, **changes: Any) -> bytes:
+        """Targets version N+1, signed by the targets key (``changes``: attributes of the Targets payload)."""
+        from assay.tuf import offline
+
+        self.targets.signed.version += 1
+        self.targets.signed.expires = offline.expiry(30)
+        for k, v in changes.items():
+            setattr(self.targets.signed, k, v)
+        return self.bytes(offline.sign(self.targets, [self.targets_signer]))
+
+    def next_root(self) -> bytes:
+        from assay.tuf import offline
+
+        self.root.signed.version += 1
+        return self.bytes(offline.sign(self.root, [self.root_signer]))
+
+
+def online_key(url: str) -> Any:
+    from securesystemslib.signer import SSlibKey
+
+    doc = dict(httpx.get(url + "/api/v1/tuf/online-keys", timeout=10).json()["keys"][0])
+    return SSlibKey.from_dict(doc.pop("keyid"), doc)
+
+
+def build(url: str, delegations: Any = None) -> tuple[Signed, dict[str, str]]:
+    """Root v1 and targets v1 for a new repository (fresh keys), and the init request body."""
+    from securesystemslib.signer import CryptoSigner
+    from tuf.api.metadata import Metadata, Targets
+
+    from assay.tuf import offline
+
+    rs, ts = CryptoSigner.generate_ecdsa(), CryptoSigner.generate_ecdsa()
+    online = online_key(url)
+    root = offline.sign(offline.build_root([rs.public_key], 1, [ts.public_key], 1, online, 30), [rs])
+    targets = offline.sign(Metadata(Targets(expires=offline.expiry(30), delegations=delegations)), [ts])
+    signed = Signed(rs, ts, online, root, targets)
+    return signed, {"root": signed.bytes(root).decode(), "targets": signed.bytes(targets).decode()}
+
+
+def init_in_process(admin: Api, project: str, delegations: Any = None) -> Signed:
+    """A repository for ``project`` created through the HTTP API as ``admin``."""
+    signed, body = build(admin.srv.url, delegations)
+    r = admin("POST", f"/api/v1/projects/{project}/tuf", body)
+    assert r.status_code == 201, r.text
+    return signed
