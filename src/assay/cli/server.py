@@ -85,6 +85,22 @@ def server(
             help="with --dev: the `iss` the GitHub-shaped dev issuer claims (e.g. GitHub's, to rehearse a workflow)",
         ),
     ] = None,
+    tuf_online_key: Annotated[
+        Optional[list[str]],
+        typer.Option("--tuf-online-key", help="TUF snapshot/timestamp signer (key file or URI), repeatable"),
+    ] = None,
+    tuf_trust_project: Annotated[
+        Optional[str], typer.Option("--tuf-trust-project", help="project whose TUF repository carries Sigstore trust")
+    ] = None,
+    tuf_tick: Annotated[
+        float, typer.Option("--tuf-tick", help="seconds between TUF re-signing rounds (0: off)")
+    ] = 60.0,
+    tuf_timestamp_expiry: Annotated[
+        float, typer.Option("--tuf-timestamp-expiry", help="seconds a TUF timestamp is valid")
+    ] = 86400.0,
+    tuf_snapshot_expiry: Annotated[
+        float, typer.Option("--tuf-snapshot-expiry", help="seconds a TUF snapshot is valid")
+    ] = 7 * 86400.0,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -118,6 +134,11 @@ def server(
             alert_attempts=alert_attempts,
             alert_backoff=alert_backoff,
             dev_github_issuer=dev_github_issuer,
+            tuf_online_keys=list(tuf_online_key or []),
+            tuf_trust_project=tuf_trust_project,
+            tuf_tick=tuf_tick,
+            tuf_timestamp_expiry=tuf_timestamp_expiry,
+            tuf_snapshot_expiry=tuf_snapshot_expiry,
         )
     )
 

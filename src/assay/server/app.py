@@ -226,15 +226,20 @@ def create_app(settings: Settings) -> FastAPI:
     from assay.server import routes_ui
 
     routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui
+    from assay.server import routes_tuf
+
+    resigner = routes_tuf.mount(app, settings, engine)  # issue 25: TUF repositories at /tuf/{project}/
 
     @app.on_event("startup")
     def _warm() -> None:
         pool.warm()
         scheduler.start()
+        resigner.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
         scheduler.stop()
+        resigner.stop()
         anchoring.stop()
         pool.close()
         log.close()
