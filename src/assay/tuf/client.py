@@ -391,8 +391,7 @@ def _trusted_keyids(updater: Updater | None, role: str) -> set[str] | None:
     trusted = updater._trusted_set
     if role in TOP_LEVEL:
         return set(trusted.root.roles[role].keyids)
-    for name in list(trusted):
-        md = trusted.get(name)
+    for md in list(trusted):  # TrustedMetadataSet iterates over its Signed values
         if (
             isinstance(md, Targets)
             and md.delegations is not None
