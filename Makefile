@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server gra
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
-.PHONY: run demo test install test-install system-deps browser-deps lint typecheck unit smoke conformance tuf-conformance bench fuzz clean
+.PHONY: run demo test install test-install system-deps browser-deps interop-deps lint typecheck unit smoke conformance tuf-conformance bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-test-install: $(VENV)/.test-installed system-deps browser-deps
+test-install: $(VENV)/.test-installed system-deps browser-deps interop-deps
 
 # axe-core for the dashboard's accessibility check in the browser tests (tests/browser/), from npm into a
 # test-local directory; without npm the browser tests skip (and fail under CI=true).
@@ -34,6 +34,16 @@ browser-deps:
 	  if command -v npm >/dev/null; then npm install --silent --no-save --no-package-lock --prefix tests/browser axe-core >/dev/null \
 	    || echo "npm install axe-core failed; the browser tests will skip"; \
 	  else echo "npm missing: cannot install axe-core; the browser tests will skip"; fi; \
+	fi
+
+# The npm Sigstore client (@sigstore/cli: tuf-js and sigstore-js, a second TUF implementation) for
+# tests/interop/test_tuf_sigstore_clients.py, into a test-local prefix; without npm those tests skip (fail under CI=true).
+SIGSTORE_JS := tests/interop/node_modules/@sigstore/cli/bin/run
+interop-deps:
+	@if [ ! -f $(SIGSTORE_JS) ]; then \
+	  if command -v npm >/dev/null; then npm install --silent --no-save --no-package-lock --prefix tests/interop @sigstore/cli@0.10.3 >/dev/null \
+	    || echo "npm install @sigstore/cli failed; its interop tests will skip"; \
+	  else echo "npm missing: cannot install @sigstore/cli; its interop tests will skip"; fi; \
 	fi
 
 # System components the tests use. Installed with apt-get when running as root;

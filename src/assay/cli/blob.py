@@ -160,11 +160,27 @@ def verify_blob(
     insecure_ignore_tlog: Annotated[
         bool, typer.Option("--insecure-ignore-tlog", help="verify a key-based --signature with no log entry")
     ] = False,
+    instance: Annotated[
+        Optional[str], typer.Option("--instance", help="trust from this Sigstore instance's TUF repository URL")
+    ] = None,
+    tuf_root: Annotated[
+        Optional[Path],
+        typer.Option("--tuf-root", help="the instance's TUF root.json, when not `assay tuf client init`ed"),
+    ] = None,
 ) -> None:
     """Verify a blob against a Sigstore bundle, cosign's legacy bundle, or a detached --signature."""
     from assay.service import blob
 
     def run() -> Any:
+        nonlocal trusted_root
+        if instance is not None:
+            if trusted_root is not None:
+                raise InputError("usage", "give --instance or --trusted-root, not both")
+            from assay.tuf.client import instance_trust
+
+            trusted_root = str(instance_trust(instance, tuf_root)["trusted_root.json"])
+        elif tuf_root is not None:
+            raise InputError("usage", "--tuf-root goes with --instance")
         policy = identity_policy(
             certificate_identity,
             certificate_identity_regexp,

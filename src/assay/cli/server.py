@@ -101,6 +101,12 @@ def server(
     tuf_snapshot_expiry: Annotated[
         float, typer.Option("--tuf-snapshot-expiry", help="seconds a TUF snapshot is valid")
     ] = 7 * 86400.0,
+    log_name: Annotated[
+        str,
+        typer.Option(
+            "--log-name", help="the log's checkpoint name (like Rekor's, the host of its URL for sigstore-js)"
+        ),
+    ] = "assay",
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -139,6 +145,7 @@ def server(
             tuf_tick=tuf_tick,
             tuf_timestamp_expiry=tuf_timestamp_expiry,
             tuf_snapshot_expiry=tuf_snapshot_expiry,
+            log_name=log_name,
         )
     )
 

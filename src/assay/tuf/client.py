@@ -409,3 +409,30 @@ def _role_of(url: str) -> str:
     name = parse.unquote(url.rsplit("/", 1)[-1][: -len(".json")])
     head, _, rest = name.partition(".")
     return rest if head.isdigit() and rest else name
+
+
+TRUST_TARGETS = ("trusted_root.json", "signing_config.v0.2.json")
+
+
+def instance_trust(instance: str, tuf_root: Path | None = None, *, offline: bool = False) -> dict[str, Path]:
+    """A Sigstore instance's ``trusted_root.json`` and ``signing_config.v0.2.json``, fetched and verified over TUF.
+
+    ``instance`` is the TUF repository URL (metadata at ``<instance>/``, targets at ``<instance>/targets/``, as
+    sigstore-python reads it). Trust starts from the root the client was initialised with (``assay tuf client
+    init ROOT --metadata-url INSTANCE``) or from ``tuf_root`` when that directory has none yet — never on first use.
+    """
+    base = instance.rstrip("/") + "/"
+    dirs = load_dirs(None, base, base + "targets/")
+    if not (dirs.metadata_dir / "root.json").is_file():
+        if tuf_root is None:
+            raise InputError(
+                "tuf-client-uninitialised",
+                f"no trusted TUF root for {instance}",
+                hint="give --tuf-root ROOT.json (obtained out of band) or run `assay tuf client init`",
+            )
+        try:
+            init(tuf_root.read_bytes(), dirs)
+        except OSError as exc:
+            raise InputError("file-unreadable", f"{tuf_root}: {exc.strerror}") from None
+    got = download(dirs, list(TRUST_TARGETS), offline=offline)
+    return {f.name: f.path for f in got}

@@ -1,0 +1,159 @@
+"""Real Sigstore clients take assay's trust only from its TUF repository (``/tuf/sigstore`` of a --dev server).
+
+sigstore-python 4.x (``trust-instance`` with the bootstrap root, then ``sign``/``verify`` with ``--instance``),
+``assay verify-blob --instance`` (python-tuf ngclient) and the npm ``@sigstore/cli`` (tuf-js, a second TUF
+implementation) verify the same bundles; a tampered trust target on a mirror is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_assay
+from tests.integration.accesskit import start
+from tests.integration.conftest import ServerProcess, dev_token
+
+SIGSTORE = Path(sys.executable).parent / "sigstore"
+NODE_CLI = Path(__file__).parent / "node_modules" / "@sigstore" / "cli" / "bin" / "run"
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data")}
+
+
+def _sigstore(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SIGSTORE), *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=_env(home))
+
+
+def test_sigstore_python_signs_and_verifies_with_tuf_distributed_trust(dev_server, tmp_path: Path) -> None:
+    srv = dev_server
+    instance = f"{srv.url}/tuf/sigstore"
+    issuer = srv.url + "/dev/oidc"
+    root = srv.data_dir / "tuf" / "sigstore" / "root.json"
+    home = tmp_path / "home"
+    (tmp_path / "a.txt").write_text("signed through TUF trust")
+    r = _sigstore("--instance", instance, "trust-instance", str(root), cwd=tmp_path, home=home)
+    assert r.returncode == 0, r.stderr
+    r = _sigstore("--instance", instance, "sign", "--identity-token", dev_token(srv, email="py@example.com"), "a.txt",
+                  cwd=tmp_path, home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = _sigstore("--instance", instance, "verify", "identity", "--cert-identity", "py@example.com",
+                  "--cert-oidc-issuer", issuer, "a.txt", cwd=tmp_path, home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = _sigstore("--instance", instance, "verify", "identity", "--cert-identity", "x@example.com",
+                  "--cert-oidc-issuer", issuer, "a.txt", cwd=tmp_path, home=home)  # fmt: skip
+    assert r.returncode != 0
+    # assay takes the same trust through TUF (ngclient) and verifies sigstore-python's bundle
+    adir = {"XDG_DATA_HOME": str(home / "assay-data")}
+    ok = run_assay("verify-blob", "a.txt", "--certificate-identity", "py@example.com", "--certificate-oidc-issuer",
+                   issuer, "--instance", instance, "--tuf-root", str(root), cwd=tmp_path, env=adir)  # fmt: skip
+    assert ok.code == 0, ok.err
+    no = run_assay(
+        "verify-blob",
+        "a.txt",
+        "--certificate-identity",
+        "x@example.com",
+        "--certificate-oidc-issuer",
+        issuer,
+        "--instance",
+        instance,
+        cwd=tmp_path,
+        env=adir,
+    )  # fmt: skip (the root is kept from the first)
+    assert no.code == 1 and "error[identity-mismatch]" in no.err, no.err
+    # with no bootstrap root there is no trust at all (no trust on first use)
+    fresh = run_assay("verify-blob", "a.txt", "--certificate-identity", "py@example.com", "--certificate-oidc-issuer",
+                      issuer, "--instance", instance, cwd=tmp_path, env={"XDG_DATA_HOME": str(tmp_path / "none")})  # fmt: skip
+    assert fresh.code == 2 and "error[tuf-client-uninitialised]" in fresh.err, fresh.err
+
+
+def _node_cli() -> list[str]:
+    if not NODE_CLI.exists() or shutil.which("node") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("@sigstore/cli missing: `make test` installs it into tests/interop/node_modules")
+        pytest.skip("@sigstore/cli missing (make test-install installs it with npm)")
+    return ["node", str(NODE_CLI)]
+
+
+@pytest.fixture
+def named_dev_server(tmp_path: Path, database: str | None) -> Iterator[ServerProcess]:
+    """A --dev server whose log is named after its host: sigstore-js matches a checkpoint's signer name against
+    the tlog's baseUrl (as Rekor's "rekor.sigstore.dev" is in its URL)."""
+    srv = start(tmp_path, database, "--log-name", "127.0.0.1")
+    yield srv
+    srv.stop()
+
+
+def test_sigstore_js_verifies_an_assay_bundle_through_tuf(named_dev_server: ServerProcess, tmp_path: Path) -> None:
+    srv = named_dev_server
+    node = _node_cli()
+    instance = f"{srv.url}/tuf/sigstore"
+    issuer = srv.url + "/dev/oidc"
+    root = srv.data_dir / "tuf" / "sigstore" / "root.json"
+    (tmp_path / "b.txt").write_text("assay-signed, tuf-js-verified")
+    r = run_assay("sign-blob", "b.txt", "--identity-token", dev_token(srv, email="js@example.com"), "--server", srv.url,
+                  "--bundle", "b.sigstore.json", cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+
+    def verify(email: str, cache: str, blob: str = "b.txt") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*node, "verify", "b.sigstore.json", "--blob-file", blob, "--certificate-identity-email", email,
+             "--certificate-issuer", issuer, "--tuf-mirror-url", instance, "--tuf-root-path", str(root),
+             "--tuf-cache-path", str(tmp_path / cache)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env(tmp_path / "home"),
+        )  # fmt: skip
+
+    ok = verify("js@example.com", "c1")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert (tmp_path / "c1").is_dir() and any((tmp_path / "c1").rglob("timestamp.json"))  # trust came over TUF
+    assert verify("other@example.com", "c2").returncode != 0
+    (tmp_path / "evil.txt").write_text("something else")
+    assert verify("js@example.com", "c3", blob="evil.txt").returncode != 0
+
+
+def test_tampered_trust_target_is_refused_by_both_python_clients(dev_server, tmp_path: Path) -> None:
+    """A mirror serving its own trusted_root.json under the real name: sigstore-python and assay refuse it."""
+    import hashlib
+
+    import httpx
+
+    from tests.integration.tufmirror import Mirror
+
+    srv = dev_server
+    root = srv.data_dir / "tuf" / "sigstore" / "root.json"
+    mirror = Mirror(srv.url)
+    try:
+        base = f"{srv.url}/tuf/sigstore"
+        real = httpx.get(f"{base}/timestamp.json", timeout=10).json()
+        del real
+        # find the served trusted_root.json's hashed name through the delegated role and replace its bytes
+        from tuf.ngclient import Updater
+
+        (tmp_path / "m").mkdir()
+        up = Updater(str(tmp_path / "m"), base + "/", str(tmp_path), base + "/targets/", bootstrap=root.read_bytes())
+        info = up.get_targetinfo("trusted_root.json")
+        assert info is not None
+        digest = info.hashes["sha256"]
+        evil = bytearray(httpx.get(f"{base}/targets/{digest}.trusted_root.json", timeout=10).content)
+        evil[-3] ^= 1
+        assert hashlib.sha256(evil).hexdigest() != digest
+        mirror.overrides[f"/tuf/sigstore/targets/{digest}.trusted_root.json"] = bytes(evil)
+        instance = f"{mirror.url}/tuf/sigstore"
+        home = tmp_path / "home"
+        r = _sigstore("--instance", instance, "trust-instance", str(root), cwd=tmp_path, home=home)
+        assert r.returncode != 0
+        (tmp_path / "a.txt").write_text("x")
+        a = run_assay("verify-blob", "a.txt", "--certificate-identity", "x@example.com", "--certificate-oidc-issuer",
+                      "https://x", "--instance", instance, "--tuf-root", str(root), cwd=tmp_path,
+                      env={"XDG_DATA_HOME": str(home / "assay")})  # fmt: skip
+        assert a.code == 1 and "error[tuf-target-mismatch]" in a.err, a.err
+    finally:
+        mirror.close()
