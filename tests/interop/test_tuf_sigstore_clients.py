@@ -7,6 +7,8 @@ implementation) verify the same bundles; a tampered trust target on a mirror is 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from tests.conftest import run_assay
 from tests.integration.accesskit import start
@@ -154,3 +157,81 @@ def test_tampered_trust_target_is_refused_by_both_python_clients(dev_server, tmp
         assert a.code == 1 and "error[tuf-target-mismatch]" in a.err, a.err
     finally:
         mirror.close()
+
+
+def test_rotation_reaches_clients_without_reconfiguration(tmp_path: Path, database: str | None) -> None:
+    """rotate-key log, ca, tsa and ctlog on a stopped server: after the restart sigstore-python signs with the new
+    keys through the same ``--instance`` (trust refreshed over TUF), and bundles from before still verify."""
+    srv = start(tmp_path, database, "--log-name", "127.0.0.1")
+    try:
+        instance, issuer = f"{srv.url}/tuf/sigstore", srv.url + "/dev/oidc"
+        root = srv.data_dir / "tuf" / "sigstore" / "root.json"
+        home = tmp_path / "home"
+        for name in ("old.txt", "new.txt"):
+            (tmp_path / name).write_text(f"{name} contents")
+        assert _sigstore("--instance", instance, "trust-instance", str(root), cwd=tmp_path, home=home).returncode == 0
+
+        def sign(name: str) -> None:
+            r = _sigstore("--instance", instance, "sign", "--identity-token", dev_token(srv, email="rot@example.com"),
+                          name, cwd=tmp_path, home=home)  # fmt: skip
+            assert r.returncode == 0, r.stderr
+
+        def verify(name: str) -> None:
+            r = _sigstore("--instance", instance, "verify", "identity", "--cert-identity", "rot@example.com",
+                          "--cert-oidc-issuer", issuer, name, cwd=tmp_path, home=home)  # fmt: skip
+            assert r.returncode == 0, (name, r.stderr)
+            a = run_assay("verify-blob", name, "--certificate-identity", "rot@example.com", "--certificate-oidc-issuer",
+                          issuer, "--instance", instance, "--tuf-root", str(root), cwd=tmp_path,
+                          env={"XDG_DATA_HOME": str(home / "assay")})  # fmt: skip
+            assert a.code == 0, (name, a.err)
+
+        sign("old.txt")
+        verify("old.txt")
+        before = _trusted_root(instance, root, tmp_path / "t1")
+        srv.stop()
+        for kind in ("log", "ca", "tsa", "ctlog"):
+            r = run_assay("server", "rotate-key", kind, "--data-dir", str(srv.data_dir))
+            assert r.code == 0, r.err
+        srv.start()
+        after = _trusted_root(instance, root, tmp_path / "t2")
+        for field in ("tlogs", "certificateAuthorities", "timestampAuthorities", "ctlogs"):
+            assert len(after[field]) == 2, field
+            old = after[field][1]
+            assert (old.get("publicKey") or old)["validFor"]["end"]  # the retired window is closed
+        assert after["certificateAuthorities"][1]["certChain"] == before["certificateAuthorities"][0]["certChain"]
+        assert after["tlogs"][0]["logId"] != before["tlogs"][0]["logId"]
+        sign("new.txt")
+        new_bundle = json.loads((tmp_path / "new.txt.sigstore.json").read_text())
+        assert (
+            new_bundle["verificationMaterial"]["tlogEntries"][0]["logId"]["keyId"]
+            == after["tlogs"][0]["logId"]["keyId"]
+        )
+        leaf = x509.load_der_x509_certificate(
+            base64.b64decode(new_bundle["verificationMaterial"]["certificate"]["rawBytes"])
+        )
+        issuing = after["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"]
+        leaf.verify_directly_issued_by(x509.load_der_x509_certificate(base64.b64decode(issuing)))  # the new CA
+        verify("new.txt")
+        verify("old.txt")
+        if NODE_CLI.exists() and shutil.which("node"):  # tuf-js follows the rotation too
+            for name in ("old.txt", "new.txt"):
+                r = subprocess.run(
+                    ["node", str(NODE_CLI), "verify", f"{name}.sigstore.json", "--blob-file", name,
+                     "--certificate-identity-email", "rot@example.com", "--certificate-issuer", issuer,
+                     "--tuf-mirror-url", instance, "--tuf-root-path", str(root), "--tuf-cache-path", str(tmp_path / "js")],
+                    cwd=tmp_path, capture_output=True, text=True, timeout=120, env=_env(home),
+                )  # fmt: skip
+                assert r.returncode == 0, (name, r.stdout + r.stderr)
+        bad = run_assay("server", "rotate-key", "hsm", "--data-dir", str(srv.data_dir))
+        assert bad.code == 2 and "error[rotate-kind-unknown]" in bad.err
+    finally:
+        srv.stop()
+
+
+def _trusted_root(instance: str, root: Path, where: Path) -> dict:  # type: ignore[type-arg]
+    from assay.tuf import client
+
+    dirs = client.ClientDirs(where / "metadata", instance + "/", instance + "/targets/")
+    client.init(root.read_bytes(), dirs)
+    (path,) = [f.path for f in client.download(dirs, ["trusted_root.json"])]
+    return json.loads(path.read_text())  # type: ignore[no-any-return]

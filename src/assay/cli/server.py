@@ -21,9 +21,13 @@ from assay.cli.options import (
 )
 from assay.errors import InputError
 
+server_app = typer.Typer(help="Run the assay server (`assay server [OPTIONS]`); `rotate-key` for its Sigstore keys.")
+app.add_typer(server_app, name="server")
 
-@app.command()
+
+@server_app.callback(invoke_without_command=True)
 def server(
+    ctx: typer.Context,
     dev: Annotated[bool, typer.Option("--dev", help="development mode (loud warning)")] = False,
     data_dir: Annotated[str, typer.Option("--data-dir", help="keys and the SQLite database")] = ".assay",
     database: Annotated[
@@ -110,6 +114,8 @@ def server(
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
+    if ctx.invoked_subcommand is not None:
+        return
     from assay.server.config import Settings
     from assay.server.main import serve
 
@@ -148,6 +154,19 @@ def server(
             log_name=log_name,
         )
     )
+
+
+@server_app.command("rotate-key")
+def rotate_key(
+    kind: Annotated[str, typer.Argument(help="log, ca, tsa or ctlog")],
+    data_dir: Annotated[str, typer.Option("--data-dir", help="the (stopped) server's data directory")] = ".assay",
+) -> None:
+    """Retire the server's log/CA/TSA/CT key: its trusted-root window ends now, new material is made at the next
+    start, which republishes trusted_root.json over TUF; bundles made before the rotation keep verifying."""
+    from assay.server import trust_history
+
+    entry = trust_history.rotate(Path(data_dir), kind)
+    output.say(f"retired the {kind} key (valid {entry['start']} .. {entry['end']}); restart the server to publish")
 
 
 dev_app = typer.Typer(help="Development helpers (need a server started with --dev).", no_args_is_help=True)
