@@ -119,6 +119,7 @@ class Forger:
         self.signer = keys.tuf_signer(str(srv.data_dir / "keys" / "tuf-online.pem"))
         self.base = f"{srv.url}/tuf/{project}"
         self.path = f"/tuf/{project}"
+        self.step = 0  # each forged version lies further ahead than the last
 
     def current(self, role: str) -> Any:
         from tuf.api.metadata import Metadata
@@ -145,11 +146,12 @@ class Forger:
 
         snap = self.current("snapshot")
         ts = self.current("timestamp")
+        self.step += 10
         for name, version in snapshot_meta.items():
             snap.signed.meta[f"{name}.json"] = MetaFile(version)
-        snap.signed.version = ts.signed.snapshot_meta.version + 10
+        snap.signed.version = ts.signed.snapshot_meta.version + self.step
         mirror.overrides[f"{self.path}/{snap.signed.version}.snapshot.json"] = self.sign(snap)
-        ts.signed.version += 10
+        ts.signed.version += self.step
         ts.signed.snapshot_meta = MetaFile(snap.signed.version)
         ts.signed.expires = expires or datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
         mirror.overrides[f"{self.path}/timestamp.json"] = self.sign(ts)

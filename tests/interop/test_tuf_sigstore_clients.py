@@ -235,3 +235,42 @@ def _trusted_root(instance: str, root: Path, where: Path) -> dict:  # type: igno
     client.init(root.read_bytes(), dirs)
     (path,) = [f.path for f in client.download(dirs, ["trusted_root.json"])]
     return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def test_sigstore_python_refuses_rollback_and_freeze_from_a_mirror(dev_server, tmp_path: Path) -> None:
+    """sigstore-python (its own python-tuf updater) behind a malicious mirror of /tuf/sigstore."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.tufmirror import Forger, Mirror
+
+    srv = dev_server
+    root = srv.data_dir / "tuf" / "sigstore" / "root.json"
+    issuer = srv.url + "/dev/oidc"
+    mirror = Mirror(srv.url)
+    forger = Forger(srv, "sigstore")
+    instance = f"{mirror.url}/tuf/sigstore"
+    home = tmp_path / "home"
+    (tmp_path / "a.txt").write_text("a")
+    try:
+        assert _sigstore("--instance", instance, "trust-instance", str(root), cwd=tmp_path, home=home).returncode == 0
+        r = _sigstore("--instance", instance, "sign", "--identity-token", dev_token(srv, email="m@example.com"), "a.txt",
+                      cwd=tmp_path, home=home)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+
+        def verify() -> subprocess.CompletedProcess[str]:
+            return _sigstore("--instance", instance, "verify", "identity", "--verbose", "--cert-identity", "m@example.com",
+                             "--cert-oidc-issuer", issuer, "a.txt", cwd=tmp_path, home=home)  # fmt: skip
+
+        assert verify().returncode == 0
+        honest = forger.sign(forger.current("timestamp"))
+        forger.publish(mirror, {})  # a newer (forged) timestamp and snapshot: the client moves on to them
+        assert verify().returncode == 0
+        mirror.overrides = {f"{forger.path}/timestamp.json": honest}  # replay the older timestamp: rollback
+        r = verify()
+        assert r.returncode != 0 and "BadVersionNumberError" in r.stderr + r.stdout, r.stderr
+        mirror.overrides = {}
+        forger.publish(mirror, {}, expires=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5))
+        r = verify()  # freeze: a timestamp already expired
+        assert r.returncode != 0 and "ExpiredMetadataError" in r.stderr + r.stdout, r.stderr
+    finally:
+        mirror.close()

@@ -329,6 +329,8 @@ def refusal(exc: BaseException, seen: _Seen | None = None) -> AssayError | None:
         return VerificationError("tuf-offline-missing", f"{text} (offline)", hint="refresh while online first")
     if isinstance(exc, exceptions.DownloadLengthMismatchError):
         return VerificationError("tuf-endless-data", f"{seen.url or 'a download'}: {text}")
+    if isinstance(exc, exceptions.SlowRetrievalError) and _refused(exc):
+        return EnvironmentFailure("tuf-unreachable", f"{seen.url or 'the repository'}: cannot connect")
     if isinstance(exc, exceptions.SlowRetrievalError):
         return EnvironmentFailure("tuf-slow-retrieval", f"{seen.url or 'a download'}: too slow ({text})")
     if isinstance(exc, exceptions.DownloadHTTPError):
@@ -369,6 +371,13 @@ def refusal(exc: BaseException, seen: _Seen | None = None) -> AssayError | None:
     if isinstance(exc, OSError):
         return EnvironmentFailure("tuf-client-io", f"{exc}")
     return None
+
+
+def _refused(exc: BaseException) -> bool:
+    """urllib3 reports a refused connection as a connect timeout, which ngclient calls slow retrieval."""
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", None)
+    return type(reason).__name__ == "NewConnectionError" or isinstance(reason, ConnectionRefusedError)
 
 
 def _unsigned(text: str, seen: _Seen) -> AssayError:
