@@ -71,6 +71,13 @@ def test_sigstore_python_signs_and_verifies_with_tuf_distributed_trust(dev_serve
         env=adir,
     )  # fmt: skip (the root is kept from the first)
     assert no.code == 1 and "error[identity-mismatch]" in no.err, no.err
+    # assay signs through the same instance (services from the TUF-distributed signing config); sigstore verifies
+    r2 = run_assay("sign-blob", "a.txt", "--identity-token", dev_token(srv, email="as@example.com"), "--instance",
+                   instance, "--bundle", "a.assay.json", cwd=tmp_path, env=adir)  # fmt: skip
+    assert r2.code == 0, r2.err
+    r = _sigstore("--instance", instance, "verify", "identity", "--bundle", "a.assay.json", "--cert-identity",
+                  "as@example.com", "--cert-oidc-issuer", issuer, "a.txt", cwd=tmp_path, home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
     # with no bootstrap root there is no trust at all (no trust on first use)
     fresh = run_assay("verify-blob", "a.txt", "--certificate-identity", "py@example.com", "--certificate-oidc-issuer",
                       issuer, "--instance", instance, cwd=tmp_path, env={"XDG_DATA_HOME": str(tmp_path / "none")})  # fmt: skip

@@ -103,6 +103,13 @@ def sign_blob(
     output_certificate: Annotated[
         Optional[str], typer.Option("--output-certificate", help="also write the certificate (base64 PEM, as cosign)")
     ] = None,
+    instance: Annotated[
+        Optional[str], typer.Option("--instance", help="sign with the services this instance's TUF repository names")
+    ] = None,
+    tuf_root: Annotated[
+        Optional[Path],
+        typer.Option("--tuf-root", help="the instance's TUF root.json, when not `assay tuf client init`ed"),
+    ] = None,
 ) -> None:
     """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token).
 
@@ -110,6 +117,12 @@ def sign_blob(
     """
     from assay.service import blob, detached
 
+    if instance is not None:
+        if server is not None:
+            raise InputError("usage", "give --instance or --server, not both")
+        from assay.tuf.client import instance_server
+
+        server = instance_server(instance, tuf_root)
     detached_only = bundle is None and bool(output_signature or output_certificate)
     token = read_token(identity_token)
     b, out = blob.sign_file(file, key, bundle, password_file, server, token, write_bundle=not detached_only)

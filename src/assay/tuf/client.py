@@ -445,3 +445,21 @@ def instance_trust(instance: str, tuf_root: Path | None = None, *, offline: bool
             raise InputError("file-unreadable", f"{tuf_root}: {exc.strerror}") from None
     got = download(dirs, list(TRUST_TARGETS), offline=offline)
     return {f.name: f.path for f in got}
+
+
+def instance_server(instance: str, tuf_root: Path | None = None) -> str:
+    """The assay server a TUF-distributed ``signing_config.v0.2.json`` names for signing (CA and log on one URL)."""
+    path = instance_trust(instance, tuf_root)["signing_config.v0.2.json"]
+    try:
+        config = json.loads(path.read_bytes())
+        ca = config["caUrls"][0]["url"]
+        logs = [u["url"] for u in config.get("rekorTlogUrls", [])]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise VerificationError("signing-config-invalid", f"the instance's signing config is unusable: {exc}") from None
+    if logs and logs[0].rstrip("/") != ca.rstrip("/"):
+        raise InputError(
+            "instance-services-split",
+            f"the instance's CA ({ca}) and log ({logs[0]}) are on different servers",
+            hint="sign with sigstore-python --instance, or give --server",
+        )
+    return str(ca).rstrip("/")
