@@ -178,6 +178,13 @@ def check_targets(
     """
     md = parse(data, Targets)
     new: Targets = md.signed
+    delegator, name = chain[-1]
+    try:
+        if name != role:
+            raise ValueError(role)
+        delegator.get_delegated_role(name)
+    except ValueError:
+        raise reject("tuf-role-unknown", f"role {role!r} is not delegated") from None
     if current_version is not None and new.version <= current_version:
         raise reject("tuf-version-not-increasing", f"{role} version {new.version} is not above {current_version}")
     _not_expired(new, now)
@@ -189,12 +196,7 @@ def check_targets(
             if isinstance(delegator, Targets) and not _in_delegation(delegator, name, path):
                 raise reject("tuf-target-outside-delegation", f"target {path!r} is outside {name}'s delegated paths")
     _check_delegations(new, role, taken)
-    delegator, name = chain[-1]
-    try:
-        missing = _signatures(delegator, name, md)
-    except ValueError:
-        raise reject("tuf-role-unknown", f"role {role!r} is not delegated") from None
-    return Verdict(md, missing)
+    return Verdict(md, _signatures(delegator, name, md))
 
 
 def merge_signatures(pending: Metadata[Any], upload: Metadata[Any]) -> Metadata[Any]:
