@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,9 @@ def test_each_bad_upload_has_its_reason_and_publishes_nothing(case: Case) -> Non
         bad.append(("roles/targets", _targets(case, targets={path: tf}), "tuf-target-path-escapes"))
     tf = TargetFile.from_data("never-uploaded", b"missing", ["sha256"])
     bad.append(("roles/targets", _targets(case, targets={"never-uploaded": tf}), "tuf-target-missing"))
+    assert case.put("blobs", b"uploaded bytes").status_code == 201
+    wrong = TargetFile(999, {"sha256": hashlib.sha256(b"uploaded bytes").hexdigest()}, "t")
+    bad.append(("roles/targets", _targets(case, targets={"t": wrong}), "tuf-target-invalid"))  # length differs
     own = Delegations({}, roles={"../up": DelegatedRole("../up", [], 1, False, paths=["*"])})
     bad.append(("roles/targets", _targets(case, delegations=own), "tuf-role-name-invalid"))
     for path, content, reason in bad:
