@@ -31,6 +31,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 from securesystemslib.signer import CryptoSigner  # noqa: E402
+from tests.conftest import loopback_http  # noqa: E402
+from tests.integration.accesskit import admin_api, new_project, start  # noqa: E402
+from tests.integration.tufkit import init_in_process  # noqa: E402
 from tuf.api.metadata import (  # noqa: E402
     Delegations,
     Metadata,
@@ -46,9 +49,6 @@ from tuf.ngclient import Updater, UpdaterConfig  # noqa: E402
 
 from assay.tuf import offline  # noqa: E402
 from assay.tuf.repository import to_bytes  # noqa: E402
-from tests.conftest import loopback_http  # noqa: E402
-from tests.integration.accesskit import admin_api, new_project, start  # noqa: E402
-from tests.integration.tufkit import init_in_process  # noqa: E402
 
 
 def _target(i: int) -> tuple[str, bytes]:
@@ -194,8 +194,10 @@ def main() -> None:
     total = args.targets + args.add
     print(f"TUF repository: {total:,} targets in {args.bins} hash bins (median bin {statistics.median(bin_sizes):,.0f} "
           f"bytes); flat targets role {flat_bytes:,} bytes")  # fmt: skip
-    print(f"  initial publish of {args.bins} bin versions over HTTP: {initial:.1f} s "
-          f"({initial / args.bins * 1000:.0f} ms per role version, snapshot+timestamp re-signed each time)")
+    print(
+        f"  initial publish of {args.bins} bin versions over HTTP: {initial:.1f} s "
+        f"({initial / args.bins * 1000:.0f} ms per role version, snapshot+timestamp re-signed each time)"
+    )
     print(f"  add {args.add:,} targets and publish: {release:.1f} s ({len(touched)} bin versions, "
           f"{args.add:,} uploads)")  # fmt: skip
     print(f"  {'':<28}{'bins (assay)':>14}{'flat (peer)':>14}{'bins/flat':>11}")
@@ -207,7 +209,7 @@ def main() -> None:
 
 
 class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
