@@ -15,6 +15,7 @@ from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root, Signed, Snapshot, Targets, Timestamp
 
 from assay.errors import InputError
+from assay.formats import safejson
 
 MAX_METADATA_BYTES = 2 * 1024 * 1024
 MAX_TARGET_BYTES = 4 * 1024 * 1024 - 64 * 1024
@@ -33,8 +34,11 @@ def parse(data: bytes, kind: type[Signed]) -> Metadata[Any]:
     """Metadata of type ``kind`` from ``data``, or ``tuf-metadata-malformed`` / ``tuf-metadata-too-large``."""
     if len(data) > MAX_METADATA_BYTES:
         raise reject("tuf-metadata-too-large", f"metadata is {len(data)} bytes; at most {MAX_METADATA_BYTES}")
-    try:
-        md: Metadata[Any] = Metadata.from_bytes(data)
+    try:  # the hardened loader first (depth, lone surrogates, no NaN); python-tuf builds from the parsed object
+        doc = safejson.load_object(data, what="TUF metadata", max_bytes=MAX_METADATA_BYTES)
+        md: Metadata[Any] = Metadata.from_dict(doc)
+    except InputError as exc:
+        raise reject("tuf-metadata-malformed", exc.message) from None
     except Exception as exc:  # python-tuf raises DeserializationError, ValueError, KeyError, TypeError ...
         raise reject("tuf-metadata-malformed", f"the metadata does not parse: {exc}") from None
     if not isinstance(md.signed, kind):
