@@ -161,3 +161,9 @@ def test_delegating_a_taken_name_is_refused(keys: dict[str, CryptoSigner]) -> No
     data = _signed(body_md, keys["t"])
     chain: list[Any] = [(_root(keys).signed, "targets")]
     assert _reason(validate.check_targets, data, "targets", 1, chain, {"dev"}, NOW) == "tuf-delegation-invalid"
+
+
+@pytest.mark.parametrize("data", [b"[" * 5000 + b"]" * 5000, b'{"signed": "\\ud800", "signatures": []}', b"\xff\xfe",
+                                  b'{"signed": NaN}'])  # fmt: skip
+def test_hostile_json_is_malformed_metadata(data: bytes) -> None:
+    assert _reason(validate.parse, data, Targets) == "tuf-metadata-malformed"
