@@ -92,8 +92,11 @@ def test_delegation_and_developer_signing(repo: Repo, tmp_path: Path) -> None:
 def test_hash_bins(repo: Repo, tmp_path: Path) -> None:
     t = repo.key("t")[0]
     bins_key, bins_pub = repo.key("bins")
-    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--bin-key", bins_pub, "--key", bins_pub,
-                   "--signer", t)  # fmt: skip
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--signer", t)
+    assert r.code == 2 and "error[tuf-no-key]" in r.err, r.err
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "12", "--bin-key", bins_pub, "--signer", t)
+    assert r.code == 2 and "error[tuf-delegation-invalid]" in r.err, r.err  # not a power of two
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--bin-key", bins_pub, "--signer", t)
     assert r.code == 0, r.err
     succinct = SuccinctRoles([], 1, 4, "bin")
     path = "pkgs/a-1.0.tar.gz"
