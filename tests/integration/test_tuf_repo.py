@@ -92,8 +92,11 @@ def test_delegation_and_developer_signing(repo: Repo, tmp_path: Path) -> None:
 def test_hash_bins(repo: Repo, tmp_path: Path) -> None:
     t = repo.key("t")[0]
     bins_key, bins_pub = repo.key("bins")
-    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--bin-key", bins_pub, "--key", bins_pub,
-                   "--signer", t)  # fmt: skip
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--signer", t)
+    assert r.code == 2 and "error[tuf-no-key]" in r.err, r.err
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "12", "--bin-key", bins_pub, "--signer", t)
+    assert r.code == 2 and "error[tuf-delegation-invalid]" in r.err, r.err  # not a power of two
+    r = repo.assay("delegate", "--role", "bin", "--succinct-bins", "16", "--bin-key", bins_pub, "--signer", t)
     assert r.code == 0, r.err
     succinct = SuccinctRoles([], 1, 4, "bin")
     path = "pkgs/a-1.0.tar.gz"
@@ -207,3 +210,47 @@ def test_dev_server_publishes_sigstore_trust(tuf_server: ServerProcess, tmp_path
 
     again = admin_api(tuf_server).ok("POST", "/api/v1/tuf/republish")
     assert again == {"project": "sigstore", "published": None}  # bytes unchanged: no new version
+
+
+def test_nested_delegation_stays_within_every_parent(repo: Repo, tmp_path: Path) -> None:
+    t = repo.key("t")[0]
+    dev, dev_pub = repo.key("dev")
+    sub, sub_pub = repo.key("sub")
+    # TUF patterns match segment by segment: app/* does not cover app/sub/s, app/*/* does
+    r = repo.assay("delegate", "--role", "dev", "--paths", "app/*", "--paths", "app/*/*", "--key", dev_pub,
+                   "--signer", t)  # fmt: skip
+    assert r.code == 0, r.err
+    r = repo.assay("delegate", "--delegator", "dev", "--role", "sub", "--paths", "app/sub/*", "--paths", "lib/*",
+                   "--key", sub_pub, "--signer", dev)  # fmt: skip
+    assert r.code == 0, r.err
+    r = repo.assay("add-target", _file(repo, "s", b"sub's"), "--path", "app/sub/s", "--role", "sub", "--key", sub)
+    assert r.code == 0, r.err
+    up = repo.updater(tmp_path / "c")
+    up.refresh()
+    assert up.get_targetinfo("app/sub/s") is not None
+    # lib/* is in sub's own delegation but not in dev's: unreachable, so refused
+    r = repo.assay("add-target", _file(repo, "l", b"lib"), "--path", "lib/x", "--role", "sub", "--key", sub)
+    assert r.code == 2 and "error[tuf-target-outside-delegation]" in r.err, r.err
+
+
+def test_cli_refusals(repo: Repo, tuf_server: ServerProcess) -> None:
+    from tests.integration.accesskit import grant, session, unique
+
+    t = repo.key("t")[0]
+    r = repo.assay("add-target", _file(repo, "x", b"x"), "--path", "../x", "--role", "targets", "--key", t)
+    assert r.code == 2 and "error[tuf-target-path-escapes]" in r.err, r.err
+    email = unique("pub") + "@example.com"
+    grant(repo.admin, repo.project, email, "publisher")
+    token = session(tuf_server, email)
+    dev_pub = repo.key("dev")[1]
+    before = repo.versions()
+    r = repo.assay("delegate", "--role", "dev", "--paths", "*", "--key", dev_pub, "--signer", t, token=token)
+    assert r.code == 2 and "error[insufficient-role]" in r.err, r.err
+    r = repo.assay("rotate-root", "--signer", repo.key("r1")[0], "--signer", repo.key("r2")[0], token=token)
+    assert r.code == 2 and "error[insufficient-role]" in r.err, r.err
+    assert repo.versions() == before
+    # a publisher may sign the top-level targets role with its key
+    r = repo.assay("add-target", _file(repo, "ok", b"ok"), "--role", "targets", "--key", t, token=token)
+    assert r.code == 0, r.err
+    r = repo.assay("init", "--root-key", t, "--targets-key", t)
+    assert r.code == 2 and "error[tuf-already-initialised]" in r.err, r.err

@@ -89,14 +89,19 @@ def status(project: ProjectOpt, server: ServerOpt = None, out: OutputOpt = "text
             p = row["pending"]
             line += f"; pending v{p['version']} missing {p['missing']}"
         output.say(line)
+        if row["keys"]:
+            signed = set(row.get("signatures", []))
+            output.say("    keys: " + " ".join(k[:12] + ("✓" if k in signed else "") for k in row["keys"]))
 
 
 @tuf_app.command("delegate")
 def delegate(
     project: ProjectOpt,
     role: Annotated[str, typer.Option("--role", help="delegated role name (bins: their name prefix)")],
-    key: Annotated[list[str], typer.Option("--key", help="the role's public key (file or signer URI), repeatable")],
     signer: SignerOpt,
+    key: Annotated[
+        Optional[list[str]], typer.Option("--key", help="the role's public key (file or signer URI), repeatable")
+    ] = None,
     server: ServerOpt = None,
     paths: Annotated[Optional[list[str]], typer.Option("--paths", help="target path pattern, repeatable")] = None,
     hash_prefixes: Annotated[Optional[list[str]], typer.Option("--hash-prefixes", help="path hash prefix")] = None,
@@ -116,7 +121,12 @@ def delegate(
     The role's keys become exactly --key: leaving a key out revokes it at once."""
     from assay.tuf import keys, offline
 
-    pubs: list[Any] = [keys.public_key(k) for k in (bin_key or key if succinct_bins else key)]
+    specs = (bin_key or key) if succinct_bins else key
+    if not specs:
+        from assay.errors import InputError
+
+        raise InputError("tuf-no-key", "which keys may sign the role?", hint="pass --key PUB (bins: --bin-key PUB)")
+    pubs: list[Any] = [keys.public_key(k) for k in specs]
     doc = offline.delegate(
         _client(server, project, token), offline.signers_for(signer), role, pubs, threshold, paths=paths,
         hash_prefixes=hash_prefixes, terminating=terminating, bins=succinct_bins, delegator=delegator,

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 
 from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.server.auth import Principal, require
 from assay.server.config import DEV_ADMIN, Settings, key_in_data_dir
 from assay.server.names import check_project
@@ -75,9 +76,9 @@ async def pending(
 
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except ValueError:
-        raise InputError("tuf-metadata-malformed", "the body is not JSON") from None
+        body = safejson.load_object(await request.body(), what="the TUF init request")
+    except InputError as exc:
+        raise InputError("tuf-metadata-malformed", exc.message) from None
     if not isinstance(body, dict) or not isinstance(body.get("root"), str) or not isinstance(body.get("targets"), str):
         raise InputError("tuf-metadata-malformed", 'expected {"root": "<root.json>", "targets": "<targets.json>"}')
     return body

@@ -324,6 +324,8 @@ class Repository:
                 raise reject("tuf-target-invalid", f"target {path!r}: length {length}, uploaded {have[digest]}")
 
     def _store(self, conn: Connection, project: str, role: str, md: Metadata[Any]) -> None:
+        """Publish ``md`` re-serialised from what was checked, never the upload's own bytes (no JSON that two
+        parsers could read differently, e.g. duplicate keys, reaches a client)."""
         conn.execute(insert(tuf_metadata).values(
             project=project, role=role, version=md.signed.version, data=to_bytes(md),
             expires=int(md.signed.expires.timestamp()), created=_now_ms(),

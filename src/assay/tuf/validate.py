@@ -15,6 +15,7 @@ from tuf.api.exceptions import RepositoryError
 from tuf.api.metadata import Metadata, Root, Signed, Snapshot, Targets, Timestamp
 
 from assay.errors import InputError
+from assay.formats import safejson
 
 MAX_METADATA_BYTES = 2 * 1024 * 1024
 MAX_TARGET_BYTES = 4 * 1024 * 1024 - 64 * 1024
@@ -33,8 +34,11 @@ def parse(data: bytes, kind: type[Signed]) -> Metadata[Any]:
     """Metadata of type ``kind`` from ``data``, or ``tuf-metadata-malformed`` / ``tuf-metadata-too-large``."""
     if len(data) > MAX_METADATA_BYTES:
         raise reject("tuf-metadata-too-large", f"metadata is {len(data)} bytes; at most {MAX_METADATA_BYTES}")
-    try:
-        md: Metadata[Any] = Metadata.from_bytes(data)
+    try:  # the hardened loader first (depth, lone surrogates, no NaN); python-tuf builds from the parsed object
+        doc = safejson.load_object(data, what="TUF metadata", max_bytes=MAX_METADATA_BYTES)
+        md: Metadata[Any] = Metadata.from_dict(doc)
+    except InputError as exc:
+        raise reject("tuf-metadata-malformed", exc.message) from None
     except Exception as exc:  # python-tuf raises DeserializationError, ValueError, KeyError, TypeError ...
         raise reject("tuf-metadata-malformed", f"the metadata does not parse: {exc}") from None
     if not isinstance(md.signed, kind):
@@ -178,6 +182,13 @@ def check_targets(
     """
     md = parse(data, Targets)
     new: Targets = md.signed
+    delegator, name = chain[-1]
+    try:
+        if name != role:
+            raise ValueError(role)
+        delegator.get_delegated_role(name)
+    except ValueError:
+        raise reject("tuf-role-unknown", f"role {role!r} is not delegated") from None
     if current_version is not None and new.version <= current_version:
         raise reject("tuf-version-not-increasing", f"{role} version {new.version} is not above {current_version}")
     _not_expired(new, now)
@@ -189,12 +200,7 @@ def check_targets(
             if isinstance(delegator, Targets) and not _in_delegation(delegator, name, path):
                 raise reject("tuf-target-outside-delegation", f"target {path!r} is outside {name}'s delegated paths")
     _check_delegations(new, role, taken)
-    delegator, name = chain[-1]
-    try:
-        missing = _signatures(delegator, name, md)
-    except ValueError:
-        raise reject("tuf-role-unknown", f"role {role!r} is not delegated") from None
-    return Verdict(md, missing)
+    return Verdict(md, _signatures(delegator, name, md))
 
 
 def merge_signatures(pending: Metadata[Any], upload: Metadata[Any]) -> Metadata[Any]:
