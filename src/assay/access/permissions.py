@@ -41,7 +41,11 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "policy.write": ("policy_writer", True),
     "profile.read": ("viewer", False),
     "profile.write": ("policy_writer", True),
+    "tuf.read": ("viewer", False),
+    "tuf.sign": ("publisher", True),
     "tuf.delegate": ("policy_writer", True),
+    "tuf.root": ("admin", True),
+    "tuf.republish": ("server_admin", True),
     "artifact.read": ("viewer", False),
     "artifact.publish": ("publisher", True),
     "artifact.delete": ("admin", True),
@@ -54,7 +58,7 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
 
 # Read actions a project with visibility ``public`` allows to anyone, even without credentials.
 # Visibility is the project's own setting: a child is not public because its parent is.
-PUBLIC_READS = frozenset({"artifact.read", "evidence.read"})
+PUBLIC_READS = frozenset({"artifact.read", "evidence.read", "tuf.read"})
 VISIBILITIES = ("members", "public")
 
 # Writes that need no credentials (they create them), audited all the same.

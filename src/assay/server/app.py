@@ -26,7 +26,7 @@ from assay.crypto import keys
 from assay.errors import AssayError, EnvironmentFailure
 from assay.log.note import LogIdentity
 from assay.log.service import LogService
-from assay.server import access_setup, routes_ca, routes_log
+from assay.server import access_setup, routes_ca, routes_log, trust_history
 from assay.server.config import MAX_BODY_BYTES, Settings, key_in_data_dir, signer_for, tree_id
 from assay.server.limits import BodyLimit
 from assay.server.work import WorkerPool
@@ -188,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
             }
         ]
         doc["timestampAuthorities"] = [_cert_authority(tsa.chain, settings.url.rstrip("/") + "/api/v1/timestamp")]
-        return doc
+        return trust_history.merge(settings.data_dir, doc)  # keys retired by `assay server rotate-key` (issue 25)
 
     def signing_config() -> dict[str, Any]:
         start = {"start": log_start.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -226,15 +226,20 @@ def create_app(settings: Settings) -> FastAPI:
     from assay.server import routes_ui
 
     routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui
+    from assay.server import routes_tuf
+
+    resigner = routes_tuf.mount(app, settings, engine)  # issue 25: TUF repositories at /tuf/{project}/
 
     @app.on_event("startup")
     def _warm() -> None:
         pool.warm()
         scheduler.start()
+        resigner.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
         scheduler.stop()
+        resigner.stop()
         anchoring.stop()
         pool.close()
         log.close()

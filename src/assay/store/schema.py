@@ -394,3 +394,44 @@ broker_releases = Table(
     Column("created", BigInteger, nullable=False),
 )
 Index("ix_broker_releases_key", broker_releases.c.project, broker_releases.c.key_name, broker_releases.c.id)
+
+# ---- TUF repositories, one per project (issue 25, migration 0009_tuf) ----------------------
+
+tuf_metadata = Table(
+    "tuf_metadata",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),  # the signed metadata exactly as served
+    Column("expires", BigInteger, nullable=False),  # seconds since the epoch
+    Column("created", BigInteger, nullable=False),  # ms
+)
+
+tuf_pending = Table(
+    "tuf_pending",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # a checked version still short of its threshold
+    Column("created", BigInteger, nullable=False),
+)
+
+tuf_delegations = Table(
+    "tuf_delegations",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("delegator", String(160), nullable=False),  # the role whose current version delegates ``role``
+)
+
+tuf_blobs = Table(
+    "tuf_blobs",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("length", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)

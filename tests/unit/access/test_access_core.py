@@ -8,7 +8,7 @@ import pytest
 
 from assay.access.audit import GENESIS, row_hash, walk
 from assay.access.credentials import parse_duration
-from assay.access.permissions import PERMISSIONS, ROLES, allows, check_role, is_write, min_role
+from assay.access.permissions import PERMISSIONS, ROLES, allows, check_role, is_write, min_role, public_read
 from assay.access.projects import check_name
 from assay.access.ratelimit import Buckets, parse_rate
 from assay.errors import InputError
@@ -21,6 +21,12 @@ def test_roles_are_ordered_and_every_action_has_a_known_minimum() -> None:
     assert not allows("admin", "project.create")  # server administrators only
     for action, (role, _) in PERMISSIONS.items():
         assert role in (*ROLES, "authenticated", "server_admin"), action
+    # TUF: anyone reads a public repository; developers sign, policy writers delegate, admins own the root
+    assert public_read("tuf.read") and allows("viewer", "tuf.read") and not allows(None, "tuf.read")
+    assert allows("publisher", "tuf.sign") and not allows("viewer", "tuf.sign")
+    assert allows("policy_writer", "tuf.delegate") and not allows("publisher", "tuf.delegate")
+    assert allows("admin", "tuf.root") and not allows("policy_writer", "tuf.root")
+    assert min_role("tuf.republish") == "server_admin" and all(is_write(a) for a in ("tuf.sign", "tuf.root"))
     with pytest.raises(KeyError):
         min_role("no.such.action")
     assert is_write("session.create") and is_write("member.write") and not is_write("audit.read")
