@@ -39,6 +39,7 @@ GROUPS = (
     "profile",
     "crypt",
     "checklist",
+    "registry",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -60,6 +61,7 @@ COMMANDS = {
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
     **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
     "checklist": "checklist",
+    "registry": "registry",
 }
 
 

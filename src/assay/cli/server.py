@@ -85,6 +85,16 @@ def server(
             help="with --dev: the `iss` the GitHub-shaped dev issuer claims (e.g. GitHub's, to rehearse a workflow)",
         ),
     ] = None,
+    registry_service: Annotated[
+        Optional[list[str]],
+        typer.Option("--registry-service", help="a registry `service` name to issue tokens for (repeatable)"),
+    ] = None,
+    registry_token_alg: Annotated[
+        str, typer.Option("--registry-token-alg", help="registry token signature: ES256 or RS256")
+    ] = "ES256",
+    registry_token_lifetime: Annotated[
+        int, typer.Option("--registry-token-lifetime", min=1, max=3600, help="registry token lifetime, seconds")
+    ] = 300,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -118,6 +128,9 @@ def server(
             alert_attempts=alert_attempts,
             alert_backoff=alert_backoff,
             dev_github_issuer=dev_github_issuer,
+            registry_services=list(registry_service or []),
+            registry_token_alg=registry_token_alg,
+            registry_token_lifetime=registry_token_lifetime,
         )
     )
 

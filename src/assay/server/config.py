@@ -43,6 +43,9 @@ class Settings:
     alert_attempts: int = 5  # deliveries of an alert before it is dead-lettered
     alert_backoff: float = 2.0  # seconds before the first retry (doubling after each failure)
     dev_github_issuer: str | None = None  # --dev only: the GitHub-shaped issuer's `iss` (CI rehearsals)
+    registry_services: list[str] = field(default_factory=list)  # registry token service: accepted `service`s
+    registry_token_alg: str = "ES256"  # or RS256
+    registry_token_lifetime: int = 300  # seconds
 
     @property
     def dev_github_issuer_url(self) -> str:

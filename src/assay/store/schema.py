@@ -394,3 +394,14 @@ broker_releases = Table(
     Column("created", BigInteger, nullable=False),
 )
 Index("ix_broker_releases_key", broker_releases.c.project, broker_releases.c.key_name, broker_releases.c.id)
+
+# ---- registry token service: per-project push rule (migration 0010_registry) -------------------------------
+
+registry_push_policies = Table(
+    "registry_push_policies",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("document", Text, nullable=False),  # {"push": "any"|"ci-only", "rules": [...]} as parsed
+    Column("updated", BigInteger, nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
