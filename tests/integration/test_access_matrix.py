@@ -220,6 +220,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     },
     ("DELETE", "/api/v1/projects/{project}/sinks/{name}"): _sink,
     ("GET", "/api/v1/projects/{project}/alerts"): lambda c: None,
+    # the registry token service's push rule
+    ("PUT", "/api/v1/projects/{project}/registry/push-policy"): lambda c: {"push": "ci-only", "rules": []},
+    ("GET", "/api/v1/projects/{project}/registry/push-policy"): lambda c: None,
 }
 PLACEHOLDERS = {
     "entity_id": "1",
