@@ -23,12 +23,13 @@ from sqlalchemy import Engine, select
 from assay.access import audit
 from assay.access.credentials import SESSION_PREFIX, TOKEN_PREFIX, Principal, anonymous
 from assay.access.errors import AccessError
-from assay.access.gate import Access
+from assay.access.gate import CACHE_MAX, CACHE_TTL, Access
 from assay.access.mint import Maker, mint
 from assay.access.projects import NAME
 from assay.ca.oidc import TokenVerifier
 from assay.errors import AssayError
 from assay.registry import grant, pushpolicy
+from assay.registry.auditgroup import GroupAppender
 from assay.registry.scope import Scope, parse_scopes
 from assay.registry.token import TokenKey, claims, read_refresh, refresh_claims, sign
 from assay.store.schema import projects, registry_push_policies
@@ -101,6 +102,8 @@ class TokenService:
         self.access, self.key, self.issuer, self.services = access, key, issuer, services
         self.verifier, self.lifetime = verifier, lifetime
         self.engine: Engine = access.engine
+        self.appender = GroupAppender(access.audit)
+        self._policies: dict[str, tuple[pushpolicy.PushPolicy, float]] = {}
 
     # ---- who ------------------------------------------------------------------------
 
@@ -171,7 +174,18 @@ class TokenService:
         return owner
 
     def push_policy(self, project: str) -> pushpolicy.PushPolicy:
-        """The project's push rule (``any`` unless one was set)."""
+        """The project's push rule (``any`` unless one was set); cached as briefly as the access checks are
+        (a change made here applies at once, one made by another process within ``CACHE_TTL``)."""
+        hit = self._policies.get(project)
+        if hit is not None and hit[1] >= time.monotonic():
+            return hit[0]
+        policy = self._read_policy(project)
+        if len(self._policies) >= CACHE_MAX:
+            self._policies.clear()
+        self._policies[project] = (policy, time.monotonic() + CACHE_TTL)
+        return policy
+
+    def _read_policy(self, project: str) -> pushpolicy.PushPolicy:
         with self.engine.connect() as conn:
             doc = conn.execute(
                 select(registry_push_policies.c.document).where(registry_push_policies.c.project == project)
@@ -185,6 +199,7 @@ class TokenService:
         with write_transaction(self.engine) as conn:
             conn.execute(t.delete().where(t.c.project == project))
             conn.execute(t.insert().values(project=project, document=doc, updated=int(time.time()), updated_by=actor))
+        self._policies.clear()
 
     def decide(self, caller: Caller, scope: Scope) -> grant.Decision:
         """One scope's grant for the caller."""
@@ -265,6 +280,7 @@ class TokenService:
     def _audit(
         self, p: Principal, service: str, decisions: list[grant.Decision], address: str, request_id: str
     ) -> None:
+        events = []
         by_project: dict[str | None, list[grant.Decision]] = {}
         for d in decisions:
             by_project.setdefault(d.project, []).append(d)
@@ -274,24 +290,25 @@ class TokenService:
             result = "ok" if not refused else (f"partial:{refused[0]}" if any_granted else f"refused:403:{refused[0]}")
             asked = " ".join(str(d.asked) for d in group)
             given = " ".join(str(a) for d in group if (a := d.access) is not None)
-            self.access.audit.append(
+            events.append(
                 audit.Event(
                     actor=p.actor, action="registry.token", result=result,
                     target=f"service={service} asked=[{asked}] granted=[{given}]", project=project,
                     token_id=p.token_id, request_id=request_id, address=address,
                 )
             )  # fmt: skip
+        self.appender.append(events)
 
     def audit_refusal(self, p: Principal | None, refusal: Refused, address: str, request_id: str) -> None:
         """A request refused before any scope was decided (bad credentials, service, scope): audited, nothing
         granted."""
-        self.access.audit.append(
+        self.appender.append([
             audit.Event(
                 actor=p.actor if p else "anonymous", action="registry.token",
                 result=f"refused:{refusal.status}:{refusal.reason}", target="", project=None,
                 token_id=p.token_id if p else None, request_id=request_id, address=address,
             )
-        )  # fmt: skip
+        ])  # fmt: skip
 
 
 def _rank(role: str) -> int:
