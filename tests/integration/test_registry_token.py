@@ -403,3 +403,63 @@ def test_registry_check_reports_anonymous_capabilities(env: Env, registry: Regis
     assert bad.code == 2 and "error[bad-registry-reference]" in bad.err
     listed = run_assay("checklist", "--registry", f"{env.reg.host}/{project}/app", "-o", "json")
     assert json.loads(listed.out)["rows"][0]["status"] == "pass"
+
+
+def test_child_projects_own_the_repositories_under_their_path(env: Env) -> None:
+    parent = new_project(env.admin)
+    child = new_project(env.admin, parent)
+    email = f"child-{child}@example.com"
+    grant(env.admin, child, email, "publisher")
+    member = Api(env.srv, session(env.srv, email))
+    token = member.ok("POST", f"/api/v1/projects/{child}/tokens", {"role": "publisher", "name": "c"})["token"]
+    pushed = env.push(f"{parent}/{child}/app:v1", f"u:{token}")
+    assert pushed.returncode == 0, pushed.stderr
+    assert env.push(f"{parent}/app:v1", f"u:{token}").returncode != 0, "the parent's repositories are not the child's"
+    # a parent's grant reaches the child's repositories (grants inherit down the tree)
+    viewer_email = f"up-{parent}@example.com"
+    grant(env.admin, parent, viewer_email, "viewer")
+    viewer_session = session(env.srv, viewer_email)
+    r = env.token({"service": SERVICE, "scope": f"repository:{parent}/{child}/app:pull,push"}, ("u", viewer_session))
+    assert _claims(r.json()["token"])["access"][0]["actions"] == ["pull"]
+    assert any(row["project"] == child and row["result"] == "partial:insufficient-role" for row in env.audit(child))
+
+
+def test_rs256_tokens_are_accepted_by_the_registry(tmp_path: Path, database: str | None) -> None:
+    require_tool("docker-registry")
+    require_tool("skopeo")
+    srv = ServerProcess(tmp_path / "data", database, extra=["--dev", "--registry-token-alg", "RS256"])
+    r = run_assay(
+        "registry", "auth-config", "--service", SERVICE, "--server", srv.url, "--data-dir", str(srv.data_dir),
+        "--alg", "RS256",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    srv.start()
+    reg = RegistryProcess(tmp_path / "registry", token_auth=r.out)
+    try:
+        reg.start()
+        admin = admin_api(srv)
+        project = new_project(admin)
+        from assay.oci.layout import Layout
+
+        layout = tmp_path / "layout"
+        build_image(Layout(layout, create=True), "", "v1", [tar_layer({"x": b"rs256"})])
+        got = httpx.get(
+            srv.url + "/v2/token", params={"service": SERVICE, "scope": f"repository:{project}/a:push"},
+            auth=("u", str(admin.bearer)),
+        )  # fmt: skip
+        assert jwt.get_unverified_header(got.json()["token"])["alg"] == "RS256"
+        pushed = subprocess.run(
+            [require_tool("skopeo"), "copy", "--dest-tls-verify=false", "--dest-creds", f"u:{admin.bearer}",
+             f"oci:{layout}:v1", f"docker://{reg.host}/{project}/a:v1"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert pushed.returncode == 0, pushed.stderr
+        bad = run_assay(
+            "registry", "auth-config", "--service", SERVICE, "--data-dir", str(srv.data_dir), "--alg", "HS256"
+        )
+        assert bad.code == 2 and "error[bad-registry-token-alg]" in bad.err
+        bad = run_assay("registry", "auth-config", "--service", "has space", "--data-dir", str(srv.data_dir))
+        assert bad.code == 2 and "error[bad-service-name]" in bad.err
+    finally:
+        reg.stop()
+        srv.stop()
