@@ -463,3 +463,39 @@ def test_rs256_tokens_are_accepted_by_the_registry(tmp_path: Path, database: str
     finally:
         reg.stop()
         srv.stop()
+
+
+BAD_FORMS = [
+    ({"grant_type": "authorization_code", "service": SERVICE, "code": "x"}, 400, "unsupported-grant-type"),
+    ({"grant_type": "password", "service": SERVICE, "username": "u"}, 400, "password-missing"),
+    ({"grant_type": "password", "service": SERVICE, "password": "hunter2"}, 401, "credential-malformed"),
+    ({"grant_type": "refresh_token", "service": SERVICE, "refresh_token": "a.b.c"}, 401, "refresh-token-invalid"),
+    ({"grant_type": "password", "password": "x"}, 401, "service-missing"),
+    (
+        {"grant_type": "password", "service": SERVICE, "password": "x", "scope": "repository:UP/x:pull"},
+        401,
+        "credential-malformed",
+    ),
+]
+
+
+@pytest.mark.parametrize(("form", "status", "reason"), BAD_FORMS)
+def test_bad_oauth_forms_are_refused(env: Env, form: dict[str, str], status: int, reason: str) -> None:
+    r = httpx.post(env.srv.url + "/v2/token", data=form, timeout=10)
+    assert r.status_code == status and r.json()["reason"] == reason, r.text
+    assert "access_token" not in r.json()
+
+
+def test_oversized_and_undecodable_forms(env: Env) -> None:
+    big = httpx.post(env.srv.url + "/v2/token", content=b"a=" + b"x" * 70000, timeout=10)
+    assert big.status_code in (400, 413) and "access_token" not in big.text
+    raw = httpx.post(
+        env.srv.url + "/v2/token", content=b"grant_type=password&password=\xff\xfe", timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert raw.status_code == 400 and raw.json()["reason"] == "form-malformed"
+    # a refused scope inside a good request is no error: it is left out of access, and a bad one is a 400
+    project = new_project(env.admin)
+    publisher = env.token_for(project, "publisher")
+    form = {"grant_type": "password", "service": SERVICE, "password": publisher, "scope": "repository:UP/x:pull"}
+    assert httpx.post(env.srv.url + "/v2/token", data=form).json()["reason"] == "repository-name-invalid"

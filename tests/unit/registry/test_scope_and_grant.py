@@ -118,3 +118,18 @@ def test_catalog_and_unknown_resources() -> None:
     assert decide_catalog(catalog, False).refused == {"*": "catalog-not-all-projects"}
     assert decide_catalog(Scope("registry", "other", ("*",)), True).granted == ()
     assert decide_unknown(Scope("plugin", "x", ("pull",))).refused == {"pull": "resource-type-unknown"}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_or_is_refused_with_a_reason(text: str) -> None:
+    try:
+        scope = parse_scope(text)
+    except InputError as exc:
+        assert exc.reason in ("scope-malformed", "repository-name-invalid")
+    else:
+        assert str(parse_scope(str(scope))) == str(scope)
