@@ -25,6 +25,7 @@ from assay.access.credentials import SESSION_PREFIX, TOKEN_PREFIX, Principal, an
 from assay.access.errors import AccessError
 from assay.access.gate import CACHE_MAX, CACHE_TTL, Access
 from assay.access.mint import Maker, mint
+from assay.access.permissions import RANK
 from assay.access.projects import NAME
 from assay.ca.oidc import TokenVerifier
 from assay.errors import AssayError
@@ -241,7 +242,7 @@ class TokenService:
         for d in decisions:
             if d.granted and d.role is not None:
                 have = roles.get(d.project)
-                roles[d.project] = d.role if have is None else max(have, d.role, key=_rank)
+                roles[d.project] = d.role if have is None else max(have, d.role, key=RANK.__getitem__)
         for project, role in roles.items() or [(None, None)]:
             held = self.access.standing(p, project).role if project and p.kind != "anonymous" else None
             maker = Maker(MAKER_KIND[p.kind], p.credential_id, held, p.expires)
@@ -309,9 +310,3 @@ class TokenService:
                 token_id=p.token_id if p else None, request_id=request_id, address=address,
             )
         ])  # fmt: skip
-
-
-def _rank(role: str) -> int:
-    from assay.access.permissions import RANK
-
-    return RANK[role]
