@@ -2,9 +2,9 @@
 
 1. In process (SQLite, then PostgreSQL when reachable): ``TokenService.issue`` for an API token asking
    ``repository:P/app:pull,push`` — credential resolution, the permission check, the push rule, mint, ES256
-   signing and the hash-chained audit append (group-committed) — N times by 1 and by 16 concurrent callers;
-   tokens/s and p50/p99. Target: >= 1,000/s, p99 <= 10 ms.
-2. Over HTTP: one keep-alive client calling ``GET /v2/token`` with basic auth on a real ``assay server``.
+   signing and the hash-chained audit append (group-committed) — N times by 1 caller and by as many as the
+   server's thread pool runs at once; tokens/s and p50/p99. Target: >= 1,000/s, p99 <= 10 ms.
+2. Over HTTP: ``GET /v2/token`` with basic auth on a real ``assay server``, by 1 and by 16 keep-alive clients.
 3. ``skopeo copy`` of a 50-layer image (fresh random layers each run) into Debian's docker-registry, open and
    with ``auth: token`` against that server, the two taking turns; prints the medians and the extra wall time.
 """
@@ -31,7 +31,9 @@ from tests.integration.conftest import PG_ADMIN, RegistryProcess, ServerProcess,
 
 N = int(os.environ.get("BENCH_TOKENS", 3000))
 COPIES = int(os.environ.get("BENCH_COPIES", 3))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 16))  # the server answers token requests on a thread pool
+# the server answers token requests on asyncio's default thread pool: min(32, cores + 4) threads
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", min(32, (os.cpu_count() or 1) + 4)))
+HTTP_CLIENTS = 16
 LAYERS = 50
 SERVICE = "bench.registry"
 
@@ -80,6 +82,24 @@ def in_process(database: str | None, tmp: Path, concurrency: int) -> tuple[float
     assert access.audit.count() >= N
     engine.dispose()
     return N / total, _pct(times, 0.5), _pct(times, 0.99)
+
+
+async def _http_concurrent(url: str, token: str, n: int) -> tuple[float, float, float]:
+    """(tokens/s, p50 ms, p99 ms) with HTTP_CLIENTS concurrent keep-alive clients."""
+    params = {"service": SERVICE, "scope": "repository:bench/app:pull,push"}
+    times: list[float] = []
+
+    async def client(count: int) -> None:
+        async with httpx.AsyncClient(auth=("ci", token), timeout=30) as c:
+            for _ in range(count):
+                t0 = time.perf_counter()
+                (await c.get(url + "/v2/token", params=params)).raise_for_status()
+                times.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(n // HTTP_CLIENTS) for _ in range(HTTP_CLIENTS)))
+    total = time.perf_counter() - start
+    return len(times) / total, _pct(times, 0.5), _pct(times, 0.99)
 
 
 def _layout(root: Path) -> Path:
@@ -141,10 +161,12 @@ def main() -> None:
                     client.get(srv.url + "/v2/token", params=params).raise_for_status()
                     times.append(time.perf_counter() - t0)
                 total = time.perf_counter() - start
-            print(f"registry tokens over HTTP (GET /v2/token, basic auth, 1 client, {N // 3} requests, sqlite):")
-            print(
-                f"  {len(times) / total:8.0f} tokens/s  p50 {_pct(times, 0.5):6.2f} ms  p99 {_pct(times, 0.99):6.2f} ms"
-            )
+            print(f"registry tokens over HTTP (GET /v2/token, basic auth, {N // 3} requests, sqlite):")
+            print(f"   1 client  {len(times) / total:7.0f} tokens/s  p50 {_pct(times, 0.5):6.2f} ms"
+                  f"  p99 {_pct(times, 0.99):6.2f} ms")  # fmt: skip
+            rate, p50, p99 = asyncio.run(_http_concurrent(srv.url, token, N // 3))
+            print(f"  {HTTP_CLIENTS} clients {rate:7.0f} tokens/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+                  f"  (target >= 1000/s: x{rate / 1000:.2f}; p99 <= 10 ms: x{10 / p99:.2f})")  # fmt: skip
             if not skopeo or not registry_bin:
                 print("skopeo copy: skipped (skopeo or docker-registry missing)")
                 return
