@@ -422,6 +422,12 @@ def test_child_projects_own_the_repositories_under_their_path(env: Env) -> None:
     r = env.token({"service": SERVICE, "scope": f"repository:{parent}/{child}/app:pull,push"}, ("u", viewer_session))
     assert _claims(r.json()["token"])["access"][0]["actions"] == ["pull"]
     assert any(row["project"] == child and row["result"] == "partial:insufficient-role" for row in env.audit(child))
+    # the parent's push rule covers its children's repositories unless a child sets its own
+    env.admin.ok("PUT", f"/api/v1/projects/{parent}/registry/push-policy", {"push": "ci-only", "rules": []})
+    assert env.push(f"{parent}/{child}/app:v2", f"u:{token}").returncode != 0
+    assert env.admin.ok("GET", f"/api/v1/projects/{child}/registry/push-policy")["push"] == "ci-only"
+    env.admin.ok("PUT", f"/api/v1/projects/{child}/registry/push-policy", {"push": "any"})
+    assert env.push(f"{parent}/{child}/app:v2", f"u:{token}").returncode == 0
 
 
 def test_rs256_tokens_are_accepted_by_the_registry(tmp_path: Path, database: str | None) -> None:

@@ -26,7 +26,7 @@ from assay.access.errors import AccessError
 from assay.access.gate import CACHE_MAX, CACHE_TTL, Access
 from assay.access.mint import Maker, mint
 from assay.access.permissions import RANK
-from assay.access.projects import NAME
+from assay.access.projects import MAX_DEPTH, NAME
 from assay.ca.oidc import TokenVerifier
 from assay.errors import AssayError
 from assay.registry import grant, pushpolicy
@@ -187,11 +187,27 @@ class TokenService:
         return policy
 
     def _read_policy(self, project: str) -> pushpolicy.PushPolicy:
+        """The nearest rule along the project's ancestry (a child is as closed as its parent unless it says
+        otherwise)."""
+        t = registry_push_policies
         with self.engine.connect() as conn:
-            doc = conn.execute(
-                select(registry_push_policies.c.document).where(registry_push_policies.c.project == project)
-            ).scalar()
-        return pushpolicy.parse(json.loads(doc)) if doc else pushpolicy.PushPolicy()
+            row = conn.execute(
+                select(projects.c.name, projects.c.parent_id).where(
+                    projects.c.name == project, projects.c.deleted.is_(None)
+                )
+            ).first()
+            for _ in range(MAX_DEPTH):
+                if row is None:
+                    break
+                doc = conn.execute(select(t.c.document).where(t.c.project == row.name)).scalar()
+                if doc:
+                    return pushpolicy.parse(json.loads(doc))
+                if row.parent_id is None:
+                    break
+                row = conn.execute(
+                    select(projects.c.name, projects.c.parent_id).where(projects.c.id == row.parent_id)
+                ).first()
+        return pushpolicy.PushPolicy()
 
     def set_push_policy(self, project: str, policy: pushpolicy.PushPolicy, actor: str) -> None:
         """Store the project's push rule."""
