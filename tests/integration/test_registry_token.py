@@ -430,10 +430,12 @@ def test_child_projects_own_the_repositories_under_their_path(env: Env) -> None:
     assert env.push(f"{parent}/{child}/app:v2", f"u:{token}").returncode == 0
 
 
-def test_rs256_tokens_are_accepted_by_the_registry(tmp_path: Path, database: str | None) -> None:
+def test_rs256_tokens_with_x5c_are_accepted_by_the_registry(tmp_path: Path, database: str | None) -> None:
     require_tool("docker-registry")
     require_tool("skopeo")
-    srv = ServerProcess(tmp_path / "data", database, extra=["--dev", "--registry-token-alg", "RS256"])
+    srv = ServerProcess(
+        tmp_path / "data", database, extra=["--dev", "--registry-token-alg", "RS256", "--registry-token-x5c"]
+    )
     r = run_assay(
         "registry", "auth-config", "--service", SERVICE, "--server", srv.url, "--data-dir", str(srv.data_dir),
         "--alg", "RS256",
@@ -453,7 +455,12 @@ def test_rs256_tokens_are_accepted_by_the_registry(tmp_path: Path, database: str
             srv.url + "/v2/token", params={"service": SERVICE, "scope": f"repository:{project}/a:push"},
             auth=("u", str(admin.bearer)),
         )  # fmt: skip
-        assert jwt.get_unverified_header(got.json()["token"])["alg"] == "RS256"
+        header = jwt.get_unverified_header(got.json()["token"])
+        assert header["alg"] == "RS256" and len(header["x5c"]) == 1
+        leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        from assay.registry.token import libtrust_kid
+
+        assert libtrust_kid(leaf.public_key()) == header["kid"]
         pushed = subprocess.run(
             [require_tool("skopeo"), "copy", "--dest-tls-verify=false", "--dest-creds", f"u:{admin.bearer}",
              f"oci:{layout}:v1", f"docker://{reg.host}/{project}/a:v1"],

@@ -95,6 +95,9 @@ def server(
     registry_token_lifetime: Annotated[
         int, typer.Option("--registry-token-lifetime", min=1, max=3600, help="registry token lifetime, seconds")
     ] = 300,
+    registry_token_x5c: Annotated[
+        bool, typer.Option("--registry-token-x5c", help="also name the signing certificate in each token (x5c)")
+    ] = False,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -131,6 +134,7 @@ def server(
             registry_services=list(registry_service or []),
             registry_token_alg=registry_token_alg,
             registry_token_lifetime=registry_token_lifetime,
+            registry_token_x5c=registry_token_x5c,
         )
     )
 

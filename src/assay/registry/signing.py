@@ -8,6 +8,8 @@ line; the token endpoint accepts those and the ones given with ``--registry-serv
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime
 import os
 from pathlib import Path
@@ -72,6 +74,14 @@ def _write_cert(path: Path, key: TokenKey) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     os.replace(tmp, path)
+
+
+def with_x5c(key: TokenKey, data_dir: Path, alg: str = "ES256") -> TokenKey:
+    """``key`` naming its certificate in every token's ``x5c`` header too (the registry then verifies the chain
+    against its ``rootcertbundle`` instead of looking the ``kid`` up)."""
+    cert = x509.load_pem_x509_certificate(certificate_pem(data_dir, alg))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return dataclasses.replace(key, x5c=(base64.b64encode(der).decode(),))
 
 
 def certificate_pem(data_dir: Path, alg: str = "ES256") -> bytes:

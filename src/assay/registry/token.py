@@ -50,6 +50,7 @@ class TokenKey:
     private_key: Any
     alg: str
     kid: str
+    x5c: tuple[str, ...] = ()  # base64 DER certificates, leaf first, put in the header when set
 
     @classmethod
     def of(cls, private_key: Any) -> TokenKey:
@@ -75,7 +76,10 @@ def claims(
 
 def sign(key: TokenKey, body: dict[str, Any]) -> str:
     """The compact JWS of ``body``."""
-    return jwt.encode(body, key.private_key, algorithm=key.alg, headers={"kid": key.kid, "typ": "JWT"})
+    headers: dict[str, Any] = {"kid": key.kid, "typ": "JWT"}
+    if key.x5c:
+        headers["x5c"] = list(key.x5c)
+    return jwt.encode(body, key.private_key, algorithm=key.alg, headers=headers)
 
 
 def refresh_claims(

@@ -46,6 +46,7 @@ class Settings:
     registry_services: list[str] = field(default_factory=list)  # registry token service: accepted `service`s
     registry_token_alg: str = "ES256"  # or RS256
     registry_token_lifetime: int = 300  # seconds
+    registry_token_x5c: bool = False  # also put the signing certificate in each token's x5c header
 
     @property
     def dev_github_issuer_url(self) -> str:

@@ -28,6 +28,8 @@ NAME_REASONS = {"repository-name-invalid": "NAME_INVALID"}
 def mount(app: Any, settings: Settings) -> None:
     """Put the token service on the app (the signing key is made on first start)."""
     key = signing.token_key(settings.data_dir, settings.registry_token_alg)
+    if settings.registry_token_x5c:
+        key = signing.with_x5c(key, settings.data_dir, settings.registry_token_alg)
     fixed = set(settings.registry_services)
 
     def services() -> set[str]:

@@ -183,3 +183,12 @@ def test_mint_registry_tokens_never_outrank_or_outlive_their_maker() -> None:
     assert refresh.expires == now + 99 and refresh.parent == "s1"
     with pytest.raises(AccessError):
         mint("registry-refresh", Maker("identity", "oidc:x"), role=None, lifetime=None, now=now)
+
+
+def test_x5c_names_the_bundle_certificate(tmp_path: Path) -> None:
+    key = signing.with_x5c(signing.token_key(tmp_path), tmp_path)
+    token = sign(key, {"iss": "i"})
+    header = jwt.get_unverified_header(token)
+    der = base64.b64decode(header["x5c"][0])
+    assert x509.load_der_x509_certificate(der) == x509.load_pem_x509_certificate(signing.certificate_pem(tmp_path))
+    assert "x5c" not in jwt.get_unverified_header(sign(signing.token_key(tmp_path), {"iss": "i"}))
