@@ -272,6 +272,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: Req(content=b"a target"),
     ("POST", "/api/v1/tuf/republish"): lambda c: None,
+    # the registry token service's push rule
+    ("PUT", "/api/v1/projects/{project}/registry/push-policy"): lambda c: {"push": "ci-only", "rules": []},
+    ("GET", "/api/v1/projects/{project}/registry/push-policy"): lambda c: None,
 }
 PLACEHOLDERS = {
     "entity_id": "1",

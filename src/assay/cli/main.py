@@ -40,6 +40,7 @@ GROUPS = (
     "crypt",
     "checklist",
     "tuf",
+    "registry",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -62,6 +63,7 @@ COMMANDS = {
     **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
     "checklist": "checklist",
     "tuf": "tuf",
+    "registry": "registry",
 }
 
 

@@ -111,6 +111,19 @@ def server(
             "--log-name", help="the log's checkpoint name (like Rekor's, the host of its URL for sigstore-js)"
         ),
     ] = "assay",
+    registry_service: Annotated[
+        Optional[list[str]],
+        typer.Option("--registry-service", help="a registry `service` name to issue tokens for (repeatable)"),
+    ] = None,
+    registry_token_alg: Annotated[
+        str, typer.Option("--registry-token-alg", help="registry token signature: ES256 or RS256")
+    ] = "ES256",
+    registry_token_lifetime: Annotated[
+        int, typer.Option("--registry-token-lifetime", min=1, max=3600, help="registry token lifetime, seconds")
+    ] = 300,
+    registry_token_x5c: Annotated[
+        bool, typer.Option("--registry-token-x5c", help="also name the signing certificate in each token (x5c)")
+    ] = False,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
@@ -152,6 +165,10 @@ def server(
             tuf_timestamp_expiry=tuf_timestamp_expiry,
             tuf_snapshot_expiry=tuf_snapshot_expiry,
             log_name=log_name,
+            registry_services=list(registry_service or []),
+            registry_token_alg=registry_token_alg,
+            registry_token_lifetime=registry_token_lifetime,
+            registry_token_x5c=registry_token_x5c,
         )
     )
 

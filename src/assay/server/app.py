@@ -222,6 +222,7 @@ def create_app(settings: Settings) -> FastAPI:
     _mount_evidence(app, engine, full_trusted_root)  # issue 17: evidence store, log search, artifact repository
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
+    _mount_registry(app, settings)  # issue 27: the registry token service
     scheduler = _mount_profiles(app, settings, engine, full_trusted_root)  # issue 24: profiles and evaluation
     from assay.server import routes_ui
 
@@ -255,6 +256,13 @@ def _mount_evidence(app: FastAPI, engine: Any, trusted_root: Any) -> None:
     app.include_router(routes_evidence.router)
     routes_repository.mount(app)
     app.include_router(routes_repository.router)
+
+
+def _mount_registry(app: FastAPI, settings: Settings) -> None:
+    from assay.server import routes_registry
+
+    routes_registry.mount(app, settings)
+    app.include_router(routes_registry.router)
 
 
 def _mount_profiles(app: FastAPI, settings: Settings, engine: Any, trusted_root: Any) -> Any:

@@ -48,6 +48,10 @@ class Settings:
     tuf_tick: float = 60.0  # seconds between looks for snapshots/timestamps to re-sign (0: off)
     tuf_snapshot_expiry: float = 7 * 86400.0  # seconds a snapshot is valid (re-signed at half)
     tuf_timestamp_expiry: float = 86400.0  # seconds a timestamp is valid (re-signed at half)
+    registry_services: list[str] = field(default_factory=list)  # registry token service: accepted `service`s
+    registry_token_alg: str = "ES256"  # or RS256
+    registry_token_lifetime: int = 300  # seconds
+    registry_token_x5c: bool = False  # also put the signing certificate in each token's x5c header
 
     @property
     def dev_github_issuer_url(self) -> str:

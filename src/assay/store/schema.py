@@ -434,4 +434,13 @@ tuf_blobs = Table(
     Column("length", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("created", BigInteger, nullable=False),
+# ---- registry token service: per-project push rule (migration 0010_registry) -------------------------------
+
+registry_push_policies = Table(
+    "registry_push_policies",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("document", Text, nullable=False),  # {"push": "any"|"ci-only", "rules": [...]} as parsed
+    Column("updated", BigInteger, nullable=False),
+    Column("updated_by", Text, nullable=False),
 )

@@ -30,6 +30,7 @@ def test_roles_are_ordered_and_every_action_has_a_known_minimum() -> None:
     with pytest.raises(KeyError):
         min_role("no.such.action")
     assert is_write("session.create") and is_write("member.write") and not is_write("audit.read")
+    assert is_write("registry.token"), "registry token requests are open and audited like logins"
     with pytest.raises(InputError) as exc:
         check_role("owner")
     assert exc.value.reason == "unknown-role"
