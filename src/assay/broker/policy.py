@@ -69,33 +69,33 @@ class Rule:
     not_before: float | None
     not_after: float | None
 
-    def first_failure(self, claims: dict[str, Any], now: float) -> str | None:
-        """None when the rule passes, else the check that failed."""
+    def first_failure(self, claims: dict[str, Any], now: float) -> tuple[str, str] | None:
+        """None when the rule passes, else (reason code, the check that failed)."""
         if self.not_before is not None and now < self.not_before:
-            return "not yet in the rule's time window (notBefore)"
+            return "policy-time-window", "not yet in the rule's time window (notBefore)"
         if self.not_after is not None and now > self.not_after:
-            return "past the rule's time window (notAfter)"
+            return "policy-time-window", "past the rule's time window (notAfter)"
         if str(claims.get("iss", "")).rstrip("/") != self.issuer.rstrip("/"):
-            return f"issuer {claims.get('iss')!r} is not {self.issuer!r}"
+            return "policy-issuer", f"issuer {claims.get('iss')!r} is not {self.issuer!r}"
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
         if self.audience not in auds:
-            return f"audience {aud!r} does not include {self.audience!r}"
+            return "policy-audience", f"audience {aud!r} does not include {self.audience!r}"
         sub = str(claims.get("sub", ""))
         if self.subject is not None and sub != self.subject:
-            return f"subject {sub!r} is not {self.subject!r}"
+            return "policy-subject", f"subject {sub!r} is not {self.subject!r}"
         if self.subject_re is not None and not self.subject_re.fullmatch(sub):
-            return f"subject {sub!r} does not match {self.subject_re.pattern!r}"
+            return "policy-subject", f"subject {sub!r} does not match {self.subject_re.pattern!r}"
         for name, want in self.claims.items():
             if claims.get(name) != want:
-                return f"claim {name} is {claims.get(name)!r}, not {want!r}"
+                return "policy-claim", f"claim {name} is {claims.get(name)!r}, not {want!r}"
         if self.condition is not None:
             try:
                 ok = self.condition.evaluate({"claims": claims})
             except CelError as exc:
-                return f"condition {self.condition.source!r} failed to evaluate: {exc}"
+                return "policy-condition", f"condition {self.condition.source!r} failed to evaluate: {exc}"
             if ok is not True:
-                return f"condition {self.condition.source!r} is false"
+                return "policy-condition", f"condition {self.condition.source!r} is false"
         return None
 
 
@@ -103,10 +103,18 @@ class Rule:
 class Decision:
     granted: bool
     rule: str | None  # the rule that granted
-    failures: dict[str, str]  # rule name -> first failing check (when refused)
+    failures: dict[str, tuple[str, str]]  # rule name -> (reason code, first failing check) when refused
 
     def reason(self) -> str:
-        return "; ".join(f"rule {n}: {why}" for n, why in self.failures.items()) or "the policy has no rules"
+        return "; ".join(f"rule {n}: {why}" for n, (_, why) in self.failures.items()) or "the policy has no rules"
+
+    def code(self) -> str:
+        """The refusal's reason code: the failing check's when every rule failed the same way, else the generic."""
+        codes = {c for c, _ in self.failures.values()}
+        return codes.pop() if len(codes) == 1 else "policy-refused"
+
+    def failed_rules(self) -> list[str]:
+        return list(self.failures)
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class DecryptionPolicy:
     digest: str
 
     def decide(self, claims: dict[str, Any], now: float) -> Decision:
-        failures: dict[str, str] = {}
+        failures: dict[str, tuple[str, str]] = {}
         for rule in self.rules:
             why = rule.first_failure(claims, now)
             if why is None:

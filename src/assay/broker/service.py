@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from assay.broker import policy as policies
+from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
 from assay.errors import AssayError, InputError, VerificationError
 from assay.store.schema import broker_keys, broker_nonces, broker_policies, broker_releases
@@ -35,6 +36,8 @@ REQUEST_SKEW = 300  # seconds a request's timestamp may differ from the server's
 
 class Refused(VerificationError):
     """An unwrap the policy (or the evidence) does not allow: HTTP 403, logged."""
+
+    rules: tuple[str, ...] = ()  # the rules that failed (when the policy refused)
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,26 @@ def keys(engine: Engine, project: str, name: str) -> list[Key]:
     return [Key(r.project, r.name, r.version, r.public_key, r.private_ref) for r in rows]
 
 
-def put_policy(engine: Engine, project: str, name: str, document: bytes, actor: str, append: Append) -> dict[str, Any]:
-    """Store a new policy version (checked first) and record it in the transparency log."""
+def list_keys(engine: Engine, project: str) -> list[dict[str, Any]]:
+    """The project's keys: each name with its newest version and recipient."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(broker_keys).where(broker_keys.c.project == project)
+            .order_by(broker_keys.c.name, broker_keys.c.version.desc())
+        ).all()  # fmt: skip
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        out.setdefault(r.name, Key(r.project, r.name, r.version, r.public_key, r.private_ref).to_json())
+    return list(out.values())
+
+
+def put_policy(
+    engine: Engine, project: str, name: str, signed: SignedPolicy, envelope: bytes, actor: str, append: Append
+) -> dict[str, Any]:
+    """Store a new policy version (its signature verified by the caller, its rules checked here) and record it
+    in the transparency log."""
     keys(engine, project, name)
+    document = signed.document
     parsed = policies.parse(document)
     with engine.connect() as conn:
         current = conn.execute(
@@ -101,17 +121,19 @@ def put_policy(engine: Engine, project: str, name: str, document: bytes, actor: 
     version = int(current or 0) + 1
     statement = rfc8785.dumps({
         "_type": "https://assay.dev/broker-policy/v1", "project": project, "key": name, "version": version,
-        "policyDigest": parsed.digest, "writtenBy": actor, "time": int(time.time()),
+        "policyDigest": parsed.digest, "writtenBy": actor, "signedBy": signed.signer, "time": int(time.time()),
     })  # fmt: skip
     index, _ = append(statement)
     with engine.begin() as conn:
         conn.execute(
             insert(broker_policies).values(
                 project=project, key_name=name, version=version, document=document.decode(), digest=parsed.digest,
-                written_by=actor, log_index=index, created=_now_ms(),
+                written_by=actor, signer=signed.signer, envelope=envelope.decode(errors="replace"), log_index=index,
+                created=_now_ms(),
             )
         )  # fmt: skip
-    return {"project": project, "key": name, "version": version, "digest": parsed.digest, "logIndex": index}
+    return {"project": project, "key": name, "version": version, "digest": parsed.digest, "logIndex": index,
+            "signer": signed.signer}  # fmt: skip
 
 
 def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes] | None:
@@ -159,6 +181,43 @@ def _ephemeral(pem: object) -> ec.EllipticCurvePublicKey:
     return key
 
 
+def _identity(key: Key) -> age.Identity:
+    """The KEK's private part (read only here, to unwrap; it never leaves the server)."""
+    return age.parse_identities(Path(key.private_ref.removeprefix("file:")).read_text())[0]
+
+
+def rewrap(engine: Engine, project: str, name: str, header: bytes, actor: str, append: Append) -> dict[str, Any]:
+    """An age header re-wrapped for the key's newest version: the stanza an older version opens is replaced, the
+    other stanzas kept, the header MAC recomputed; the file key never leaves the server. Logged."""
+    import io
+
+    versions = keys(engine, project, name)
+    try:
+        stanzas, macked, mac = age.read_header(io.BytesIO(header))
+    except AssayError as exc:
+        raise InputError("bad-rewrap-request", f"the header does not parse: {exc.message}") from None
+    for k in versions:
+        ident = _identity(k)
+        for i, st in enumerate(stanzas):
+            file_key = ident.unwrap([st])
+            if file_key is None:
+                continue
+            if not age.header_mac_ok(file_key, macked, mac):
+                raise VerificationError("header-mac-mismatch", "the age header MAC does not match (tampered header)")
+            newest = versions[0]
+            fresh = age.Recipient.parse(newest.recipient).wrap(file_key)
+            out = age.encode_header([*stanzas[:i], fresh, *stanzas[i + 1 :]], file_key)
+            statement = rfc8785.dumps({
+                "_type": "https://assay.dev/broker-rewrap/v1", "project": project, "key": name,
+                "fromVersion": k.version, "toVersion": newest.version, "requester": actor,
+                "headerDigest": "sha256:" + hashlib.sha256(header).hexdigest(), "time": int(time.time()),
+            })  # fmt: skip
+            index, _ = append(statement)
+            return {"header": base64.b64encode(out).decode(), "fromVersion": k.version,
+                    "toVersion": newest.version, "logIndex": index}  # fmt: skip
+    raise InputError("stanza-not-for-key", f"no stanza of the header is wrapped to {project}/{name}")
+
+
 def unwrap(
     engine: Engine,
     project: str,
@@ -202,12 +261,13 @@ def unwrap(
         if decision.granted:
             record["rule"] = decision.rule
         else:
-            refusal = Refused("policy-refused", f"decryption policy v{current[0]} refuses: {decision.reason()}")
+            refusal = Refused(decision.code(), f"decryption policy v{current[0]} refuses: {decision.reason()}")
+            refusal.rules = tuple(decision.failed_rules())
+            record["failedRules"] = list(refusal.rules)
     file_key = None
     if refusal is None:
         for k in versions:
-            ident = age.parse_identities(Path(k.private_ref.removeprefix("file:")).read_text())[0]
-            file_key = ident.unwrap([stanza])
+            file_key = _identity(k).unwrap([stanza])
             if file_key is not None:
                 record["keyVersion"] = k.version
                 break

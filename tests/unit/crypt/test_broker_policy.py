@@ -29,12 +29,22 @@ GOOD = {"iss": "https://issuer.example", "sub": "repo:org/app", "aud": "assay-br
 def test_grant_and_each_refusal_names_the_rule() -> None:
     p = policy.parse(json.dumps(DOC).encode())
     assert p.decide(GOOD, 1e9).granted
-    for change, word in [({"aud": "other"}, "audience"), ({"sub": "repo:evil/x"}, "subject"),
-                         ({"repository": "org/other"}, "claim repository"), ({"ref": "dev"}, "condition"),
-                         ({"iss": "https://evil"}, "issuer")]:  # fmt: skip
+    for change, word, code in [({"aud": "other"}, "audience", "policy-audience"),
+                               ({"sub": "repo:evil/x"}, "subject", "policy-subject"),
+                               ({"repository": "org/other"}, "claim repository", "policy-claim"),
+                               ({"ref": "dev"}, "condition", "policy-condition"),
+                               ({"iss": "https://evil"}, "issuer", "policy-issuer")]:  # fmt: skip
         d = p.decide({**GOOD, **change}, 1e9)
         assert not d.granted and d.reason().startswith("rule ci:") and word in d.reason()
-    assert "notAfter" in p.decide(GOOD, 4e10).reason()
+        assert d.code() == code and d.failed_rules() == ["ci"]
+    late = p.decide(GOOD, 4e10)
+    assert "notAfter" in late.reason() and late.code() == "policy-time-window"
+
+
+def test_rules_failing_differently_give_the_generic_code() -> None:
+    two = {"rules": [DOC["rules"][0], {**DOC["rules"][0], "name": "other", "audience": "x"}]}
+    d = policy.parse(json.dumps(two).encode()).decide({**GOOD, "ref": "dev"}, 1e9)
+    assert d.code() == "policy-refused" and d.failed_rules() == ["ci", "other"]
 
 
 @pytest.mark.parametrize(
