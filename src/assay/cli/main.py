@@ -38,6 +38,7 @@ GROUPS = (
     "repository",
     "profile",
     "crypt",
+    "broker",
     "checklist",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
@@ -60,6 +61,7 @@ COMMANDS = {
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
     **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
     "checklist": "checklist",
+    "broker": "broker",
 }
 
 

@@ -168,6 +168,11 @@ def header_mac_ok(file_key: bytes, macked: bytes, mac: bytes) -> bool:
     return hmac.compare_digest(hmac.new(_mac_key(file_key), macked, hashlib.sha256).digest(), mac)
 
 
+def header_bytes(macked: bytes, mac: bytes) -> bytes:
+    """The header as written, from what :func:`read_header` returned."""
+    return macked + b" " + _b64(mac).encode() + b"\n"
+
+
 def encode_header(stanzas: Iterable[Stanza], file_key: bytes) -> bytes:
     """The header bytes, MAC included, ending with the newline after the MAC."""
     head = INTRO + b"\n" + b"".join(s.encode() for s in stanzas) + b"---"
