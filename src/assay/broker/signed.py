@@ -41,8 +41,9 @@ class SignedPolicy:
 
 def verify(body: bytes, project: str, key: str, trust: Trust, role_of: RoleOf) -> SignedPolicy:
     """The policy document out of a signed upload, or a reason: ``broker-policy-unsigned``,
-    ``broker-policy-wrong-type``, ``broker-policy-wrong-key``, the verifier's own reason (``signature-mismatch``,
-    ``no-trusted-key``, …), or ``broker-policy-signer-not-writer``."""
+    ``broker-policy-wrong-type``, ``broker-policy-wrong-key``, ``broker-policy-signature-invalid`` (tampered, or
+    signed by a key or identity the project does not trust; the verifier's reason in the message), or
+    ``broker-policy-signer-not-writer``."""
     try:
         item = parse_item(body)
     except AssayError:
@@ -60,7 +61,13 @@ def verify(body: bytes, project: str, key: str, trust: Trust, role_of: RoleOf) -
     want = ("sha256:" + subject_digest(project, key), subject_name(project, key))
     if want not in item.subjects:
         raise InputError("broker-policy-wrong-key", f"the signed policy is not for key {subject_name(project, key)}")
-    verdict = verify_item(item, trust)
+    try:
+        verdict = verify_item(item, trust)
+    except AssayError as exc:
+        raise VerificationError(
+            "broker-policy-signature-invalid",
+            f"the policy's signature does not verify with the project's trust ({exc.reason}: {exc.message})",
+        ) from None
     if verdict.issuer is not None:
         role = role_of(verdict.issuer, verdict.signer)
         if role not in WRITER_ROLES:
