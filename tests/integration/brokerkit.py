@@ -8,7 +8,6 @@ import os
 import time
 from typing import Any
 
-
 from tests.integration.conftest import dev_token
 
 KEY = "k1"

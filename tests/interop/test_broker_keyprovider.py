@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ASSAY, require_tool, run_assay
 from tests.integration.accesskit import admin_api, new_project, session
 from tests.integration.conftest import ServerProcess, dev_token
@@ -46,7 +48,101 @@ def _skopeo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run([require_tool("skopeo"), "copy", *args], capture_output=True, text=True, env=env)
 
 
-def test_skopeo_through_the_broker_both_ways_and_a_refusal(dev_server: ServerProcess, tmp_path: Path) -> None:
+def _protocol(env: dict[str, str], request: dict[str, object]) -> subprocess.CompletedProcess[bytes]:
+    conf = json.loads(Path(env["OCICRYPT_KEYPROVIDER_CONFIG"]).read_text())["key-providers"]["assay"]["cmd"]
+    return subprocess.run([conf["path"], *conf["args"]], input=json.dumps(request).encode(), capture_output=True,
+                          env=env)  # fmt: skip
+
+
+def test_the_keyprovider_protocol_wraps_and_unwraps_as_ocicrypt_calls_it(
+    dev_server: ServerProcess, tmp_path: Path
+) -> None:
+    """The exact JSON ocicrypt sends on stdin (Go byte slices as base64), both operations, and a refusal."""
+    import base64
+
+    srv, w = dev_server, tmp_path
+    spec, platform, _ = _setup(srv, w)
+    good = _provider_env(srv, w, platform, dev_token(srv, email=WORKLOAD, audience=AUD))
+    opts = b'{"symkey":"AAAA","digest":"sha256:00","cipheroptions":{"nonce":"BBBB"}}'
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    wrap = {"op": "keywrap", "keywrapparams": {"ec": {"Parameters": {"assay": [b64(spec.encode())]},
+            "DecryptConfig": {"Parameters": {}}}, "optsdata": b64(opts)}}  # fmt: skip
+    r = _protocol(good, wrap)
+    assert r.returncode == 0, r.stderr
+    annotation = base64.b64decode(json.loads(r.stdout)["keywrapresults"]["annotation"])
+    assert json.loads(annotation)["broker"] == spec
+    unwrap = {"op": "keyunwrap", "keyunwrapparams": {"dc": {"Parameters": {"assay": [b64(b"x")]}},
+              "annotation": b64(annotation)}}  # fmt: skip
+    r = _protocol(good, unwrap)
+    assert r.returncode == 0, r.stderr
+    assert base64.b64decode(json.loads(r.stdout)["keyunwrapresults"]["optsdata"]) == opts
+    bad = _provider_env(srv, w, platform, dev_token(srv, email=WORKLOAD, audience="elsewhere"))
+    r = _protocol(bad, unwrap)
+    assert r.returncode == 1 and b"error[policy-audience]" in r.stderr and not r.stdout
+    r = _protocol(good, {"op": "keydelete"})
+    assert r.returncode == 2 and b"error[bad-keyprovider-request]" in r.stderr
+
+
+def _skopeo_with_keyprovider() -> str:
+    """skopeo, skipping when its build has no ocicrypt key-provider support (Debian's 1.9.3 has none)."""
+    skopeo = require_tool("skopeo")
+    if b"OCICRYPT_KEYPROVIDER_CONFIG" not in Path(skopeo).read_bytes():
+        pytest.skip(f"{skopeo} is built without ocicrypt's key-provider support (no OCICRYPT_KEYPROVIDER_CONFIG)")
+    return skopeo
+
+
+def test_assay_encrypts_and_decrypts_images_through_the_broker(dev_server: ServerProcess, tmp_path: Path) -> None:
+    srv, w = dev_server, tmp_path
+    spec, platform, _ = _setup(srv, w)
+    src = _layout(w)
+    enc = f"oci:{w / 'enc'}:v1"
+    r = run_assay("encrypt", src, enc, "--recipient", f"broker:{spec}", env={"ASSAY_TOKEN": platform})
+    assert r.code == 0, r.err
+    layers = _manifest(enc)["layers"]
+    assert all(x["mediaType"] == ENC for x in layers)
+    assert all("org.opencontainers.image.enc.keys.provider.assay" in x["annotations"] for x in layers)
+    assert not any("org.opencontainers.image.enc.keys.jwe" in x["annotations"] for x in layers)
+    ev = dev_token(srv, email=WORKLOAD, audience=AUD)
+    r = run_assay("decrypt", enc, f"oci:{w / 'dec'}:v1", "--broker", srv.url, "--identity-token", ev,
+                  env={"ASSAY_TOKEN": platform})  # fmt: skip
+    assert r.code == 0, r.err
+    assert _plain_digests(f"oci:{w / 'dec'}:v1") == _plain_digests(src)
+    # a platform the policy does not allow is refused naming the check; nothing reaches the destination
+    other = dev_token(srv, email="other@example.com", audience=AUD)
+    r = run_assay("decrypt", enc, f"oci:{w / 'r2'}:v1", "--broker", srv.url, "--identity-token", other,
+                  env={"ASSAY_TOKEN": platform})  # fmt: skip
+    assert r.code == 1 and "error[policy-subject]" in r.err, r.err
+    index = w / "r2" / "index.json"
+    assert not index.exists() or not json.loads(index.read_text()).get("manifests")
+    # the token is never shown to a broker the platform was not pointed at
+    r = run_assay("decrypt", enc, f"oci:{w / 'r3'}:v1", "--broker", "http://127.0.0.1:9", "--identity-token", ev,
+                  env={"ASSAY_TOKEN": platform})  # fmt: skip
+    assert r.code == 2 and "error[broker-not-pinned]" in r.err, r.err
+
+
+def test_skopeo_decrypts_through_the_broker_and_is_refused_by_its_policy(
+    dev_server: ServerProcess, tmp_path: Path
+) -> None:
+    skopeo = _skopeo_with_keyprovider()
+    srv, w = dev_server, tmp_path
+    spec, platform, _ = _setup(srv, w)
+    src = _layout(w)
+    good = _provider_env(srv, w, platform, dev_token(srv, email=WORKLOAD, audience=AUD))
+    enc = f"oci:{w / 'enc'}:v1"
+    r = run_assay("encrypt", src, enc, "--recipient", f"broker:{spec}", env={"ASSAY_TOKEN": platform})
+    assert r.code == 0, r.err
+    r = _skopeo(good, "--decryption-key", f"provider:assay:{srv.url}", enc, f"oci:{w / 'dec'}:v1")
+    assert r.returncode == 0, r.stderr
+    assert _plain_digests(f"oci:{w / 'dec'}:v1") == _plain_digests(src)
+    bad = _provider_env(srv, w, platform, dev_token(srv, email=WORKLOAD, audience="elsewhere"))
+    r = _skopeo(bad, "--decryption-key", f"provider:assay:{srv.url}", enc, f"oci:{w / 'refused'}:v1")
+    assert r.returncode != 0
+    assert "policy-audience" in r.stderr, r.stderr
+    assert skopeo
+
+
+def test_skopeo_encrypts_for_the_broker(dev_server: ServerProcess, tmp_path: Path) -> None:
+    _skopeo_with_keyprovider()
     srv, w = dev_server, tmp_path
     spec, platform, _ = _setup(srv, w)
     src = _layout(w)
@@ -54,38 +150,9 @@ def test_skopeo_through_the_broker_both_ways_and_a_refusal(dev_server: ServerPro
     enc = f"oci:{w / 'enc'}:v1"
     r = _skopeo(good, "--encryption-key", f"provider:assay:{spec}", src, enc)
     assert r.returncode == 0, r.stderr
-    layers = _manifest(enc)["layers"]
-    assert all(x["mediaType"] == ENC for x in layers)
-    assert all("org.opencontainers.image.enc.keys.provider.assay" in x["annotations"] for x in layers)
-    # assay decrypts skopeo's broker-wrapped layers through the broker
+    assert all("org.opencontainers.image.enc.keys.provider.assay" in x["annotations"] for x in _manifest(enc)["layers"])
     ev = dev_token(srv, email=WORKLOAD, audience=AUD)
     r = run_assay("decrypt", enc, f"oci:{w / 'dec'}:v1", "--broker", srv.url, "--identity-token", ev,
                   env={"ASSAY_TOKEN": platform})  # fmt: skip
     assert r.code == 0, r.err
     assert _plain_digests(f"oci:{w / 'dec'}:v1") == _plain_digests(src)
-    # skopeo decrypts through the provider
-    r = _skopeo(good, "--decryption-key", f"provider:assay:{srv.url}", enc, f"oci:{w / 'dec2'}:v1")
-    assert r.returncode == 0, r.stderr
-    assert _plain_digests(f"oci:{w / 'dec2'}:v1") == _plain_digests(src)
-    # assay encrypts for the broker; skopeo decrypts it through the provider
-    r = run_assay("encrypt", src, f"oci:{w / 'aenc'}:v1", "--recipient", f"broker:{spec}",
-                  env={"ASSAY_TOKEN": platform})  # fmt: skip
-    assert r.code == 0, r.err
-    r = _skopeo(good, "--decryption-key", f"provider:assay:{srv.url}", f"oci:{w / 'aenc'}:v1", f"oci:{w / 'dec3'}:v1")
-    assert r.returncode == 0, r.stderr
-    assert _plain_digests(f"oci:{w / 'dec3'}:v1") == _plain_digests(src)
-    # a platform the policy does not allow: skopeo's copy fails with the broker's reason, nothing decrypted
-    bad = _provider_env(srv, w, platform, dev_token(srv, email=WORKLOAD, audience="elsewhere"))
-    r = _skopeo(bad, "--decryption-key", f"provider:assay:{srv.url}", enc, f"oci:{w / 'refused'}:v1")
-    assert r.returncode != 0
-    assert "policy-audience" in r.stderr, r.stderr
-    assert not (w / "refused" / "index.json").exists() or not json.loads((w / "refused" / "index.json").read_text())[
-        "manifests"
-    ]
-    # assay's own decrypt refuses the same way, and never shows the token to a broker it was not pointed at
-    r = run_assay("decrypt", enc, f"oci:{w / 'r2'}:v1", "--broker", srv.url, "--identity-token",
-                  dev_token(srv, email="other@example.com", audience=AUD), env={"ASSAY_TOKEN": platform})  # fmt: skip
-    assert r.code == 1 and "error[policy-subject]" in r.err, r.err
-    r = run_assay("decrypt", enc, f"oci:{w / 'r3'}:v1", "--broker", "http://127.0.0.1:9", "--identity-token", ev,
-                  env={"ASSAY_TOKEN": platform})  # fmt: skip
-    assert r.code == 2 and "error[broker-not-pinned]" in r.err, r.err
