@@ -101,6 +101,9 @@ def encrypt_image(
     layers: Annotated[
         Optional[list[int]], typer.Option("--layers", help="layer index to encrypt (repeatable; -1 = last)")
     ] = None,
+    platform: Annotated[
+        Optional[list[str]], typer.Option("--platform", help="of an index, encrypt only OS/ARCH[/VARIANT] (repeatable)")
+    ] = None,
     key: KeyFileOpt = None,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
@@ -112,7 +115,9 @@ def encrypt_image(
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    result = crypt_images.encrypt_image(src, dst, recipient or [], keys=key or [], layers=layers, auth=auth)
+    result = crypt_images.encrypt_image(
+        src, dst, recipient or [], keys=key or [], layers=layers, platforms=platform or [], auth=auth
+    )
     _render(result, json_out)
 
 

@@ -76,6 +76,7 @@ class _Job:
     brokers: Sequence[str] = ()  # broker:URL/PROJECT/KEY recipients (wrapped through the assay key provider)
     evidence: str | None = None  # the platform's token, to unwrap through a broker
     pinned: Sequence[str] = ()  # the brokers that token may be shown to
+    platforms: set[str] | None = None  # os/arch[/variant] of an index's manifests to encrypt (None: all)
     report: dict[str, int] = field(
         default_factory=lambda: {"encrypted": 0, "decrypted": 0, "rewrapped": 0, "copied": 0}
     )
@@ -168,13 +169,14 @@ class _Job:
         self.report["decrypted"] += 1
         return ocicrypt.plain_descriptor(desc, digest, size)
 
-    def manifest(self, reference: str, decrypt: bool) -> tuple[bytes, str]:
+    def manifest(self, reference: str, decrypt: bool, touch: bool = True) -> tuple[bytes, str]:
         data, media_type, _ = self.source.store.get_manifest(self.source.repository, reference)
         doc = json.loads(data)
         if media_type in INDEX_TYPES:
             children = []
             for child in doc.get("manifests", []):
-                cdata, cmt = self.manifest(str(child["digest"]), decrypt)
+                chosen = touch and (self.platforms is None or _platform(child) in self.platforms)
+                cdata, cmt = self.manifest(str(child["digest"]), decrypt, chosen)
                 cdigest = _digest(cdata)
                 self.dest.store.put_manifest(self.dest.repository, cdigest, cdata, cmt)
                 children.append({**child, "digest": cdigest, "size": len(cdata)})
@@ -183,8 +185,8 @@ class _Job:
             self.copy_blob(str(doc["config"]["digest"]))
             layers = []
             for i, layer in enumerate(doc.get("layers", [])):
-                chosen = self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers
-                if decrypt and ocicrypt.is_encrypted(layer):
+                chosen = touch and (self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers)
+                if decrypt and touch and ocicrypt.is_encrypted(layer):
                     layers.append(self.decrypt_layer(layer))
                 elif not decrypt and chosen:
                     layers.append(self.encrypt_layer(layer))
@@ -194,6 +196,12 @@ class _Job:
                     layers.append(layer)
             doc["layers"] = layers
         return json.dumps(doc, separators=(",", ":")).encode(), media_type
+
+
+def _platform(descriptor: dict[str, Any]) -> str:
+    p = descriptor.get("platform") or {}
+    parts = [str(p.get("os", "")), str(p.get("architecture", ""))] + ([str(p["variant"])] if p.get("variant") else [])
+    return "/".join(parts)
 
 
 def _digest(data: bytes) -> str:
@@ -222,10 +230,12 @@ def encrypt_image(
     *,
     keys: Sequence[str] = (),
     layers: Sequence[int] | None = None,
+    platforms: Sequence[str] = (),
     auth: RegistryAuth | None = None,
 ) -> dict[str, Any]:
-    """Encrypt the chosen layers (default all) to ``recipients``; already-encrypted layers are re-wrapped for
-    exactly ``recipients`` with ``keys`` (their blobs are reused, not re-encrypted)."""
+    """Encrypt the chosen layers (default all; of an index's ``platforms`` only, when given) to ``recipients``;
+    already-encrypted layers are re-wrapped for exactly ``recipients`` with ``keys`` (their blobs are reused,
+    not re-encrypted)."""
     if not recipients:
         raise InputError("no-recipients", "give at least one --recipient jwe:PUBLIC-KEY.pem or broker:URL/PROJECT/KEY")
     brokers = [r for r in recipients if r.startswith("broker:")]
@@ -234,6 +244,7 @@ def encrypt_image(
         "brokers": brokers,
         "keys": [load_private(k) for k in keys],
         "layers": set(layers) if layers else None,
+        "platforms": set(platforms) if platforms else None,
     }
     return _run(src, dst, args, False, auth)
 
