@@ -14,6 +14,7 @@ check. Evaluation is pure: claims and the time are handed in.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -184,3 +185,9 @@ def parse(data: bytes) -> DecryptionPolicy:
     if len(set(names)) != len(names):
         raise _bad("rule names must be unique")
     return DecryptionPolicy(tuple(rules), "sha256:" + hashlib.sha256(data).hexdigest())
+
+
+@functools.lru_cache(maxsize=128)
+def parse_cached(data: bytes) -> DecryptionPolicy:
+    """:func:`parse`, remembered by content (compiling CEL costs milliseconds; a stored version never changes)."""
+    return parse(data)

@@ -7,9 +7,12 @@ release record is written only after the log accepted the statement.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,18 +23,21 @@ import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from assay.broker import policy as policies
 from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
 from assay.errors import AssayError, InputError, VerificationError
+from assay.evidence.batch import GroupWriter
 from assay.store.schema import broker_keys, broker_nonces, broker_policies, broker_releases
 
 Append = Callable[[bytes], tuple[int, str]]
 STATEMENT_TYPE = "https://assay.dev/broker-release/v1"
 REQUEST_SKEW = 300  # seconds a request's timestamp may differ from the server's clock
+NONCE_SWEEP = 30.0  # seconds between deletions of expired nonces (a per-process timer)
+_swept = {"at": 0.0}
 
 
 class Refused(VerificationError):
@@ -79,9 +85,9 @@ def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: st
     return Key(project, name, version, str(ident.recipient()), f"file:{path}")
 
 
-def keys(engine: Engine, project: str, name: str) -> list[Key]:
+def keys(engine: Engine, project: str, name: str, conn: Connection | None = None) -> list[Key]:
     """Every version of a key, newest first; ``broker-key-not-found`` (404) when there is none."""
-    with engine.connect() as conn:
+    with contextlib.nullcontext(conn) if conn is not None else engine.connect() as conn:
         rows = conn.execute(
             select(broker_keys).where(broker_keys.c.project == project, broker_keys.c.name == name)
             .order_by(broker_keys.c.version.desc())
@@ -136,8 +142,8 @@ def put_policy(
             "signer": signed.signer}  # fmt: skip
 
 
-def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes] | None:
-    with engine.connect() as conn:
+def current_policy(engine: Engine, project: str, name: str, conn: Connection | None = None) -> tuple[int, bytes] | None:
+    with contextlib.nullcontext(conn) if conn is not None else engine.connect() as conn:
         row = conn.execute(
             select(broker_policies.c.version, broker_policies.c.document)
             .where(broker_policies.c.project == project, broker_policies.c.key_name == name)
@@ -146,19 +152,36 @@ def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes]
     return (int(row.version), row.document.encode()) if row else None
 
 
+_writers: dict[int, GroupWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer(engine: Engine) -> GroupWriter:
+    """The process's group-commit writer for ``engine``: concurrent unwraps share one transaction (one fsync)."""
+    with _writers_lock:
+        w = _writers.get(id(engine))
+        if w is None or w.engine is not engine:
+            w = _writers[id(engine)] = GroupWriter(engine)
+        return w
+
+
 def _claim_nonce(engine: Engine, project: str, name: str, nonce: str, now: float) -> None:
     if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
         raise InputError("bad-nonce", "the request needs a nonce of 16 to 128 characters")
-    with engine.begin() as conn:
-        conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
-        try:
-            conn.execute(
-                insert(broker_nonces).values(
-                    project=project, key_name=name, nonce=nonce, expires=int(now) + 2 * REQUEST_SKEW
-                )
-            )
-        except IntegrityError:
-            raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
+    sweep = now - _swept["at"] > NONCE_SWEEP
+    if sweep:
+        _swept["at"] = now
+
+    def job(conn: Connection) -> None:
+        if sweep:
+            conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
+        row = {"project": project, "key_name": name, "nonce": nonce, "expires": int(now) + 2 * REQUEST_SKEW}
+        conn.execute(insert(broker_nonces).values(**row))
+
+    try:
+        _writer(engine).run(job)
+    except IntegrityError:
+        raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
 
 
 def _stanza(doc: object) -> age.Stanza:
@@ -183,7 +206,12 @@ def _ephemeral(pem: object) -> ec.EllipticCurvePublicKey:
 
 def _identity(key: Key) -> age.Identity:
     """The KEK's private part (read only here, to unwrap; it never leaves the server)."""
-    return age.parse_identities(Path(key.private_ref.removeprefix("file:")).read_text())[0]
+    return _read_identity(key.private_ref)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_identity(private_ref: str) -> age.Identity:
+    return age.parse_identities(Path(private_ref.removeprefix("file:")).read_text())[0]
 
 
 def rewrap(engine: Engine, project: str, name: str, header: bytes, actor: str, append: Append) -> dict[str, Any]:
@@ -233,7 +261,9 @@ def unwrap(
     ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify.
     """
     now = time.time()
-    versions = keys(engine, project, name)
+    with engine.connect() as conn:  # one connection for both reads (the policy is read fresh every time)
+        versions = keys(engine, project, name, conn)
+        current = current_policy(engine, project, name, conn)
     stanza = _stanza(request.get("stanza"))
     ephemeral = _ephemeral(request.get("ephemeralKey"))
     stamp = request.get("timestamp")
@@ -241,7 +271,6 @@ def unwrap(
         raise InputError("stale-request", f"the request's timestamp is more than {REQUEST_SKEW}s from the server's")
     _claim_nonce(engine, project, name, str(request.get("nonce")), now)
     token = str((request.get("evidence") or {}).get("token", ""))
-    current = current_policy(engine, project, name)
     record: dict[str, Any] = {
         "_type": STATEMENT_TYPE, "project": project, "key": name, "keyVersion": versions[0].version,
         "policyVersion": current[0] if current else None,
@@ -257,7 +286,7 @@ def unwrap(
     elif current is None:
         refusal = Refused("no-decryption-policy", f"key {project}/{name} has no decryption policy")
     else:
-        decision = policies.parse(current[1]).decide(claims or {}, now)
+        decision = policies.parse_cached(current[1]).decide(claims or {}, now)
         if decision.granted:
             record["rule"] = decision.rule
         else:
@@ -279,13 +308,9 @@ def unwrap(
         record["message"] = refusal.message
     statement = rfc8785.dumps(record)
     index, _ = append(statement)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(broker_releases).values(
-                project=project, key_name=name, decision=record["decision"], statement=statement.decode(),
-                log_index=index, created=_now_ms(),
-            )
-        )  # fmt: skip
+    row = {"project": project, "key_name": name, "decision": record["decision"], "statement": statement.decode(),
+           "log_index": index, "created": _now_ms()}  # fmt: skip
+    _writer(engine).run(lambda conn: conn.execute(insert(broker_releases).values(**row)))
     if refusal:
         refusal.message += f" (logged at index {index})"
         raise refusal
