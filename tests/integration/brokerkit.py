@@ -56,8 +56,10 @@ def unwrap_body(ctx: Any) -> dict[str, Any]:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     st = _recipient(ctx).wrap(os.urandom(16))
-    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     token = dev_token(ctx.srv, email=WORKLOAD, audience="assay-broker")
     return {"stanza": {"type": st.type, "args": list(st.args), "body": base64.b64encode(st.body).decode()},
@@ -73,5 +75,3 @@ def rewrap_body(ctx: Any) -> dict[str, Any]:
     data = sink.getvalue()
     end = data.index(b"\n", data.index(b"\n---") + 1) + 1
     return {"header": base64.b64encode(data[:end]).decode()}
-
-

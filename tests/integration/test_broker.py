@@ -182,8 +182,10 @@ def _unwrap_body(env: Env, name: str, token: str, nonce: str | None = None) -> d
 
     recipient = env.admin.ok("GET", f"/api/v1/projects/{env.project}/keys/{name}")["recipient"]
     st = age.Recipient.parse(recipient).wrap(os.urandom(16))
-    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return {"stanza": {"type": st.type, "args": list(st.args), "body": base64.b64encode(st.body).decode()},
             "ephemeralKey": pem.decode(), "nonce": nonce or os.urandom(16).hex(), "timestamp": time.time(),
