@@ -321,3 +321,58 @@ def test_key_list_and_show(env: Env) -> None:
     assert r.code == 0 and "age1" in r.out, r.err
     r = httpx.get(f"{env.srv.url}/api/v1/projects/{env.project}/keys/{name}", timeout=10)
     assert r.status_code == 401
+
+
+TEE = "https://example.com/tee-report/v1"
+
+
+def _attestation(env: Env, nonce: str, claims: dict[str, Any], key: str = "attester.key") -> dict[str, Any]:
+    from assay.formats import intoto
+    from assay.service.credentials import Credentials
+
+    creds = Credentials.resolve(str(env.w / key), None, env.srv.url, None)
+    statement = intoto.Statement((intoto.Subject("node-7", {"sha256": "ab" * 32}),), TEE, {"nonce": nonce, **claims})
+    return dict(json.loads(creds.sign_statement(statement).to_bytes()))
+
+
+def test_attester_signed_platform_evidence(env: Env) -> None:
+    from assay.crypto import keys
+
+    for who in ("attester", "stranger"):
+        if not (env.w / f"{who}.key").exists():
+            assert run_assay("keygen", "--output-prefix", who, cwd=env.w).code == 0
+    trusted = [(env.w / f).read_text() for f in ("writer.pub", "attester.pub")]
+    env.admin.ok("PUT", f"/api/v1/projects/{env.project}/trust", {"keys": trusted})
+    attester = "key:" + keys.key_id(keys.parse_public((env.w / "attester.pub").read_bytes(), "attester"))
+    name = unique("k")
+    env.key(name)
+    tee = {"name": "tee", "attester": attester, "predicateType": TEE, "condition": "platform.tee == 'sev-snp'"}
+    assert env.policy(name, [tee]).code == 0
+    api = Api(env.srv, env.platform)
+    url = f"/api/v1/projects/{env.project}/keys/{name}/unwrap"
+
+    def ask(claims: dict[str, Any], key: str = "attester.key", stale: bool = False, tamper: bool = False) -> Any:
+        body = _unwrap_body(env, name, "")
+        att = _attestation(env, os.urandom(16).hex() if stale else body["nonce"], claims, key)
+        if tamper:
+            statement = json.loads(base64.b64decode(att["dsseEnvelope"]["payload"]))
+            statement["predicate"]["tee"] = "sev-snp"
+            att["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+        body["evidence"] = {"attestation": att}
+        return api("POST", url, body)
+
+    r = ask({"tee": "sev-snp"})
+    assert r.status_code == 200, r.text
+    for kwargs, reason in [
+        ({"claims": {"tee": "none"}}, "policy-condition"),
+        ({"claims": {"tee": "sev-snp"}, "stale": True}, "attestation-not-fresh"),
+        ({"claims": {"tee": "sev-snp"}, "key": "stranger.key"}, "attestation-invalid"),
+        ({"claims": {"tee": "none"}, "tamper": True}, "attestation-invalid"),
+    ]:
+        r = ask(**kwargs)
+        assert (r.status_code, r.json()["reason"]) == (403, reason), (kwargs, r.text)
+    r = api("POST", url, _unwrap_body(env, name, workload(env.srv)))  # a workload token is not the evidence asked
+    assert (r.status_code, r.json()["reason"]) == (403, "policy-attestation-missing"), r.text
+    statements = [x["statement"] for x in _releases(env, name)]
+    assert statements[0]["decision"] == "granted" and statements[0]["attester"] == attester
+    assert [s["decision"] for s in statements[1:]] == ["refused"] * 5

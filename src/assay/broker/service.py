@@ -255,10 +255,13 @@ def unwrap(
     evidence_error: AssayError | None,
     principal: str,
     append: Append,
+    platform: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decide, log, and (when granted) release the file key as a JWE to the request's ephemeral key.
 
-    ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify.
+    ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify;
+    ``platform`` is verified attester-signed evidence (``{"signer", "predicateType", "claims"}``), which must
+    name this request's nonce (``attestation-not-fresh``) so a recorded statement cannot be replayed.
     """
     now = time.time()
     with engine.connect() as conn:  # one connection for both reads (the policy is read fresh every time)
@@ -270,23 +273,28 @@ def unwrap(
     if not isinstance(stamp, int | float) or abs(now - stamp) > REQUEST_SKEW:
         raise InputError("stale-request", f"the request's timestamp is more than {REQUEST_SKEW}s from the server's")
     _claim_nonce(engine, project, name, str(request.get("nonce")), now)
-    token = str((request.get("evidence") or {}).get("token", ""))
+    evidence: dict[str, Any] = request["evidence"] if isinstance(request.get("evidence"), dict) else {}
+    token = str(evidence.get("token") or "")
+    seen = token + (rfc8785.dumps(evidence["attestation"]).decode() if evidence.get("attestation") else "")
     record: dict[str, Any] = {
         "_type": STATEMENT_TYPE, "project": project, "key": name, "keyVersion": versions[0].version,
         "policyVersion": current[0] if current else None,
         "policyDigest": ("sha256:" + hashlib.sha256(current[1]).hexdigest()) if current else None,
         "requester": principal,
         "identity": {"iss": claims.get("iss"), "sub": claims.get("sub")} if claims else None,
-        "evidenceDigest": "sha256:" + hashlib.sha256(token.encode()).hexdigest(),
+        "attester": platform.get("signer") if platform else None,
+        "evidenceDigest": "sha256:" + hashlib.sha256(seen.encode()).hexdigest(),
         "time": int(now),
     }  # fmt: skip
     refusal: Refused | None = None
     if evidence_error is not None:
         refusal = Refused(evidence_error.reason, f"the platform evidence does not verify: {evidence_error.message}")
+    elif platform is not None and (platform.get("claims") or {}).get("nonce") != request.get("nonce"):
+        refusal = Refused("attestation-not-fresh", "the platform evidence does not name this request's nonce")
     elif current is None:
         refusal = Refused("no-decryption-policy", f"key {project}/{name} has no decryption policy")
     else:
-        decision = policies.parse_cached(current[1]).decide(claims or {}, now)
+        decision = policies.parse_cached(current[1]).decide(claims or {}, now, platform)
         if decision.granted:
             record["rule"] = decision.rule
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import rfc8785
 
@@ -82,3 +83,24 @@ def verify(body: bytes, project: str, key: str, trust: Trust, role_of: RoleOf) -
     if not isinstance(predicate, dict):
         raise InputError("broker-policy-invalid", "the statement's predicate is not a policy object")
     return SignedPolicy(rfc8785.dumps(predicate), signer)
+
+
+def verify_attestation(raw: bytes, trust: Trust) -> dict[str, Any]:
+    """Platform evidence: a signed in-toto statement verified against the project's trust; its signer (key:ID or
+    ISSUER=SUBJECT), predicate type and predicate (the platform's claims). ``attestation-invalid`` otherwise."""
+    try:
+        item = parse_item(raw)
+        if item.kind not in ("bundle", "dsse") or item.statement is None:
+            raise InputError("attestation-invalid", "the platform evidence is not a signed in-toto statement")
+        verdict = verify_item(item, trust)
+    except AssayError as exc:
+        if exc.reason == "attestation-invalid":
+            raise
+        raise InputError(
+            "attestation-invalid", f"the platform evidence does not verify ({exc.reason}: {exc.message})"
+        ) from None
+    predicate = item.statement.get("predicate")
+    if not isinstance(predicate, dict):
+        raise InputError("attestation-invalid", "the platform evidence's predicate is not an object of claims")
+    signer = f"{verdict.issuer}={verdict.signer}" if verdict.issuer is not None else verdict.signer
+    return {"signer": signer, "predicateType": item.predicate_type, "claims": predicate}

@@ -132,6 +132,15 @@ async def _verify_token(request: Request, token: str) -> dict[str, Any]:
     return claims
 
 
+async def _verify_attestation(request: Request, project: str, raw: object) -> dict[str, Any]:
+    """Platform evidence signed by an attester the project trusts (keys, identities, trusted root)."""
+    import json
+
+    data = json.dumps(raw).encode() if isinstance(raw, dict) else str(raw).encode()
+    trust = await asyncio.to_thread(request.app.state.evidence.trust, project)
+    return await asyncio.to_thread(signed.verify_attestation, data, trust)
+
+
 @router.post(
     "/api/v1/projects/{project}/keys/{name}/unwrap",
     tags=["broker"],
@@ -147,16 +156,21 @@ async def unwrap(
         raise InputError("bad-unwrap-request", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise InputError("bad-unwrap-request", "the body is not a JSON object")
-    claims, evidence_error = None, None
+    evidence: dict[str, Any] = body["evidence"] if isinstance(body.get("evidence"), dict) else {}
+    claims, platform, evidence_error = None, None, None
     try:
-        claims = await _verify_token(request, str((body.get("evidence") or {}).get("token", "")))
+        if evidence.get("attestation") is not None:
+            platform = await _verify_attestation(request, project, evidence["attestation"])
+        if evidence.get("token") or platform is None:
+            claims = await _verify_token(request, str(evidence.get("token") or ""))
     except AssayError as exc:
         evidence_error = exc
     append = request.app.state.audit_append
     try:
         return await _call(
-            service.unwrap, _engine(request), project, name, body, claims, evidence_error, principal.actor, append
-        )
+            service.unwrap, _engine(request), project, name, body, claims, evidence_error, principal.actor, append,
+            platform,
+        )  # fmt: skip
     except service.Refused as exc:
         return _refused(exc)
     except InputError as exc:

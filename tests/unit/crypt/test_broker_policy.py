@@ -55,3 +55,26 @@ def test_bad_policies(doc: dict) -> None:
     with pytest.raises(AssayError) as exc:
         policy.parse(json.dumps(doc).encode())
     assert exc.value.reason == "broker-policy-invalid"
+
+
+def test_attestation_rules_check_signer_type_and_platform_claims() -> None:
+    doc = {"rules": [{"name": "tee", "attester": "key:abc", "predicateType": "https://t",
+                      "condition": "platform.tee == 'sev-snp' && platform.measurement == 'm1'"}]}  # fmt: skip
+    p = policy.parse(json.dumps(doc).encode())
+    good = {"signer": "key:abc", "predicateType": "https://t", "claims": {"tee": "sev-snp", "measurement": "m1"}}
+    assert p.decide({}, 1e9, good).granted
+    for platform, code in [
+        (None, "policy-attestation-missing"),
+        ({**good, "signer": "key:other"}, "policy-attester"),
+        ({**good, "predicateType": "https://other"}, "policy-attestation-type"),
+        ({**good, "claims": {"tee": "none", "measurement": "m1"}}, "policy-condition"),
+    ]:
+        d = p.decide({}, 1e9, platform)
+        assert not d.granted and d.code() == code, (platform, d.reason())
+    both = {"rules": [{**DOC["rules"][0], "attester": "key:abc"}]}
+    d = policy.parse(json.dumps(both).encode()).decide(GOOD, 1e9, None)
+    assert d.code() == "policy-attestation-missing"
+    assert policy.parse(json.dumps(both).encode()).decide(GOOD, 1e9, good).granted
+    with pytest.raises(AssayError) as exc:
+        policy.parse(json.dumps({"rules": [{"name": "x", "attester": ""}]}).encode())
+    assert exc.value.reason == "broker-policy-invalid"
