@@ -156,3 +156,33 @@ def test_skopeo_encrypts_for_the_broker(dev_server: ServerProcess, tmp_path: Pat
                   env={"ASSAY_TOKEN": platform})  # fmt: skip
     assert r.code == 0, r.err
     assert _plain_digests(f"oci:{w / 'dec'}:v1") == _plain_digests(src)
+
+
+def test_broker_rewrap_moves_an_image_to_the_new_key_version(dev_server: ServerProcess, tmp_path: Path) -> None:
+    srv, w = dev_server, tmp_path
+    spec, platform, admin_env = _setup(srv, w)
+    src = _layout(w)
+    enc = f"oci:{w / 'enc'}:v1"
+    assert run_assay("encrypt", src, enc, "--recipient", f"broker:{spec}", env={"ASSAY_TOKEN": platform}).code == 0
+    project = spec.split("/")[-2]
+    args = ("--server", srv.url, "--project", project, "--name", "images")
+    assert run_assay("broker", "key", "create", *args, env=admin_env).code == 0  # version 2
+    moved = f"oci:{w / 'moved'}:v1"
+    r = run_assay("broker", "rewrap", *args, enc, "--out", moved, env=admin_env)
+    assert r.code == 0 and "2 layers re-wrapped" in r.out, r.err
+    before, after = _manifest(enc)["layers"], _manifest(moved)["layers"]
+    assert [x["digest"] for x in before] == [x["digest"] for x in after]  # the encrypted blobs are reused
+    key = "org.opencontainers.image.enc.keys.provider.assay"
+    assert all(a["annotations"][key] != b["annotations"][key] for a, b in zip(after, before, strict=True))
+    ev = dev_token(srv, email=WORKLOAD, audience=AUD)
+    r = run_assay("decrypt", moved, f"oci:{w / 'dec'}:v1", "--broker", srv.url, "--identity-token", ev,
+                  env={"ASSAY_TOKEN": platform})  # fmt: skip
+    assert r.code == 0, r.err
+    assert _plain_digests(f"oci:{w / 'dec'}:v1") == _plain_digests(src)
+    import httpx
+
+    rels = httpx.get(f"{srv.url}/api/v1/projects/{project}/keys/images/releases",
+                     headers={"Authorization": f"Bearer {platform}"}, timeout=10).json()["releases"]  # fmt: skip
+    assert {x["statement"]["keyVersion"] for x in rels if x["decision"] == "granted"} == {2}
+    r = run_assay("broker", "rewrap", *args, src, "--out", f"oci:{w / 'plain2'}:v1", env=admin_env)
+    assert r.code == 0 and "0 layers re-wrapped" in r.out, r.err

@@ -10,7 +10,7 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app as root
-from assay.cli.options import PasswordFileOpt, read_token
+from assay.cli.options import InsecureOpt, PasswordFileOpt, RegPassOpt, RegUserOpt, read_token, registry_auth
 
 broker_app = typer.Typer(help="The key broker: keys, decryption policies, releases.", no_args_is_help=True)
 key_app = typer.Typer(help="Key-encryption keys held by the server (the private part never leaves).",
@@ -140,17 +140,28 @@ def rewrap(
     server: ServerArg,
     project: ProjectArg,
     name: NameArg,
-    file: Annotated[str, typer.Argument(help="age file wrapped to an older version of the key")],
-    out: Annotated[str, typer.Option("--out", "-o", help="where to write the re-wrapped file")],
+    file: Annotated[str, typer.Argument(help="age file, or encrypted image (oci:PATH[:tag] or a reference)")],
+    out: Annotated[str, typer.Option("--out", "-o", help="where to write the re-wrapped file or image")],
     token: TokenOpt = None,
+    insecure: InsecureOpt = False,
+    registry_username: RegUserOpt = None,
+    registry_password: RegPassOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Re-wrap an age file for the key's newest version (the payload is not re-encrypted)."""
+    """Re-wrap an age file or an encrypted image for the key's newest version (payloads are not re-encrypted)."""
+    from pathlib import Path
+
     from assay.clients.broker import BrokerClient
     from assay.service import broker
 
-    doc = broker.rewrap_file(BrokerClient.at(server, project, name, token), file, out)
-    _show(doc, json_out, f"re-wrapped v{doc['fromVersion']} -> v{doc['toVersion']} (logged at {doc['logIndex']})")
+    client = BrokerClient.at(server, project, name, token)
+    if Path(file).is_file():
+        doc = broker.rewrap_file(client, file, out)
+        _show(doc, json_out, f"re-wrapped v{doc['fromVersion']} -> v{doc['toVersion']} (logged at {doc['logIndex']})")
+        return
+    auth = registry_auth(insecure, registry_username, registry_password)
+    result = broker.rewrap_image(client, file, out, auth)
+    _show(result, json_out, f"{result['destination']}@{result['digest']} ({result['rewrapped']} layers re-wrapped)")
 
 
 @broker_app.command("keyprovider")

@@ -193,6 +193,31 @@ def rewrap_file(client: BrokerClient, path: str, out: str) -> dict[str, Any]:
     return {k: result[k] for k in ("fromVersion", "toVersion", "logIndex")}
 
 
+def rewrap_annotation(client: BrokerClient, annotation: bytes) -> bytes:
+    """A :func:`wrap_opts` annotation re-wrapped for the key's newest version (another key's: unchanged)."""
+    try:
+        doc = json.loads(annotation)
+        wrapped = base64.b64decode(str(doc["age"]), validate=True)
+        spec = str(doc["broker"])
+    except (ValueError, KeyError, TypeError):
+        raise InputError(
+            "malformed-encryption-annotations", "the assay key-provider annotation does not parse"
+        ) from None
+    if spec != client.spec.removeprefix("broker:"):
+        return annotation
+    header, offset = split_header(wrapped)
+    fresh = base64.b64decode(client.rewrap(header)["header"]) + wrapped[offset:]
+    return json.dumps({"broker": spec, "age": base64.b64encode(fresh).decode()}, separators=(",", ":")).encode()
+
+
+def rewrap_image(client: BrokerClient, src: str, dst: str, auth: Any = None) -> dict[str, Any]:
+    """An encrypted image's broker-wrapped layer keys re-wrapped for the key's newest version, written to ``dst``
+    (layers are not re-encrypted; the file keys never leave the server)."""
+    from assay.service import crypt_images
+
+    return crypt_images.rewrap_image(src, dst, lambda a: rewrap_annotation(client, a), auth=auth)
+
+
 def audit(client: BrokerClient, trusted_root: str | None = None) -> list[dict[str, Any]]:
     """The key's release record, each entry checked in the transparency log: the logged digest is the
     statement's, the inclusion proof leads to a checkpoint signed by the log key."""

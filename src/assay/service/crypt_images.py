@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -77,6 +77,7 @@ class _Job:
     evidence: str | None = None  # the platform's token, to unwrap through a broker
     pinned: Sequence[str] = ()  # the brokers that token may be shown to
     platforms: set[str] | None = None  # os/arch[/variant] of an index's manifests to encrypt (None: all)
+    rewrap: Callable[[bytes], bytes] | None = None  # re-wraps one assay key-provider annotation (broker rewrap)
     report: dict[str, int] = field(
         default_factory=lambda: {"encrypted": 0, "decrypted": 0, "rewrapped": 0, "copied": 0}
     )
@@ -157,6 +158,22 @@ class _Job:
         assert last is not None
         raise last
 
+    def rewrap_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
+        """The layer's broker-wrapped keys re-wrapped (the blob is copied as it is, not re-encrypted)."""
+        import base64
+
+        from assay.service import broker
+
+        assert self.rewrap is not None
+        wrapped = ocicrypt.provider_keys(desc, broker.PROVIDER)
+        if not wrapped:
+            raise InputError("no-broker-recipient", "an encrypted layer's key is not wrapped for an assay broker")
+        fresh = ",".join(base64.b64encode(self.rewrap(w)).decode() for w in wrapped)
+        self.copy_blob(str(desc["digest"]))
+        self.report["rewrapped"] += 1
+        ann = {**(desc.get("annotations") or {}), ocicrypt.KEYS_PROVIDER + broker.PROVIDER: fresh}
+        return {**desc, "annotations": ann}
+
     def decrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
         key = self.unwrap(desc)
         mac = ocicrypt.public_hmac(desc)
@@ -186,7 +203,13 @@ class _Job:
             layers = []
             for i, layer in enumerate(doc.get("layers", [])):
                 chosen = touch and (self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers)
-                if decrypt and touch and ocicrypt.is_encrypted(layer):
+                if self.rewrap is not None and ocicrypt.is_encrypted(layer):
+                    layers.append(self.rewrap_layer(layer))
+                elif self.rewrap is not None:
+                    self.copy_blob(str(layer["digest"]))
+                    self.report["copied"] += 1
+                    layers.append(layer)
+                elif decrypt and touch and ocicrypt.is_encrypted(layer):
                     layers.append(self.decrypt_layer(layer))
                 elif not decrypt and chosen:
                     layers.append(self.encrypt_layer(layer))
@@ -247,6 +270,13 @@ def encrypt_image(
         "platforms": set(platforms) if platforms else None,
     }
     return _run(src, dst, args, False, auth)
+
+
+def rewrap_image(
+    src: str, dst: str, rewrap: Callable[[bytes], bytes], *, auth: RegistryAuth | None = None
+) -> dict[str, Any]:
+    """Every encrypted layer's assay key-provider annotation passed through ``rewrap``; blobs are reused."""
+    return _run(src, dst, {"rewrap": rewrap}, False, auth)
 
 
 def decrypt_image(
