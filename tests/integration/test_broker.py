@@ -376,3 +376,29 @@ def test_attester_signed_platform_evidence(env: Env) -> None:
     statements = [x["statement"] for x in _releases(env, name)]
     assert statements[0]["decision"] == "granted" and statements[0]["attester"] == attester
     assert [s["decision"] for s in statements[1:]] == ["refused"] * 5
+
+
+def test_a_github_actions_job_decrypts_with_its_own_token(env: Env) -> None:
+    """No --identity-token: the job's ambient ID token (minted for the broker's audience) is the evidence."""
+    from tests.integration import ci_env
+
+    name = unique("k")
+    env.key(name)
+    job = {"name": "release-job", "issuer": env.srv.url + "/dev/oidc/github",
+           "subjectRegexp": f"^repo:{ci_env.REPO}:ref:refs/tags/.*$", "audience": AUDIENCE,
+           "claims": {"repository": ci_env.REPO}, "condition": "claims.ref.startsWith('refs/tags/v')"}  # fmt: skip
+    assert env.policy(name, [job]).code == 0
+    enc = env.encrypt(name)
+    with ci_env.github_token_endpoint(env.srv) as ep:
+        ci = {**ep.env(), "ASSAY_TOKEN": env.platform, "ASSAY_IDENTITY_TOKEN": ""}
+        args = ("decrypt-blob", str(enc), "--broker", env.spec(name), "--out", "plain.txt")
+        r = run_assay(*args, cwd=env.w, env=ci)
+        assert r.code == 0, r.err
+        assert "using the identity token from GitHub Actions" in r.err
+        assert ep.requests[-1]["query"]["audience"] == [AUDIENCE]
+        assert (env.w / "plain.txt").read_bytes() == SECRET
+        (env.w / "plain.txt").unlink()
+        assert env.policy(name, [{**job, "claims": {"repository": "myorg/other"}}]).code == 0
+        r = run_assay(*args, cwd=env.w, env=ci)
+        assert r.code == 1 and "error[policy-claim]" in r.err, r.err
+        env.no_plaintext()

@@ -33,9 +33,13 @@ def evidence_token(token: str | None, audience: str = DEFAULT_AUDIENCE) -> str:
     """The platform's workload token: the one given, else the CI system's own (minted for ``audience``)."""
     if token:
         return token.strip()
+    import sys
+
     from assay.sign import ambient
 
-    return ambient.detect(audience=audience).token
+    found = ambient.detect(audience=audience)
+    sys.stderr.write(f"using the identity token from {found.source} (audience {audience})\n")
+    return found.token
 
 
 def load_policy(path: str) -> dict[str, Any]:
