@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from assay.broker import service, signed
 from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.server.auth import Principal, require
 from assay.server.names import check_name, check_project
 
@@ -150,12 +151,7 @@ async def unwrap(
     request: Request, project: str, name: str, principal: Principal = Depends(require("broker.unwrap"))
 ) -> Any:
     _names(project, name)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InputError("bad-unwrap-request", "the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InputError("bad-unwrap-request", "the body is not a JSON object")
+    body = safejson.load_object(await request.body(), what="unwrap request")
     evidence: dict[str, Any] = body["evidence"] if isinstance(body.get("evidence"), dict) else {}
     claims, platform, evidence_error = None, None, None
     try:
@@ -188,8 +184,8 @@ async def rewrap(
     request: Request, project: str, name: str, principal: Principal = Depends(require("broker.admin"))
 ) -> Any:
     _names(project, name)
+    body = safejson.load_object(await request.body(), what="rewrap request")
     try:
-        body = await request.json()
         header = base64.b64decode(str(body["header"]), validate=True)
     except (ValueError, KeyError, TypeError):
         raise InputError("bad-rewrap-request", 'the body is {"header": base64 of an age header}') from None
