@@ -219,6 +219,14 @@ def test_replayed_stale_and_unknown_key_requests_are_refused(env: Env) -> None:
     assert (r.status_code, r.json()["reason"]) == (400, "stale-request")
     r = api("POST", f"/api/v1/projects/{env.project}/keys/nope/unwrap", body | {"nonce": os.urandom(16).hex()})
     assert (r.status_code, r.json()["reason"]) == (404, "broker-key-not-found")
+    for raw, reason in [(b"[[[", "json-invalid"), (b"[1]", "json-invalid"), (b"[" * 500 + b"]" * 500, "json-too-deep")]:
+        r = api("POST", url, content=raw)
+        assert (r.status_code, r.json()["reason"]) == (400, reason), r.text
+    bad_stanza = {**_unwrap_body(env, name, workload(env.srv)), "stanza": {"type": "X25519", "args": "x"}}
+    r = api("POST", url, bad_stanza)
+    assert (r.status_code, r.json()["reason"]) == (400, "bad-unwrap-request"), r.text
+    r = api("POST", url, {**_unwrap_body(env, name, workload(env.srv)), "ephemeralKey": "not a key"})
+    assert (r.status_code, r.json()["reason"]) == (400, "bad-unwrap-request"), r.text
     r = api("POST", url, _unwrap_body(env, name, "not-a-token"))
     assert (r.status_code, r.json()["reason"]) == (403, "oidc-token-malformed"), r.text
     r = api("POST", url, _unwrap_body(env, name, _forged_token(env.srv.url + "/dev/oidc")))
