@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_assay
+from tests.integration import brokerkit
 from tests.integration.accesskit import (
     Api,
     admin_api,
@@ -45,6 +46,7 @@ class Kit:
     public_pem: str
     artifact: bytes
     bundle: bytes
+    key_file: str = ""
 
     @property
     def bundle_digest(self) -> str:
@@ -275,6 +277,21 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     # the registry token service's push rule
     ("PUT", "/api/v1/projects/{project}/registry/push-policy"): lambda c: {"push": "ci-only", "rules": []},
     ("GET", "/api/v1/projects/{project}/registry/push-policy"): lambda c: None,
+    # the key broker
+    ("GET", "/api/v1/projects/{project}/keys"): lambda c: None,
+    ("POST", "/api/v1/projects/{project}/keys/{name}"): lambda c: Req(path={"name": brokerkit.KEY}),
+    ("GET", "/api/v1/projects/{project}/keys/{name}"): lambda c: Req(path=brokerkit.key(c)),
+    ("PUT", "/api/v1/projects/{project}/keys/{name}/policy"): lambda c: Req(
+        path=brokerkit.key(c), content=brokerkit.policy_bundle(c)
+    ),
+    ("GET", "/api/v1/projects/{project}/keys/{name}/policy"): lambda c: Req(path=brokerkit.with_policy(c)),
+    ("POST", "/api/v1/projects/{project}/keys/{name}/unwrap"): lambda c: Req(
+        path=brokerkit.with_policy(c), body=brokerkit.unwrap_body(c)
+    ),
+    ("POST", "/api/v1/projects/{project}/keys/{name}/rewrap"): lambda c: Req(
+        path=brokerkit.key(c), body=brokerkit.rewrap_body(c)
+    ),
+    ("GET", "/api/v1/projects/{project}/keys/{name}/releases"): lambda c: Req(path=brokerkit.key(c)),
 }
 PLACEHOLDERS = {
     "entity_id": "1",
@@ -296,7 +313,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     r = run_assay("sign-blob", "app.bin", "--key", "release.key", cwd=w)
     assert r.code == 0, r.err
     bundle = (w / "app.bin.sigstore.json").read_bytes()
-    return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle)
+    return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle, str(w / "release.key"))
 
 
 def _send(ctx: Ctx, method: str, template: str, prepared: Any, project: str | None = None) -> Any:

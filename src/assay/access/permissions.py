@@ -51,7 +51,9 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "artifact.delete": ("admin", True),
     "evidence.read": ("viewer", False),
     "evidence.write": ("publisher", True),
+    "broker.read": ("viewer", False),
     "broker.unwrap": ("publisher", True),
+    "broker.policy": ("policy_writer", True),
     "broker.admin": ("admin", True),
 }
 

@@ -38,6 +38,7 @@ GROUPS = (
     "repository",
     "profile",
     "crypt",
+    "broker",
     "checklist",
     "tuf",
     "registry",
@@ -64,6 +65,7 @@ COMMANDS = {
     "checklist": "checklist",
     "tuf": "tuf",
     "registry": "registry",
+    "broker": "broker",
 }
 
 

@@ -224,6 +224,9 @@ def create_app(settings: Settings) -> FastAPI:
     anchoring = access_setup.attach(app, settings, engine, log)
     _mount_registry(app, settings)  # issue 27: the registry token service
     scheduler = _mount_profiles(app, settings, engine, full_trusted_root)  # issue 24: profiles and evaluation
+    from assay.server import routes_broker
+
+    app.include_router(routes_broker.router)  # issue 26: the key broker
     from assay.server import routes_ui
 
     routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui

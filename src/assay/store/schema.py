@@ -369,6 +369,8 @@ broker_policies = Table(
     Column("document", Text, nullable=False),  # the decryption policy JSON as written
     Column("digest", String(71), nullable=False),  # sha256:… of the document
     Column("written_by", Text, nullable=False),  # the policy_writer identity
+    Column("signer", Text, nullable=False),  # who signed the document (key:ID or the keyless identity)
+    Column("envelope", Text, nullable=False),  # the signed Sigstore bundle (DSSE) as uploaded
     Column("log_index", BigInteger, nullable=False),  # transparency-log entry recording the version
     Column("created", BigInteger, nullable=False),
 )

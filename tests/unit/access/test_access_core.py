@@ -19,6 +19,12 @@ def test_roles_are_ordered_and_every_action_has_a_known_minimum() -> None:
     assert not allows("publisher", "policy.write") and not allows(None, "project.read")
     assert allows(None, "session.read")  # any authenticated caller
     assert not allows("admin", "project.create")  # server administrators only
+    # the key broker: members read keys, publishers ask for unwraps, policy writers write decryption policies
+    assert allows("viewer", "broker.read") and not allows("viewer", "broker.unwrap") and not allows(None, "broker.read")
+    assert allows("publisher", "broker.unwrap") and not allows("publisher", "broker.policy")
+    assert allows("policy_writer", "broker.policy") and not allows("policy_writer", "broker.admin")
+    assert is_write("broker.unwrap") and is_write("broker.policy") and is_write("broker.admin")
+    assert not is_write("broker.read")
     for action, (role, _) in PERMISSIONS.items():
         assert role in (*ROLES, "authenticated", "server_admin"), action
     # TUF: anyone reads a public repository; developers sign, policy writers delegate, admins own the root
