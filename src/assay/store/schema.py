@@ -436,6 +436,8 @@ tuf_blobs = Table(
     Column("length", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("created", BigInteger, nullable=False),
+)
+
 # ---- registry token service: per-project push rule (migration 0010_registry) -------------------------------
 
 registry_push_policies = Table(
