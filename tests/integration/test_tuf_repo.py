@@ -58,7 +58,9 @@ def test_init_then_ngclient_refreshes_and_downloads(repo: Repo, tmp_path: Path) 
     import httpx
 
     got = httpx.get(f"{repo.srv.url}/tuf/{repo.project}/targets/{digest}.hello.txt", timeout=10)
-    assert got.content == b"hello tuf\n"
+    assert got.content == b"hello tuf\n" and "immutable" in got.headers["cache-control"]
+    assert repo.served("timestamp.json").headers["cache-control"] == "no-cache"
+    assert "immutable" in repo.served("1.root.json").headers["cache-control"]
     assert repo.served("2.root.json").status_code == 404
     status = repo.assay("status", "-o", "json")
     assert status.code == 0, status.err
