@@ -270,7 +270,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("PUT", "/api/v1/projects/{project}/tuf/roles/{role}"): lambda c: Req(
         content=_tuf_ready(c).next_targets(), path={"role": "targets"}
     ),
-    ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: Req(content=b"a target"),
+    ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: _tuf_ready(c) and Req(content=b"a target"),
     ("POST", "/api/v1/tuf/republish"): lambda c: None,
 }
 PLACEHOLDERS = {
