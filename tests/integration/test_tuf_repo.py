@@ -256,3 +256,21 @@ def test_cli_refusals(repo: Repo, tuf_server: ServerProcess) -> None:
     assert r.code == 0, r.err
     r = repo.assay("init", "--root-key", t, "--targets-key", t)
     assert r.code == 2 and "error[tuf-already-initialised]" in r.err, r.err
+
+
+def test_hash_prefix_delegation(repo: Repo, tmp_path: Path) -> None:
+    t = repo.key("t")[0]
+    hp, hp_pub = repo.key("hp")
+    inside = "hp/in.bin"
+    prefix = hashlib.sha256(inside.encode()).hexdigest()[:2]
+    outside = next(p for p in (f"hp/out{i}.bin" for i in range(1000))
+                   if not hashlib.sha256(p.encode()).hexdigest().startswith(prefix))  # fmt: skip
+    r = repo.assay("delegate", "--role", "hp", "--hash-prefixes", prefix, "--key", hp_pub, "--signer", t)
+    assert r.code == 0, r.err
+    r = repo.assay("add-target", _file(repo, "in", b"in"), "--path", inside, "--role", "hp", "--key", hp)
+    assert r.code == 0, r.err
+    up = repo.updater(tmp_path / "c")
+    up.refresh()
+    assert up.get_targetinfo(inside) is not None
+    r = repo.assay("add-target", _file(repo, "out", b"out"), "--path", outside, "--role", "hp", "--key", hp)
+    assert r.code == 2 and "error[tuf-target-outside-delegation]" in r.err, r.err
