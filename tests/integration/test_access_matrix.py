@@ -272,7 +272,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("PUT", "/api/v1/projects/{project}/tuf/roles/{role}"): lambda c: Req(
         content=_tuf_ready(c).next_targets(), path={"role": "targets"}
     ),
-    ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: Req(content=b"a target"),
+    ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: _tuf_ready(c) and Req(content=b"a target"),
     ("POST", "/api/v1/tuf/republish"): lambda c: None,
     # the registry token service's push rule
     ("PUT", "/api/v1/projects/{project}/registry/push-policy"): lambda c: {"push": "ci-only", "rules": []},

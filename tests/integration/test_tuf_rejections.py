@@ -141,6 +141,8 @@ def test_online_key_must_be_the_servers(tuf_server: ServerProcess) -> None:
               {"root": to_bytes(root).decode(), "targets": to_bytes(targets).decode()})  # fmt: skip
     assert (r.status_code, r.json()["reason"]) == (400, "tuf-online-key-missing"), r.text
     assert admin("GET", f"/api/v1/projects/{project}/tuf/status").status_code == 404
+    r = admin("PUT", f"/api/v1/projects/{project}/tuf/blobs", content=b"bytes for no repository")
+    assert (r.status_code, r.json()["reason"]) == (400, "tuf-not-initialised"), r.text
     assert httpx.get(f"{tuf_server.url}/tuf/{project}/timestamp.json", timeout=10).status_code in (401, 404)
 
 

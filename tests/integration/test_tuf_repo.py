@@ -58,7 +58,9 @@ def test_init_then_ngclient_refreshes_and_downloads(repo: Repo, tmp_path: Path) 
     import httpx
 
     got = httpx.get(f"{repo.srv.url}/tuf/{repo.project}/targets/{digest}.hello.txt", timeout=10)
-    assert got.content == b"hello tuf\n"
+    assert got.content == b"hello tuf\n" and "immutable" in got.headers["cache-control"]
+    assert repo.served("timestamp.json").headers["cache-control"] == "no-cache"
+    assert "immutable" in repo.served("1.root.json").headers["cache-control"]
     assert repo.served("2.root.json").status_code == 404
     status = repo.assay("status", "-o", "json")
     assert status.code == 0, status.err
@@ -254,3 +256,21 @@ def test_cli_refusals(repo: Repo, tuf_server: ServerProcess) -> None:
     assert r.code == 0, r.err
     r = repo.assay("init", "--root-key", t, "--targets-key", t)
     assert r.code == 2 and "error[tuf-already-initialised]" in r.err, r.err
+
+
+def test_hash_prefix_delegation(repo: Repo, tmp_path: Path) -> None:
+    t = repo.key("t")[0]
+    hp, hp_pub = repo.key("hp")
+    inside = "hp/in.bin"
+    prefix = hashlib.sha256(inside.encode()).hexdigest()[:2]
+    outside = next(p for p in (f"hp/out{i}.bin" for i in range(1000))
+                   if not hashlib.sha256(p.encode()).hexdigest().startswith(prefix))  # fmt: skip
+    r = repo.assay("delegate", "--role", "hp", "--hash-prefixes", prefix, "--key", hp_pub, "--signer", t)
+    assert r.code == 0, r.err
+    r = repo.assay("add-target", _file(repo, "in", b"in"), "--path", inside, "--role", "hp", "--key", hp)
+    assert r.code == 0, r.err
+    up = repo.updater(tmp_path / "c")
+    up.refresh()
+    assert up.get_targetinfo(inside) is not None
+    r = repo.assay("add-target", _file(repo, "out", b"out"), "--path", outside, "--role", "hp", "--key", hp)
+    assert r.code == 2 and "error[tuf-target-outside-delegation]" in r.err, r.err

@@ -45,7 +45,7 @@ async def target(
 ) -> Response:
     check_project(project)
     data = await _thread(_repo(request).blob, project, path.rpartition("/")[2])
-    return Response(data, media_type="application/octet-stream")
+    return Response(data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE})
 
 
 @router.get("/tuf/{project}/{filename}", tags=["tuf"], summary="Metadata: root.json, N.ROLE.json, timestamp.json")
@@ -54,7 +54,15 @@ async def metadata(
 ) -> Response:
     check_project(project)
     data = await _thread(_repo(request).metadata, project, filename)
-    return Response(data, media_type=JSON, headers={"Cache-Control": "no-cache"})
+    return Response(data, media_type=JSON, headers={"Cache-Control": _cache(filename)})
+
+
+def _cache(filename: str) -> str:
+    """Versioned metadata never changes once published (consistent snapshots); timestamp and root.json do."""
+    return IMMUTABLE if filename[:1].isdigit() else "no-cache"
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @router.get("/api/v1/tuf/online-keys", tags=["tuf"], summary="The server's online TUF keys (preferred first)")

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from assay.errors import InputError
 from assay.store.schema import tuf_blobs, tuf_delegations, tuf_metadata, tuf_pending
 from assay.store.txn import write_transaction
 from assay.tuf import validate
@@ -167,6 +166,9 @@ class Repository:
             raise reject("tuf-target-too-large", f"target is {len(data)} bytes; at most {validate.MAX_TARGET_BYTES}")
         digest = hashlib.sha256(data).hexdigest()
         with write_transaction(self.engine, TUF_LOCK) as conn:
+            if self._latest(conn, project, "root") is None:
+                raise reject("tuf-not-initialised", f"project {project!r} has no TUF repository",
+                             hint="an admin runs assay tuf init")  # fmt: skip
             self._put_blob(conn, project, digest, data)
         return {"sha256": digest, "length": len(data)}
 
@@ -420,10 +422,3 @@ class Repository:
                 select(tuf_pending.c.role, tuf_pending.c.data).where(tuf_pending.c.project == project)
             )}  # fmt: skip
         return describe(project, root, current, delegations, delegators, roles, pending)
-
-
-def check_project_has_repo(repo: Repository, project: str) -> None:
-    """``tuf-not-initialised`` unless ``project`` has a TUF repository."""
-    if not repo.initialised(project):
-        raise InputError("tuf-not-initialised", f"project {project!r} has no TUF repository",
-                         hint="an admin runs assay tuf init")  # fmt: skip
