@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_tool
 from tests.integration.accesskit import fresh_database, start
 from tests.integration.conftest import ServerProcess
 from tests.integration.tufkit import Repo, make_repo
@@ -112,8 +112,7 @@ def test_rollback_of_targets(client: Client, mirror: Mirror, repo: Repo) -> None
 
 
 def test_freeze_expired_timestamp(client: Client, mirror: Mirror, repo: Repo) -> None:
-    if not shutil.which("faketime"):
-        pytest.skip("faketime missing (Makefile SYSTEM_PACKAGES)")
+    require_tool("faketime")
     forger = Forger(repo.srv, repo.project)
     # the mirror keeps serving the last timestamp; two days on, it has expired (timestamp expiry: 1 day)
     mirror.overrides[f"{forger.path}/timestamp.json"] = forger.sign(forger.current("timestamp"))
@@ -225,5 +224,5 @@ def test_offline_uses_the_cache_until_it_expires(client: Client, mirror: Mirror,
     _ok(r)
     assert "(cached)" in r.out and len(mirror.requests) == seen  # nothing fetched
     refused(client.run("download", "app/tool", "--offline"), "tuf-offline-missing")  # dev.json never cached
-    if shutil.which("faketime"):
-        refused(client.run("refresh", "--offline", faketime="+2d"), "tuf-metadata-expired")
+    require_tool("faketime")
+    refused(client.run("refresh", "--offline", faketime="+2d"), "tuf-metadata-expired")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.conftest import run_assay
+from tests.conftest import require, run_assay
 from tests.integration.accesskit import start
 from tests.integration.conftest import ServerProcess, dev_token
 
@@ -85,10 +85,7 @@ def test_sigstore_python_signs_and_verifies_with_tuf_distributed_trust(dev_serve
 
 
 def _node_cli() -> list[str]:
-    if not NODE_CLI.exists() or shutil.which("node") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("@sigstore/cli missing: `make test` installs it into tests/interop/node_modules")
-        pytest.skip("@sigstore/cli missing (make test-install installs it with npm)")
+    require(NODE_CLI.exists() and shutil.which("node") is not None, "@sigstore/cli (make interop-deps, with npm)")
     return ["node", str(NODE_CLI)]
 
 
