@@ -349,3 +349,44 @@ def test_bad_detached_input(dev: ServerProcess, tmp_path: Path) -> None:
     r4 = run_assay("verify-blob", str(f), "--signature", str(LEGACY / "offline-rekor.txt.sig"), "--certificate", str(LEGACY / "offline-rekor.txt.crt"),
                    "--certificate-chain", str(chain), *REAL_ID, "--server", dev.url)  # fmt: skip
     assert r4.code == 1 and "error[certificate-chain-untrusted]" in r4.err
+
+
+def test_cosign_flag_spellings(dev: ServerProcess, tmp_path: Path) -> None:
+    f = tmp_path / "checksums.txt"
+    f.write_text("ef" * 32 + "  myapp\n")
+    sig, pem = tmp_path / "c.sig", tmp_path / "c.pem"
+    # cosign's --fulcio-url/--rekor-url (one assay server), --output (old name of --output-signature),
+    # --new-bundle-format, --tlog-upload=true
+    s = run_assay(
+        "sign-blob", "--yes", str(f), "--fulcio-url", dev.url, "--rekor-url", dev.url + "/",
+        "--identity-token", dev_token(dev), "--output", str(sig), "--output-certificate", str(pem),
+        "--new-bundle-format", "--tlog-upload=true",
+    )  # fmt: skip
+    assert s.code == 0, s.err
+    args = ("verify-blob", str(f), "--signature", str(sig), "--certificate", str(pem), *_dev_id(dev))
+    assert run_assay(*args, "--rekor-url", dev.url, "--new-bundle-format").code == 0
+    # two different servers, a keyless signature kept out of the log, a bad --tlog-upload value
+    two = run_assay("sign-blob", str(f), "--fulcio-url", dev.url, "--rekor-url", "http://127.0.0.1:9",
+                    "--identity-token", dev_token(dev))  # fmt: skip
+    assert two.code == 2 and "error[usage]" in two.err and "different servers" in two.err
+    nolog = run_assay(
+        "sign-blob", str(f), "--server", dev.url, "--identity-token", dev_token(dev), "--tlog-upload=false"
+    )
+    assert nolog.code == 2 and "error[tlog-required]" in nolog.err
+    bad = run_assay("sign-blob", str(f), "--key", "k.key", "--tlog-upload=maybe")
+    assert bad.code == 2 and "error[usage]" in bad.err
+    # key-based with --tlog-upload=false: no log entry even with a server named
+    assert run_assay("keygen", "--output-prefix", str(tmp_path / "k")).code == 0
+    b = tmp_path / "c.sigstore.json"
+    k = run_assay("sign-blob", str(f), "--key", str(tmp_path / "k.key"), "--server", dev.url, "--tlog-upload=false",
+                  "--bundle", str(b))  # fmt: skip
+    assert k.code == 0, k.err
+    assert json.loads(b.read_text())["verificationMaterial"].get("tlogEntries", []) == []
+    # --offline: the bundle alone; contradictory with a server; a keyless detached signature needs the log
+    off = run_assay("verify-blob", str(f), "--bundle", str(b), "--key", str(tmp_path / "k.pub"), "--offline")
+    assert off.code == 0, off.err
+    both = run_assay("verify-blob", str(f), "--bundle", str(b), "--key", str(tmp_path / "k.pub"), "--offline",
+                     "--server", dev.url)  # fmt: skip
+    assert both.code == 2 and "error[usage]" in both.err
+    nolog = run_assay(*args, "--offline")
+    assert nolog.code == 2 and "error[tlog-source-required]" in nolog.err

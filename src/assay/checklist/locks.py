@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
-from dataclasses import dataclass
+
+from assay.checklist.model import Finding
+from assay.checklist.runs import check_run
+
+__all__ = ["LOCKS", "Finding", "check_manifests", "check_requirements", "check_run"]
 
 # manifest name -> lockfile names accepted beside it
 LOCKS: dict[str, tuple[str, ...]] = {
@@ -14,15 +17,6 @@ LOCKS: dict[str, tuple[str, ...]] = {
     "go.mod": ("go.sum",),
     "Cargo.toml": ("Cargo.lock",),
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One unlocked dependency source: a reason code, where, and what was seen."""
-
-    reason: str
-    path: str
-    evidence: str
 
 
 def check_manifests(paths: list[str]) -> list[Finding]:
@@ -47,27 +41,3 @@ def check_requirements(path: str, text: str) -> list[Finding]:
     ]
     bad = [r.split()[0] for r in reqs if not _HASH.search(r)]
     return [Finding("requirements-unhashed", path, ", ".join(bad[:5]))] if bad else []
-
-
-def check_run(path: str, line: int, cmd: str) -> list[Finding]:
-    """Check one RUN/shell command for unpinned package installs."""
-    out: list[Finding] = []
-    for part in re.split(r"&&|\|\||;", cmd):
-        try:
-            w = shlex.split(part)
-        except ValueError:
-            w = part.split()
-        if not w:
-            continue
-        where = f"{path}:{line}"
-        if w[:2] == ["npm", "install"] or w[:2] == ["npm", "i"]:
-            out.append(Finding("npm-install-not-ci", where, part.strip()))
-        elif w[0] in ("apk", "apt-get", "apt") and len(w) > 1 and w[1] in ("add", "install"):
-            pkgs = [x for x in w[2:] if not x.startswith("-")]
-            loose = [x for x in pkgs if "=" not in x]
-            if loose:
-                out.append(Finding(f"{w[0].replace('-get', '')}-unpinned", where, " ".join(loose)))
-        elif w[0] in ("pip", "pip3") and len(w) > 1 and w[1] == "install":
-            if "--require-hashes" not in w and not any(x in ("-r", "--requirement") for x in w):
-                out.append(Finding("pip-install-unhashed", where, part.strip()))
-    return out

@@ -81,19 +81,22 @@ class Report:
         return out
 
 
-def verify(text: str, *, source: str, ignore_missing: bool = False, strict: bool = False) -> Report:
-    """Check every listed file against its expected digest."""
+def verify(
+    text: str, *, source: str, ignore_missing: bool = False, strict: bool = False, base: str | None = None
+) -> Report:
+    """Check every listed file against its expected digest (names relative to ``base`` when given)."""
     parsed = fmt.parse(text, strict=strict, source=source)
     report = Report(bad_lines=parsed.bad_lines)
     for line in parsed.lines:
-        if not os.path.exists(line.name) or os.path.isdir(line.name):
-            if ignore_missing and not os.path.exists(line.name):
+        path = os.path.join(base, line.name) if base else line.name
+        if not os.path.exists(path) or os.path.isdir(path):
+            if ignore_missing and not os.path.exists(path):
                 report.ignored_missing += 1
                 continue
             report.results.append(FileResult(line.name, "missing", line.digest))
             continue
         try:
-            actual = sha256_file(line.name, show_progress=False).hex()
+            actual = sha256_file(path, show_progress=False).hex()
         except AssayError:
             report.results.append(FileResult(line.name, "missing", line.digest))
             continue

@@ -98,11 +98,20 @@ def sign_blob(
     server: ServerOpt = None,
     password_file: PasswordFileOpt = None,
     output_signature: Annotated[
-        Optional[str], typer.Option("--output-signature", help="also write the signature, base64, as cosign does")
+        Optional[str],
+        typer.Option("--output-signature", "--output", help="also write the signature, base64, as cosign does"),
     ] = None,
     output_certificate: Annotated[
         Optional[str], typer.Option("--output-certificate", help="also write the certificate (base64 PEM, as cosign)")
     ] = None,
+    rekor_url: Annotated[Optional[str], typer.Option("--rekor-url", help="cosign's name for --server")] = None,
+    fulcio_url: Annotated[Optional[str], typer.Option("--fulcio-url", help="cosign's name for --server")] = None,
+    tlog_upload: Annotated[
+        str, typer.Option("--tlog-upload", help="true|false, as cosign: key-based signing may opt out of the log")
+    ] = "true",
+    new_bundle_format: Annotated[
+        bool, typer.Option("--new-bundle-format", help="accepted for cosign: assay always writes Sigstore bundles")
+    ] = True,
 ) -> None:
     """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token).
 
@@ -110,6 +119,16 @@ def sign_blob(
     """
     from assay.service import blob, detached
 
+    server = one_server(server, rekor_url, fulcio_url)
+    if tlog_upload.lower() not in ("true", "false"):
+        raise InputError("usage", f"--tlog-upload={tlog_upload}: expected true or false")
+    if tlog_upload.lower() == "false":
+        if not key:
+            raise InputError(
+                "tlog-required", "a keyless signature needs its log entry (the certificate lives minutes)",
+                hint="drop --tlog-upload=false, or sign with --key",
+            )  # fmt: skip
+        server = None
     detached_only = bundle is None and bool(output_signature or output_certificate)
     token = read_token(identity_token)
     b, out = blob.sign_file(file, key, bundle, password_file, server, token, write_bundle=not detached_only)
@@ -118,6 +137,17 @@ def sign_blob(
         output.say(f"Wrote {path}")
     if out:
         output.say(f"Wrote bundle to {out}")
+
+
+def one_server(server: str | None, *aliases: str | None) -> str | None:
+    """``--server`` or cosign's ``--rekor-url``/``--fulcio-url``: one assay server serves the log and the CA."""
+    given = {u.rstrip("/") for u in (server, *aliases) if u}
+    if len(given) > 1:
+        raise InputError(
+            "usage", f"--server, --rekor-url and --fulcio-url name different servers ({', '.join(sorted(given))})",
+            hint="one assay server serves the CA and the log: give its URL once",
+        )  # fmt: skip
+    return given.pop() if given else None
 
 
 def _say_logged(b: Any) -> None:
@@ -160,9 +190,23 @@ def verify_blob(
     insecure_ignore_tlog: Annotated[
         bool, typer.Option("--insecure-ignore-tlog", help="verify a key-based --signature with no log entry")
     ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="use only the bundle and trust root given (no network)")
+    ] = False,
+    new_bundle_format: Annotated[
+        bool, typer.Option("--new-bundle-format", help="accepted for cosign: bundles are read in any format")
+    ] = True,
 ) -> None:
     """Verify a blob against a Sigstore bundle, cosign's legacy bundle, or a detached --signature."""
     from assay.service import blob
+
+    if offline and server:
+        raise InputError("usage", "--offline verifies without the network: drop --server/--rekor-url")
+    if offline and signature is not None and not key:
+        raise InputError(
+            "tlog-source-required", "a keyless --signature is found in the log by digest, which needs --rekor-url",
+            hint="use the bundle (--bundle) to verify offline",
+        )  # fmt: skip
 
     def run() -> Any:
         policy = identity_policy(

@@ -136,8 +136,13 @@ def attach(
     store.put_manifest(repo, tag, json.dumps(manifest, separators=(",", ":")).encode(), OCI_MANIFEST)
 
 
-def find(store: Store, repo: str, digest: str, suffix: str = "sig") -> list[tuple[bytes, dict[str, str], str]]:
-    """(blob, annotations, layer media type) of every layer of the image's ``.sig``/``.att`` manifest."""
+def find(
+    store: Store, repo: str, digest: str, suffix: str = "sig", tags: frozenset[str] | None = None
+) -> list[tuple[bytes, dict[str, str], str]]:
+    """(blob, annotations, layer media type) of every layer of the image's ``.sig``/``.att`` manifest
+    (``tags``: the repository's tags just listed; a tag not among them is not fetched)."""
+    if tags is not None and sig_tag(digest, suffix) not in tags:
+        return []
     try:
         data, _, _ = store.get_manifest(repo, sig_tag(digest, suffix))
     except AssayError as exc:

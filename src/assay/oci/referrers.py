@@ -72,11 +72,18 @@ def update_fallback_index(reg: Store, repo: str, subject_digest: str, descriptor
     reg.put_manifest(repo, tag, json.dumps(index, separators=(",", ":")).encode(), OCI_INDEX)
 
 
-def referrer_descriptors(reg: Store, repo: str, subject_digest: str) -> list[dict[str, Any]]:
-    """Descriptors of everything referring to ``subject_digest`` (referrers API, else the fallback index)."""
+def referrer_descriptors(
+    reg: Store, repo: str, subject_digest: str, tags: frozenset[str] | None = None
+) -> list[dict[str, Any]]:
+    """Descriptors of everything referring to ``subject_digest`` (referrers API, else the fallback index).
+
+    ``tags``: the repository's tags, when the caller has just listed them; a fallback tag not among them is not
+    fetched (nothing attached that way)."""
     descriptors = reg.referrers(repo, subject_digest)
     if descriptors is not None:
         return descriptors
+    if tags is not None and fallback_tag(subject_digest) not in tags:
+        return []
     try:
         data, _, _ = reg.get_manifest(repo, fallback_tag(subject_digest))
     except AssayError as exc:
@@ -87,11 +94,15 @@ def referrer_descriptors(reg: Store, repo: str, subject_digest: str) -> list[dic
     return [m for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
 
-def find_bundles(reg: Store, repo: str, subject_digest: str) -> tuple[list[bytes], list[AssayError]]:
+def find_bundles(
+    reg: Store, repo: str, subject_digest: str, tags: frozenset[str] | None = None
+) -> tuple[list[bytes], list[AssayError]]:
     """Every Sigstore bundle attached to ``subject_digest``, and the referrers refused on the way
     (a manifest whose ``subject`` is another image)."""
     descriptors = [
-        d for d in referrer_descriptors(reg, repo, subject_digest) if d.get("artifactType") == BUNDLE_ARTIFACT_TYPE
+        d
+        for d in referrer_descriptors(reg, repo, subject_digest, tags)
+        if d.get("artifactType") == BUNDLE_ARTIFACT_TYPE
     ]
     bundles: list[bytes] = []
     rejected: list[AssayError] = []

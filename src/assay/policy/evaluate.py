@@ -356,6 +356,10 @@ def _specific(rule: Rule, m: Material, r: Result, now: datetime) -> tuple[str, s
 
 
 def _rule(v: _Verifier, rule: Rule, target: Target, now: datetime) -> RuleResult:
+    if rule.kind == "checklist":
+        from assay.policy.checklist_rule import evaluate_checklist
+
+        return evaluate_checklist(rule, lambda sub: _rule(v, sub, target, now))
     if rule.kind == "layout":
         from assay.policy.layout_rule import evaluate_layout
 

@@ -31,7 +31,7 @@ VULNS_TYPES = ("https://in-toto.io/attestation/vulns/v0.2", "https://in-toto.io/
 MAX_CEL_LENGTH = 4096
 MAX_CEL_DEPTH = 16  # bracket nesting
 MAX_CEL_TREE_DEPTH = 250  # parse-tree depth: the compiler and evaluator recurse once per level
-RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities", "layout")
+RULE_KINDS = ("signature", "attestation", "provenance", "sbom", "vulnerabilities", "layout", "checklist")
 
 
 class _Lines:
@@ -371,6 +371,13 @@ def compile_policy(
         elif kind == "vulnerabilities":
             rule.predicate_types = VULNS_TYPES
             rule.options = {"failOn": body.get("failOn", "high"), "allow": body.get("allow") or []}
+        elif kind == "checklist":
+            formats = body.get("formats") or ["cyclonedx", "spdx"]
+            rule.options = {
+                "items": tuple(body.get("items") or schema.CHECKLIST_ITEMS),
+                "provenance": {k: body.get(k) for k in ("sourceRepository", "branch", "builderId")} | {"tag": None},
+                "sbom_types": tuple(t for f in formats for t in SBOM_TYPES[f]),
+            }
         elif kind == "layout":
             got = (layouts or {}).get(i)
             if got is None:

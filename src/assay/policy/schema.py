@@ -158,6 +158,21 @@ LAYOUT = {
     },
 }
 
+CHECKLIST_ITEMS = ("image-signed", "image-provenance", "image-sbom")
+CHECKLIST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["authorities"],
+    "properties": {
+        "items": {"type": "array", "items": {"enum": list(CHECKLIST_ITEMS)}, "minItems": 1, "uniqueItems": True},
+        "authorities": AUTHORITIES,
+        "sourceRepository": {"type": "string", "minLength": 1},
+        "branch": {"type": "string"},
+        "builderId": {"type": "string"},
+        "formats": {"type": "array", "items": {"enum": ["cyclonedx", "spdx"]}, "minItems": 1},
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://assay.dev/schemas/policy/v1.json",
@@ -216,6 +231,7 @@ SCHEMA: dict[str, Any] = {
                             _rule("sbom", SBOM),
                             _rule("vulnerabilities", VULNERABILITIES),
                             _rule("layout", LAYOUT),
+                            _rule("checklist", CHECKLIST),
                         ]
                     },
                 },

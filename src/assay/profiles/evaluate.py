@@ -77,7 +77,7 @@ def layouts_for(profile: Profile) -> tuple[str, ...]:
     attestation rules, referrers always (a round trip saved per image when a profile needs only one kind)."""
     kinds = {r.kind for r in profile.policy.rules}
     wanted = ["referrer"]
-    if "signature" in kinds:
+    if kinds & {"signature", "checklist"}:
         wanted.append("sig")
     if kinds - {"signature"}:
         wanted.append("att")
@@ -102,7 +102,8 @@ def _image(ctx: Context, profile: Profile, entity: Entity, root: TrustedRoot) ->
     auth = RegistryAuth(insecure=entity.insecure)
     try:
         repo = open_target(entity.name + ":latest", auth)
-        tags = matching_tags(entity, repo.store.list_tags(repo.repository))
+        listed = repo.store.list_tags(repo.repository)
+        tags = matching_tags(entity, listed)
     except AssayError as exc:
         return _all(profile, entity.name, None, "error", exc.reason, exc.message)
     if not tags:
@@ -114,7 +115,8 @@ def _image(ctx: Context, profile: Profile, entity: Entity, root: TrustedRoot) ->
         try:
             t = open_target(label, auth)
             digest, _, _ = t.resolve()
-            found = collect(t.store, t.repository, digest, layouts_for(profile))
+            # the tags were just listed: attachment tags absent from the list are not fetched
+            found = collect(t.store, t.repository, digest, layouts_for(profile), frozenset(listed))
             target = attached_target(label, t, digest, found)
             target.materials.extend(_stored(ctx, entity.project, target.sha256))
             out.extend(_decide(profile, root, target, label))

@@ -28,7 +28,9 @@ def check_repo(root: str) -> list[dict[str, Any]]:
             text = Path(root, p).read_text(errors="replace")
             for f in parse_froms(text):
                 nfrom += 1
-                if not f.pinned:
+                if f.unresolved:
+                    unpinned.append(f"{p}:{f.line} FROM {f.image} (set by --build-arg {', '.join(f.unresolved)})")
+                elif not f.pinned:
                     unpinned.append(f"{p}:{f.line} FROM {f.image}")
             for n, cmd in parse_runs(text):
                 lock_ev += [f"{x.reason} {x.path}: {x.evidence}" for x in check_run(p, n, cmd)]

@@ -113,19 +113,24 @@ class Attached:
 ALL_LAYOUTS = ("referrer", "sig", "att")
 
 
-def collect(store: Store, repo: str, digest: str, layouts: tuple[str, ...] = ALL_LAYOUTS) -> Attached:
-    """Referrer bundles (artifact = manifest digest), ``.sig`` layers (artifact = payload), ``.att`` envelopes."""
+def collect(
+    store: Store, repo: str, digest: str, layouts: tuple[str, ...] = ALL_LAYOUTS, tags: frozenset[str] | None = None
+) -> Attached:
+    """Referrer bundles (artifact = manifest digest), ``.sig`` layers (artifact = payload), ``.att`` envelopes.
+
+    ``tags``: the repository's tags when the caller has just listed them, so absent attachment tags cost no
+    round trip."""
     out = Attached()
     image_artifact = Artifact(_raw(digest))
     if "referrer" in layouts:
-        bundles, rejected = find_bundles(store, repo, digest)
+        bundles, rejected = find_bundles(store, repo, digest, tags)
         out.rejected += rejected
         for raw in bundles:
             try:
                 out.candidates.append((parse_bundle(raw), image_artifact, "referrer"))
             except AssayError as exc:
                 out.rejected.append(exc)
-    for body, ann, _ in cosign.find(store, repo, digest, "sig") if "sig" in layouts else []:
+    for body, ann, _ in cosign.find(store, repo, digest, "sig", tags) if "sig" in layouts else []:
         claimed = cosign.claimed_digest(body)
         if claimed is None or claimed.lower() != digest:
             out.rejected.append(
@@ -140,7 +145,7 @@ def collect(store: Store, repo: str, digest: str, layouts: tuple[str, ...] = ALL
             out.candidates.append((cosign.to_bundle(body, ann), Artifact(hashlib.sha256(body).digest(), body), "sig"))
         except AssayError as exc:
             out.rejected.append(exc)
-    for body, ann, layer_type in cosign.find(store, repo, digest, "att") if "att" in layouts else []:
+    for body, ann, layer_type in cosign.find(store, repo, digest, "att", tags) if "att" in layouts else []:
         try:
             out.candidates.append((cosign.to_bundle(body, ann, layer_type), image_artifact, "att"))
         except AssayError as exc:
