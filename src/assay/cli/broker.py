@@ -160,7 +160,9 @@ def rewrap(
         _show(doc, json_out, f"re-wrapped v{doc['fromVersion']} -> v{doc['toVersion']} (logged at {doc['logIndex']})")
         return
     auth = registry_auth(insecure, registry_username, registry_password)
-    result = broker.rewrap_image(client, file, out, auth)
+    from assay.service import crypt_images
+
+    result = crypt_images.rewrap_image(file, out, lambda a: broker.rewrap_annotation(client, a), auth=auth)
     _show(result, json_out, f"{result['destination']}@{result['digest']} ({result['rewrapped']} layers re-wrapped)")
 
 

@@ -214,14 +214,6 @@ def rewrap_annotation(client: BrokerClient, annotation: bytes) -> bytes:
     return json.dumps({"broker": spec, "age": base64.b64encode(fresh).decode()}, separators=(",", ":")).encode()
 
 
-def rewrap_image(client: BrokerClient, src: str, dst: str, auth: Any = None) -> dict[str, Any]:
-    """An encrypted image's broker-wrapped layer keys re-wrapped for the key's newest version, written to ``dst``
-    (layers are not re-encrypted; the file keys never leave the server)."""
-    from assay.service import crypt_images
-
-    return crypt_images.rewrap_image(src, dst, lambda a: rewrap_annotation(client, a), auth=auth)
-
-
 def audit(client: BrokerClient, trusted_root: str | None = None) -> list[dict[str, Any]]:
     """The key's release record, each entry checked in the transparency log: the logged digest is the
     statement's, the inclusion proof leads to a checkpoint signed by the log key."""
