@@ -3,12 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz chromium chromium-driver age
+SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server graphviz chromium chromium-driver age faketime
 # Installed without recommends (diffoscope-minimal is <1 MB alone, hundreds of MB with its recommends).
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
-.PHONY: run demo test install test-install system-deps browser-deps lint typecheck unit smoke conformance bench fuzz clean
+.PHONY: run demo test install test-install system-deps browser-deps interop-deps lint typecheck unit smoke conformance tuf-conformance bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-test-install: $(VENV)/.test-installed system-deps browser-deps
+test-install: $(VENV)/.test-installed system-deps browser-deps interop-deps
 
 # axe-core for the dashboard's accessibility check in the browser tests (tests/browser/), from npm into a
 # test-local directory; without npm the browser tests skip (and fail under CI=true).
@@ -34,6 +34,16 @@ browser-deps:
 	  if command -v npm >/dev/null; then npm install --silent --no-save --no-package-lock --prefix tests/browser axe-core >/dev/null \
 	    || echo "npm install axe-core failed; the browser tests will skip"; \
 	  else echo "npm missing: cannot install axe-core; the browser tests will skip"; fi; \
+	fi
+
+# The npm Sigstore client (@sigstore/cli: tuf-js and sigstore-js, a second TUF implementation) for
+# tests/interop/test_tuf_sigstore_clients.py, into a test-local prefix; without npm those tests skip (fail under CI=true).
+SIGSTORE_JS := tests/interop/node_modules/@sigstore/cli/bin/run
+interop-deps:
+	@if [ ! -f $(SIGSTORE_JS) ]; then \
+	  if command -v npm >/dev/null; then npm install --silent --no-save --no-package-lock --prefix tests/interop @sigstore/cli@0.10.3 >/dev/null \
+	    || echo "npm install @sigstore/cli failed; its interop tests will skip"; \
+	  else echo "npm missing: cannot install @sigstore/cli; its interop tests will skip"; fi; \
 	fi
 
 # System components the tests use. Installed with apt-get when running as root;
@@ -73,7 +83,21 @@ unit: test-install
 smoke:
 	$(PYTHON) scripts/readme_smoke.py
 
-test: test-install lint typecheck unit smoke
+test: test-install lint typecheck unit smoke tuf-conformance
+
+# The TUF client conformance suite (../shared/tuf-conformance, vendored) against `assay tuf client`, through the
+# CLIENT-CLI.md entrypoint tests/conformance/tuf/assay-tuf-client (expected failures: its .xfails file). The suite
+# pins its own tuf/pytest, so it gets its own venv (.venv-tufc) and runs from a temporary copy (shared/ is read-only).
+TUFC_SRC := $$( [ -d ../shared ] && echo ../shared || echo /work/shared )/tuf-conformance
+.venv-tufc/.installed:
+	rm -rf .venv-tufc && $(PYTHON) -m venv .venv-tufc
+	tmp=$$(mktemp -d) && cp -r $(TUFC_SRC) $$tmp/suite && .venv-tufc/bin/pip install -q $$tmp/suite pytest-xdist; rc=$$?; rm -rf $$tmp; exit $$rc
+	touch $@
+tuf-conformance: install system-deps .venv-tufc/.installed
+	@command -v faketime >/dev/null || { echo "faketime missing (apt-get install faketime)"; exit 1; }
+	tmp=$$(mktemp -d) && cp -r $(TUFC_SRC) $$tmp/suite && cd $$tmp/suite && \
+	  ASSAY=$(abspath $(BIN))/assay PATH=$(CURDIR)/.venv-tufc/bin:$$PATH $(CURDIR)/.venv-tufc/bin/pytest tuf_conformance -q -n 2 \
+	    -p no:cacheprovider --entrypoint=$(CURDIR)/tests/conformance/tuf/assay-tuf-client; rc=$$?; rm -rf $$tmp; exit $$rc
 
 conformance: install
 	$$( [ -d ../shared ] && echo ../shared || echo /work/shared )/conformance/run-bundle-verify -- $(BIN)/assay conformance

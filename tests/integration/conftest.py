@@ -241,12 +241,15 @@ class RegistryProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     users: dict[str, str] | None = None  # htpasswd basic auth when set
+    token_auth: str = ""  # an ``auth: token`` block (``assay registry auth-config``) when set
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def _auth_section(self) -> str:
+        if self.token_auth:
+            return self.token_auth
         if not self.users:
             return ""
         import bcrypt

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_assay
+from tests.integration import brokerkit
 from tests.integration.accesskit import (
     Api,
     admin_api,
@@ -45,6 +46,7 @@ class Kit:
     public_pem: str
     artifact: bytes
     bundle: bytes
+    key_file: str = ""
 
     @property
     def bundle_digest(self) -> str:
@@ -158,6 +160,46 @@ def _sink(ctx: Ctx) -> Req:
     return Req(path={"name": "hook"})
 
 
+def _tuf_ready(ctx: Ctx) -> Any:
+    """A TUF repository the administrator initialised (root v1, targets v1)."""
+    from tests.integration.tufkit import init_in_process
+
+    return init_in_process(ctx.admin, ctx.project)
+
+
+def _tuf_target(ctx: Ctx) -> Req:
+    """A published target: its bytes uploaded, then named by targets v2."""
+    from tuf.api.metadata import TargetFile
+
+    signed = _tuf_ready(ctx)
+    ctx.admin("PUT", f"/api/v1/projects/{ctx.project}/tuf/blobs", content=b"matrix target")
+    body = signed.next_targets(targets={"t.txt": TargetFile.from_data("t.txt", b"matrix target", ["sha256"])})
+    assert ctx.admin("PUT", f"/api/v1/projects/{ctx.project}/tuf/roles/targets", content=body).status_code == 201
+    return Req(path={"path:path": hashlib.sha256(b"matrix target").hexdigest() + ".t.txt"})
+
+
+def _tuf_pending(ctx: Ctx) -> Req:
+    """A targets version short of its threshold, kept pending (the root asks for 2 targets signatures)."""
+    signed = _tuf_ready(ctx)
+    signed.root.signed.roles["targets"].threshold = 2
+    from securesystemslib.signer import CryptoSigner
+
+    second = CryptoSigner.generate_ecdsa()
+    signed.root.signed.add_key(second.public_key, "targets")
+    r = ctx.admin("PUT", f"/api/v1/projects/{ctx.project}/tuf/root", content=signed.next_root())
+    assert r.status_code == 201, r.text
+    r = ctx.admin("PUT", f"/api/v1/projects/{ctx.project}/tuf/roles/targets", content=signed.next_targets(),
+                  params={"partial": "true"})  # fmt: skip
+    assert r.status_code == 202, r.text
+    return Req(path={"role": "targets"})
+
+
+def _tuf_init(ctx: Ctx) -> Any:
+    from tests.integration.tufkit import build
+
+    return build(ctx.srv.url)[1]
+
+
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/v1/auth/whoami"): lambda c: None,
     ("DELETE", "/api/v1/auth/session"): lambda c: c.fresh_caller() and None,
@@ -220,6 +262,36 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     },
     ("DELETE", "/api/v1/projects/{project}/sinks/{name}"): _sink,
     ("GET", "/api/v1/projects/{project}/alerts"): lambda c: None,
+    # TUF repositories
+    ("GET", "/tuf/{project}/{filename}"): lambda c: _tuf_ready(c) and Req(path={"filename": "1.root.json"}),
+    ("GET", "/tuf/{project}/targets/{path:path}"): _tuf_target,
+    ("GET", "/api/v1/projects/{project}/tuf/status"): lambda c: _tuf_ready(c) and None,
+    ("GET", "/api/v1/projects/{project}/tuf/pending/{role}"): _tuf_pending,
+    ("POST", "/api/v1/projects/{project}/tuf"): _tuf_init,
+    ("PUT", "/api/v1/projects/{project}/tuf/root"): lambda c: Req(content=_tuf_ready(c).next_root()),
+    ("PUT", "/api/v1/projects/{project}/tuf/roles/{role}"): lambda c: Req(
+        content=_tuf_ready(c).next_targets(), path={"role": "targets"}
+    ),
+    ("PUT", "/api/v1/projects/{project}/tuf/blobs"): lambda c: _tuf_ready(c) and Req(content=b"a target"),
+    ("POST", "/api/v1/tuf/republish"): lambda c: None,
+    # the registry token service's push rule
+    ("PUT", "/api/v1/projects/{project}/registry/push-policy"): lambda c: {"push": "ci-only", "rules": []},
+    ("GET", "/api/v1/projects/{project}/registry/push-policy"): lambda c: None,
+    # the key broker
+    ("GET", "/api/v1/projects/{project}/keys"): lambda c: None,
+    ("POST", "/api/v1/projects/{project}/keys/{name}"): lambda c: Req(path={"name": brokerkit.KEY}),
+    ("GET", "/api/v1/projects/{project}/keys/{name}"): lambda c: Req(path=brokerkit.key(c)),
+    ("PUT", "/api/v1/projects/{project}/keys/{name}/policy"): lambda c: Req(
+        path=brokerkit.key(c), content=brokerkit.policy_bundle(c)
+    ),
+    ("GET", "/api/v1/projects/{project}/keys/{name}/policy"): lambda c: Req(path=brokerkit.with_policy(c)),
+    ("POST", "/api/v1/projects/{project}/keys/{name}/unwrap"): lambda c: Req(
+        path=brokerkit.with_policy(c), body=brokerkit.unwrap_body(c)
+    ),
+    ("POST", "/api/v1/projects/{project}/keys/{name}/rewrap"): lambda c: Req(
+        path=brokerkit.key(c), body=brokerkit.rewrap_body(c)
+    ),
+    ("GET", "/api/v1/projects/{project}/keys/{name}/releases"): lambda c: Req(path=brokerkit.key(c)),
 }
 PLACEHOLDERS = {
     "entity_id": "1",
@@ -227,6 +299,9 @@ PLACEHOLDERS = {
     "digest": "sha256:" + "0" * 64,
     "name": "app.bin",
     "version": "1.0",
+    "filename": "timestamp.json",
+    "path:path": "0" * 64 + ".t.txt",
+    "role": "targets",
 }
 
 
@@ -238,7 +313,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     r = run_assay("sign-blob", "app.bin", "--key", "release.key", cwd=w)
     assert r.code == 0, r.err
     bundle = (w / "app.bin.sigstore.json").read_bytes()
-    return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle)
+    return Kit((w / "release.pub").read_text(), b"matrix release 1.0", bundle, str(w / "release.key"))
 
 
 def _send(ctx: Ctx, method: str, template: str, prepared: Any, project: str | None = None) -> Any:
@@ -360,7 +435,7 @@ def test_a_public_project_opens_only_its_public_reads_to_anyone(matrix_server: S
         elif r.status_code != 401 or r.json().get("reason") != "credentials-missing":
             failures.append(f"{where}: expected 401 credentials-missing, got {r.status_code} {r.text}")
     assert not failures, "\n".join(failures)
-    assert opened == {"artifact.read", "evidence.read"}
+    assert opened == {"artifact.read", "evidence.read", "tuf.read"}
 
 
 def test_the_table_says_what_the_issue_asks(matrix_server: ServerProcess) -> None:
@@ -377,7 +452,10 @@ def test_the_table_says_what_the_issue_asks(matrix_server: ServerProcess) -> Non
     assert not _allowed(table, "admin", "project.create")
     assert _allowed(table, "admin", "project.admin")
     # a public project opens exactly these reads, and never a write
-    assert {a for a, row in table.items() if row["public"]} == {"artifact.read", "evidence.read"}
+    assert {a for a, row in table.items() if row["public"]} == {"artifact.read", "evidence.read", "tuf.read"}
+    assert _allowed(table, "publisher", "tuf.sign") and not _allowed(table, "viewer", "tuf.sign")
+    assert _allowed(table, "policy_writer", "tuf.delegate") and not _allowed(table, "publisher", "tuf.delegate")
+    assert _allowed(table, "admin", "tuf.root") and not _allowed(table, "policy_writer", "tuf.root")
     assert not any(row["write"] for row in table.values() if row["public"])
 
 

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("cli",),
     ("server",),
     ("web",),
-    ("service", "access", "profiles", "admission", "evidence", "repository", "tuf", "broker", "checklist"),
+    ("service", "access", "profiles", "admission", "evidence", "repository", "tuf", "broker", "checklist", "registry"),
     (
         "sign", "verify", "policy", "layout", "attest", "sbom", "vuln", "oci", "crypt",
         "log", "ca", "tsa", "store", "clients", "checksums", "pgp",

@@ -60,25 +60,37 @@ class AuditLog:
 
     def append(self, event: Event) -> int:
         """Append one row at the chain's head; returns its sequence number."""
+        return self.append_many([event])[-1]
+
+    def append_many(self, events: list[Event]) -> list[int]:
+        """Append rows in order in one transaction (one commit for a group of callers); their sequence numbers."""
+        seqs: list[int] = []
         with write_transaction(self.engine, LOCK) as conn:
             last = conn.execute(
                 select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
             ).first()
             seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
-            fields = {
-                "seq": seq,
-                "time": int(time.time()),
-                "actor": event.actor[:2000],
-                "token_id": event.token_id,
-                "project": event.project,
-                "action": event.action,
-                "target": event.target[:2000],
-                "result": event.result[:128],
-                "request_id": event.request_id[:64],
-                "address": event.address[:64],
-            }
-            conn.execute(insert(audit_log).values(**fields, prev_hash=prev, hash=row_hash(prev, fields)))
-        return seq
+            rows = []
+            for event in events:
+                fields = {
+                    "seq": seq,
+                    "time": int(time.time()),
+                    "actor": event.actor[:2000],
+                    "token_id": event.token_id,
+                    "project": event.project,
+                    "action": event.action,
+                    "target": event.target[:2000],
+                    "result": event.result[:128],
+                    "request_id": event.request_id[:64],
+                    "address": event.address[:64],
+                }
+                digest = row_hash(prev, fields)
+                rows.append({**fields, "prev_hash": prev, "hash": digest})
+                seqs.append(seq)
+                seq, prev = seq + 1, digest
+            if rows:
+                conn.execute(insert(audit_log), rows)
+        return seqs
 
     def head(self) -> tuple[int, bytes]:
         """(last sequence number, its hash); (0, zeros) when empty."""

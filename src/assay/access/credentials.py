@@ -190,6 +190,27 @@ class Credentials:
                 expires=row.expires,
             )
 
+    def principal_of(self, kind: str, ident: str) -> Principal:
+        """The principal behind a session or token named by id (for credentials derived from it, such as
+        registry refresh tokens): 401 when it is unknown, revoked or expired, exactly as presenting it would."""
+        now = time.time()
+        table = sessions if kind == "session" else api_tokens
+        with self.engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.id == ident)).first()
+        if row is None or kind not in ("session", "token"):
+            raise errors.unauthenticated("credential-unknown", "the credential this was derived from is gone")
+        if row.revoked is not None:
+            raise errors.unauthenticated(f"{kind}-revoked", f"the {kind} this was derived from was revoked")
+        if row.expires is not None and row.expires <= now:
+            raise errors.unauthenticated(f"{kind}-expired", f"the {kind} this was derived from has expired")
+        if kind == "session":
+            admin = (row.issuer, row.subject) in self.server_admins
+            return Principal(row.issuer, row.subject, row.email, "session", ident, admin, expires=row.expires)
+        return Principal(
+            row.issuer, row.subject, None, "token", ident, False,
+            token_project_id=row.project_id, token_role=row.role, expires=row.expires,
+        )  # fmt: skip
+
     def standing(self, principal: Principal, project_name: str) -> Standing:
         """Whether the project exists, is public, and the principal's role in it (grants inherited from
         ancestors; tokens capped by their creator's current role). A missing project costs the same queries

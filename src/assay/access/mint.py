@@ -34,12 +34,18 @@ class Kind:
     has_role: bool
     open_ended: bool = False  # may be issued without an expiry
     bound: bool = False  # bound to the credential that made it: names it as parent, expires no later
+    roleless: bool = False  # may carry no role: it then grants only what a public project opens to anyone
 
 
 KINDS: dict[str, Kind] = {
     "session": Kind(frozenset({"identity"}), SESSION_LIFETIME, has_role=False),
     "api-token": Kind(frozenset({"session"}), MAX_TOKEN_LIFETIME, has_role=True, open_ended=True),
-    "registry-token": Kind(frozenset({"session", "token"}), 3600, has_role=True, bound=True),
+    # a registry token may also be asked for with a CI ID token presented directly ("identity") or with no
+    # credentials at all ("anonymous": roleless, so only a public project's reads)
+    "registry-token": Kind(
+        frozenset({"session", "token", "identity", "anonymous"}), 3600, has_role=True, bound=True, roleless=True
+    ),
+    "registry-refresh": Kind(frozenset({"session", "token"}), 30 * 86400, has_role=False, bound=True),
     "broker-release": Kind(frozenset({"session", "token"}), 300, has_role=True, bound=True),
 }
 
@@ -74,7 +80,7 @@ def mint(kind: str, maker: Maker, *, role: str | None, lifetime: int | None, now
                 f"an API token cannot create a {kind}; create it from a login session (assay login)",
             )
         raise errors.forbidden("credential-cannot-mint", f"a {maker.kind} cannot create a {kind}")
-    if spec.has_role:
+    if spec.has_role and not (role is None and spec.roleless):
         assert role is not None, f"a {kind} needs a role"
         check_role(role)
         if maker.role is None or RANK[role] > RANK[maker.role]:

@@ -41,24 +41,31 @@ PERMISSIONS: dict[str, tuple[str, bool]] = {
     "policy.write": ("policy_writer", True),
     "profile.read": ("viewer", False),
     "profile.write": ("policy_writer", True),
+    "tuf.read": ("viewer", False),
+    "tuf.sign": ("publisher", True),
     "tuf.delegate": ("policy_writer", True),
+    "tuf.root": ("admin", True),
+    "tuf.republish": ("server_admin", True),
     "artifact.read": ("viewer", False),
     "artifact.publish": ("publisher", True),
     "artifact.delete": ("admin", True),
     "evidence.read": ("viewer", False),
     "evidence.write": ("publisher", True),
+    "broker.read": ("viewer", False),
     "broker.unwrap": ("publisher", True),
+    "broker.policy": ("policy_writer", True),
     "broker.admin": ("admin", True),
 }
 
 
 # Read actions a project with visibility ``public`` allows to anyone, even without credentials.
 # Visibility is the project's own setting: a child is not public because its parent is.
-PUBLIC_READS = frozenset({"artifact.read", "evidence.read"})
+PUBLIC_READS = frozenset({"artifact.read", "evidence.read", "tuf.read"})
 VISIBILITIES = ("members", "public")
 
-# Writes that need no credentials (they create them), audited all the same.
-PUBLIC_WRITES = {"session.create"}
+# Writes that need no credentials (they create them), audited all the same. ``registry.token`` (GET/POST
+# /v2/token) is open as the registry token spec wants; each asked scope is then decided by the rows above.
+PUBLIC_WRITES = {"session.create", "registry.token"}
 
 
 def min_role(action: str) -> str:

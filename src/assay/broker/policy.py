@@ -8,12 +8,19 @@ A document::
                 "condition": "claims.namespace == 'prod'", "notBefore": "2026-01-01T00:00:00Z",
                 "notAfter": "2027-01-01T00:00:00Z"}]}
 
-A request is granted when every check of one rule passes; refused otherwise, naming each rule's first failing
+or, for platform evidence signed by a trusted attester (an in-toto statement bound to the request's nonce)::
+
+    {"name": "tee", "attester": "key:<id>" | "ISSUER=SUBJECT", "predicateType": "https://…",
+     "condition": "platform.tee == 'sev-snp' && platform.measurement == 'abc…'"}
+
+(a rule with both ``issuer`` and ``attester`` checks both). ``condition`` sees ``claims`` (the token's) and
+``platform`` (the evidence's predicate). A request is granted when every check of one rule passes; refused otherwise, naming each rule's first failing
 check. Evaluation is pure: claims and the time are handed in.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -24,7 +31,8 @@ from typing import Any
 from assay.errors import InputError
 from assay.policy.cel import CelError, Condition
 
-FIELDS = {"name", "issuer", "subject", "subjectRegexp", "audience", "claims", "condition", "notBefore", "notAfter"}
+FIELDS = {"name", "issuer", "subject", "subjectRegexp", "audience", "claims", "condition", "notBefore", "notAfter",
+          "attester", "predicateType"}  # fmt: skip
 MAX_DOCUMENT = 64 * 1024
 
 
@@ -60,42 +68,63 @@ def _compile(source: str, where: str) -> Condition:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    issuer: str
+    issuer: str | None  # None: the rule asks for no workload token (an attestation rule)
     subject: str | None
     subject_re: re.Pattern[str] | None
-    audience: str
+    audience: str | None
     claims: dict[str, Any]
     condition: Condition | None
     not_before: float | None
     not_after: float | None
+    attester: str | None = None  # the signer of the platform evidence: key:ID or ISSUER=SUBJECT
+    predicate_type: str | None = None
 
-    def first_failure(self, claims: dict[str, Any], now: float) -> str | None:
-        """None when the rule passes, else the check that failed."""
+    def first_failure(
+        self, claims: dict[str, Any], now: float, platform: dict[str, Any] | None = None
+    ) -> tuple[str, str] | None:
+        """None when the rule passes, else (reason code, the check that failed). ``platform`` is verified
+        platform evidence: ``{"signer", "predicateType", "claims"}``."""
         if self.not_before is not None and now < self.not_before:
-            return "not yet in the rule's time window (notBefore)"
+            return "policy-time-window", "not yet in the rule's time window (notBefore)"
         if self.not_after is not None and now > self.not_after:
-            return "past the rule's time window (notAfter)"
+            return "policy-time-window", "past the rule's time window (notAfter)"
+        if self.attester is not None:
+            if platform is None:
+                return "policy-attestation-missing", "the rule needs platform evidence signed by an attester"
+            if platform.get("signer") != self.attester:
+                return "policy-attester", f"the evidence is signed by {platform.get('signer')!r}, not {self.attester!r}"
+            if self.predicate_type is not None and platform.get("predicateType") != self.predicate_type:
+                return "policy-attestation-type", f"the evidence is a {platform.get('predicateType')!r} statement"
+        if self.issuer is not None:
+            failed = self._token(claims)
+            if failed is not None:
+                return failed
+        if self.condition is not None:
+            scope = {"claims": claims, "platform": (platform or {}).get("claims") or {}}
+            try:
+                ok = self.condition.evaluate(scope)
+            except CelError as exc:
+                return "policy-condition", f"condition {self.condition.source!r} failed to evaluate: {exc}"
+            if ok is not True:
+                return "policy-condition", f"condition {self.condition.source!r} is false"
+        return None
+
+    def _token(self, claims: dict[str, Any]) -> tuple[str, str] | None:
+        assert self.issuer is not None
         if str(claims.get("iss", "")).rstrip("/") != self.issuer.rstrip("/"):
-            return f"issuer {claims.get('iss')!r} is not {self.issuer!r}"
+            return "policy-issuer", f"issuer {claims.get('iss')!r} is not {self.issuer!r}"
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
         if self.audience not in auds:
-            return f"audience {aud!r} does not include {self.audience!r}"
+            return "policy-audience", f"audience {aud!r} does not include {self.audience!r}"
         sub = str(claims.get("sub", ""))
         if self.subject is not None and sub != self.subject:
-            return f"subject {sub!r} is not {self.subject!r}"
+            return "policy-subject", f"subject {sub!r} is not {self.subject!r}"
         if self.subject_re is not None and not self.subject_re.fullmatch(sub):
-            return f"subject {sub!r} does not match {self.subject_re.pattern!r}"
+            return "policy-subject", f"subject {sub!r} does not match {self.subject_re.pattern!r}"
         for name, want in self.claims.items():
             if claims.get(name) != want:
-                return f"claim {name} is {claims.get(name)!r}, not {want!r}"
-        if self.condition is not None:
-            try:
-                ok = self.condition.evaluate({"claims": claims})
-            except CelError as exc:
-                return f"condition {self.condition.source!r} failed to evaluate: {exc}"
-            if ok is not True:
-                return f"condition {self.condition.source!r} is false"
+                return "policy-claim", f"claim {name} is {claims.get(name)!r}, not {want!r}"
         return None
 
 
@@ -103,10 +132,18 @@ class Rule:
 class Decision:
     granted: bool
     rule: str | None  # the rule that granted
-    failures: dict[str, str]  # rule name -> first failing check (when refused)
+    failures: dict[str, tuple[str, str]]  # rule name -> (reason code, first failing check) when refused
 
     def reason(self) -> str:
-        return "; ".join(f"rule {n}: {why}" for n, why in self.failures.items()) or "the policy has no rules"
+        return "; ".join(f"rule {n}: {why}" for n, (_, why) in self.failures.items()) or "the policy has no rules"
+
+    def code(self) -> str:
+        """The refusal's reason code: the failing check's when every rule failed the same way, else the generic."""
+        codes = {c for c, _ in self.failures.values()}
+        return codes.pop() if len(codes) == 1 else "policy-refused"
+
+    def failed_rules(self) -> list[str]:
+        return list(self.failures)
 
 
 @dataclass(frozen=True)
@@ -114,10 +151,10 @@ class DecryptionPolicy:
     rules: tuple[Rule, ...]
     digest: str
 
-    def decide(self, claims: dict[str, Any], now: float) -> Decision:
-        failures: dict[str, str] = {}
+    def decide(self, claims: dict[str, Any], now: float, platform: dict[str, Any] | None = None) -> Decision:
+        failures: dict[str, tuple[str, str]] = {}
         for rule in self.rules:
-            why = rule.first_failure(claims, now)
+            why = rule.first_failure(claims, now, platform)
             if why is None:
                 return Decision(True, rule.name, {})
             failures[rule.name] = why
@@ -144,10 +181,12 @@ def parse(data: bytes) -> DecryptionPolicy:
             raise _bad(f"{where}: an object")
         if set(r) - FIELDS:
             raise _bad(f"{where}: unknown fields {sorted(set(r) - FIELDS)}")
-        for f in ("name", "issuer", "audience"):
+        token_rule = "issuer" in r or "attester" not in r
+        needed = ("name", "issuer", "audience") if token_rule else ("name", "attester")
+        for f in (*needed, *(x for x in ("attester", "predicateType") if x in r)):
             if not isinstance(r.get(f), str) or not r[f]:
                 raise _bad(f"{where}.{f}: a non-empty string is required")
-        if "subject" not in r and "subjectRegexp" not in r:
+        if token_rule and "subject" not in r and "subjectRegexp" not in r:
             raise _bad(f"{where}: subject or subjectRegexp is required")
         try:
             sub_re = re.compile(r["subjectRegexp"]) if "subjectRegexp" in r else None
@@ -162,17 +201,25 @@ def parse(data: bytes) -> DecryptionPolicy:
         rules.append(
             Rule(
                 r["name"],
-                r["issuer"],
+                r.get("issuer"),
                 r.get("subject"),
                 sub_re,
-                r["audience"],
+                r.get("audience"),
                 claims,
                 _compile(cond, f"{where}.condition") if cond else None,
                 _time(r.get("notBefore"), f"{where}.notBefore"),
                 _time(r.get("notAfter"), f"{where}.notAfter"),
+                r.get("attester"),
+                r.get("predicateType"),
             )
         )
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise _bad("rule names must be unique")
     return DecryptionPolicy(tuple(rules), "sha256:" + hashlib.sha256(data).hexdigest())
+
+
+@functools.lru_cache(maxsize=128)
+def parse_cached(data: bytes) -> DecryptionPolicy:
+    """:func:`parse`, remembered by content (compiling CEL costs milliseconds; a stored version never changes)."""
+    return parse(data)

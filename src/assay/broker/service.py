@@ -7,9 +7,12 @@ release record is written only after the log accepted the statement.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,21 +23,27 @@ import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from assay.broker import policy as policies
+from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
 from assay.errors import AssayError, InputError, VerificationError
+from assay.evidence.batch import GroupWriter
 from assay.store.schema import broker_keys, broker_nonces, broker_policies, broker_releases
 
 Append = Callable[[bytes], tuple[int, str]]
 STATEMENT_TYPE = "https://assay.dev/broker-release/v1"
 REQUEST_SKEW = 300  # seconds a request's timestamp may differ from the server's clock
+NONCE_SWEEP = 30.0  # seconds between deletions of expired nonces (a per-process timer)
+_swept = {"at": 0.0}
 
 
 class Refused(VerificationError):
     """An unwrap the policy (or the evidence) does not allow: HTTP 403, logged."""
+
+    rules: tuple[str, ...] = ()  # the rules that failed (when the policy refused)
 
 
 @dataclass(frozen=True)
@@ -76,9 +85,9 @@ def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: st
     return Key(project, name, version, str(ident.recipient()), f"file:{path}")
 
 
-def keys(engine: Engine, project: str, name: str) -> list[Key]:
+def keys(engine: Engine, project: str, name: str, conn: Connection | None = None) -> list[Key]:
     """Every version of a key, newest first; ``broker-key-not-found`` (404) when there is none."""
-    with engine.connect() as conn:
+    with contextlib.nullcontext(conn) if conn is not None else engine.connect() as conn:
         rows = conn.execute(
             select(broker_keys).where(broker_keys.c.project == project, broker_keys.c.name == name)
             .order_by(broker_keys.c.version.desc())
@@ -88,9 +97,26 @@ def keys(engine: Engine, project: str, name: str) -> list[Key]:
     return [Key(r.project, r.name, r.version, r.public_key, r.private_ref) for r in rows]
 
 
-def put_policy(engine: Engine, project: str, name: str, document: bytes, actor: str, append: Append) -> dict[str, Any]:
-    """Store a new policy version (checked first) and record it in the transparency log."""
+def list_keys(engine: Engine, project: str) -> list[dict[str, Any]]:
+    """The project's keys: each name with its newest version and recipient."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(broker_keys).where(broker_keys.c.project == project)
+            .order_by(broker_keys.c.name, broker_keys.c.version.desc())
+        ).all()  # fmt: skip
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        out.setdefault(r.name, Key(r.project, r.name, r.version, r.public_key, r.private_ref).to_json())
+    return list(out.values())
+
+
+def put_policy(
+    engine: Engine, project: str, name: str, signed: SignedPolicy, envelope: bytes, actor: str, append: Append
+) -> dict[str, Any]:
+    """Store a new policy version (its signature verified by the caller, its rules checked here) and record it
+    in the transparency log."""
     keys(engine, project, name)
+    document = signed.document
     parsed = policies.parse(document)
     with engine.connect() as conn:
         current = conn.execute(
@@ -101,21 +127,23 @@ def put_policy(engine: Engine, project: str, name: str, document: bytes, actor: 
     version = int(current or 0) + 1
     statement = rfc8785.dumps({
         "_type": "https://assay.dev/broker-policy/v1", "project": project, "key": name, "version": version,
-        "policyDigest": parsed.digest, "writtenBy": actor, "time": int(time.time()),
+        "policyDigest": parsed.digest, "writtenBy": actor, "signedBy": signed.signer, "time": int(time.time()),
     })  # fmt: skip
     index, _ = append(statement)
     with engine.begin() as conn:
         conn.execute(
             insert(broker_policies).values(
                 project=project, key_name=name, version=version, document=document.decode(), digest=parsed.digest,
-                written_by=actor, log_index=index, created=_now_ms(),
+                written_by=actor, signer=signed.signer, envelope=envelope.decode(errors="replace"), log_index=index,
+                created=_now_ms(),
             )
         )  # fmt: skip
-    return {"project": project, "key": name, "version": version, "digest": parsed.digest, "logIndex": index}
+    return {"project": project, "key": name, "version": version, "digest": parsed.digest, "logIndex": index,
+            "signer": signed.signer}  # fmt: skip
 
 
-def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes] | None:
-    with engine.connect() as conn:
+def current_policy(engine: Engine, project: str, name: str, conn: Connection | None = None) -> tuple[int, bytes] | None:
+    with contextlib.nullcontext(conn) if conn is not None else engine.connect() as conn:
         row = conn.execute(
             select(broker_policies.c.version, broker_policies.c.document)
             .where(broker_policies.c.project == project, broker_policies.c.key_name == name)
@@ -124,19 +152,36 @@ def current_policy(engine: Engine, project: str, name: str) -> tuple[int, bytes]
     return (int(row.version), row.document.encode()) if row else None
 
 
+_writers: dict[int, GroupWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def _writer(engine: Engine) -> GroupWriter:
+    """The process's group-commit writer for ``engine``: concurrent unwraps share one transaction (one fsync)."""
+    with _writers_lock:
+        w = _writers.get(id(engine))
+        if w is None or w.engine is not engine:
+            w = _writers[id(engine)] = GroupWriter(engine)
+        return w
+
+
 def _claim_nonce(engine: Engine, project: str, name: str, nonce: str, now: float) -> None:
     if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
         raise InputError("bad-nonce", "the request needs a nonce of 16 to 128 characters")
-    with engine.begin() as conn:
-        conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
-        try:
-            conn.execute(
-                insert(broker_nonces).values(
-                    project=project, key_name=name, nonce=nonce, expires=int(now) + 2 * REQUEST_SKEW
-                )
-            )
-        except IntegrityError:
-            raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
+    sweep = now - _swept["at"] > NONCE_SWEEP
+    if sweep:
+        _swept["at"] = now
+
+    def job(conn: Connection) -> None:
+        if sweep:
+            conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
+        row = {"project": project, "key_name": name, "nonce": nonce, "expires": int(now) + 2 * REQUEST_SKEW}
+        conn.execute(insert(broker_nonces).values(**row))
+
+    try:
+        _writer(engine).run(job)
+    except IntegrityError:
+        raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
 
 
 def _stanza(doc: object) -> age.Stanza:
@@ -159,6 +204,48 @@ def _ephemeral(pem: object) -> ec.EllipticCurvePublicKey:
     return key
 
 
+def _identity(key: Key) -> age.Identity:
+    """The KEK's private part (read only here, to unwrap; it never leaves the server)."""
+    return _read_identity(key.private_ref)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_identity(private_ref: str) -> age.Identity:
+    return age.parse_identities(Path(private_ref.removeprefix("file:")).read_text())[0]
+
+
+def rewrap(engine: Engine, project: str, name: str, header: bytes, actor: str, append: Append) -> dict[str, Any]:
+    """An age header re-wrapped for the key's newest version: the stanza an older version opens is replaced, the
+    other stanzas kept, the header MAC recomputed; the file key never leaves the server. Logged."""
+    import io
+
+    versions = keys(engine, project, name)
+    try:
+        stanzas, macked, mac = age.read_header(io.BytesIO(header))
+    except AssayError as exc:
+        raise InputError("bad-rewrap-request", f"the header does not parse: {exc.message}") from None
+    for k in versions:
+        ident = _identity(k)
+        for i, st in enumerate(stanzas):
+            file_key = ident.unwrap([st])
+            if file_key is None:
+                continue
+            if not age.header_mac_ok(file_key, macked, mac):
+                raise VerificationError("header-mac-mismatch", "the age header MAC does not match (tampered header)")
+            newest = versions[0]
+            fresh = age.Recipient.parse(newest.recipient).wrap(file_key)
+            out = age.encode_header([*stanzas[:i], fresh, *stanzas[i + 1 :]], file_key)
+            statement = rfc8785.dumps({
+                "_type": "https://assay.dev/broker-rewrap/v1", "project": project, "key": name,
+                "fromVersion": k.version, "toVersion": newest.version, "requester": actor,
+                "headerDigest": "sha256:" + hashlib.sha256(header).hexdigest(), "time": int(time.time()),
+            })  # fmt: skip
+            index, _ = append(statement)
+            return {"header": base64.b64encode(out).decode(), "fromVersion": k.version,
+                    "toVersion": newest.version, "logIndex": index}  # fmt: skip
+    raise InputError("stanza-not-for-key", f"no stanza of the header is wrapped to {project}/{name}")
+
+
 def unwrap(
     engine: Engine,
     project: str,
@@ -168,46 +255,56 @@ def unwrap(
     evidence_error: AssayError | None,
     principal: str,
     append: Append,
+    platform: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decide, log, and (when granted) release the file key as a JWE to the request's ephemeral key.
 
-    ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify.
+    ``claims`` are the verified token's claims, or None with ``evidence_error`` saying why it did not verify;
+    ``platform`` is verified attester-signed evidence (``{"signer", "predicateType", "claims"}``), which must
+    name this request's nonce (``attestation-not-fresh``) so a recorded statement cannot be replayed.
     """
     now = time.time()
-    versions = keys(engine, project, name)
+    with engine.connect() as conn:  # one connection for both reads (the policy is read fresh every time)
+        versions = keys(engine, project, name, conn)
+        current = current_policy(engine, project, name, conn)
     stanza = _stanza(request.get("stanza"))
     ephemeral = _ephemeral(request.get("ephemeralKey"))
     stamp = request.get("timestamp")
     if not isinstance(stamp, int | float) or abs(now - stamp) > REQUEST_SKEW:
         raise InputError("stale-request", f"the request's timestamp is more than {REQUEST_SKEW}s from the server's")
     _claim_nonce(engine, project, name, str(request.get("nonce")), now)
-    token = str((request.get("evidence") or {}).get("token", ""))
-    current = current_policy(engine, project, name)
+    evidence: dict[str, Any] = request["evidence"] if isinstance(request.get("evidence"), dict) else {}
+    token = str(evidence.get("token") or "")
+    seen = token + (rfc8785.dumps(evidence["attestation"]).decode() if evidence.get("attestation") else "")
     record: dict[str, Any] = {
         "_type": STATEMENT_TYPE, "project": project, "key": name, "keyVersion": versions[0].version,
         "policyVersion": current[0] if current else None,
         "policyDigest": ("sha256:" + hashlib.sha256(current[1]).hexdigest()) if current else None,
         "requester": principal,
         "identity": {"iss": claims.get("iss"), "sub": claims.get("sub")} if claims else None,
-        "evidenceDigest": "sha256:" + hashlib.sha256(token.encode()).hexdigest(),
+        "attester": platform.get("signer") if platform else None,
+        "evidenceDigest": "sha256:" + hashlib.sha256(seen.encode()).hexdigest(),
         "time": int(now),
     }  # fmt: skip
     refusal: Refused | None = None
     if evidence_error is not None:
         refusal = Refused(evidence_error.reason, f"the platform evidence does not verify: {evidence_error.message}")
+    elif platform is not None and (platform.get("claims") or {}).get("nonce") != request.get("nonce"):
+        refusal = Refused("attestation-not-fresh", "the platform evidence does not name this request's nonce")
     elif current is None:
         refusal = Refused("no-decryption-policy", f"key {project}/{name} has no decryption policy")
     else:
-        decision = policies.parse(current[1]).decide(claims or {}, now)
+        decision = policies.parse_cached(current[1]).decide(claims or {}, now, platform)
         if decision.granted:
             record["rule"] = decision.rule
         else:
-            refusal = Refused("policy-refused", f"decryption policy v{current[0]} refuses: {decision.reason()}")
+            refusal = Refused(decision.code(), f"decryption policy v{current[0]} refuses: {decision.reason()}")
+            refusal.rules = tuple(decision.failed_rules())
+            record["failedRules"] = list(refusal.rules)
     file_key = None
     if refusal is None:
         for k in versions:
-            ident = age.parse_identities(Path(k.private_ref.removeprefix("file:")).read_text())[0]
-            file_key = ident.unwrap([stanza])
+            file_key = _identity(k).unwrap([stanza])
             if file_key is not None:
                 record["keyVersion"] = k.version
                 break
@@ -219,13 +316,9 @@ def unwrap(
         record["message"] = refusal.message
     statement = rfc8785.dumps(record)
     index, _ = append(statement)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(broker_releases).values(
-                project=project, key_name=name, decision=record["decision"], statement=statement.decode(),
-                log_index=index, created=_now_ms(),
-            )
-        )  # fmt: skip
+    row = {"project": project, "key_name": name, "decision": record["decision"], "statement": statement.decode(),
+           "log_index": index, "created": _now_ms()}  # fmt: skip
+    _writer(engine).run(lambda conn: conn.execute(insert(broker_releases).values(**row)))
     if refusal:
         refusal.message += f" (logged at index {index})"
         raise refusal

@@ -112,6 +112,13 @@ def sign_blob(
     new_bundle_format: Annotated[
         bool, typer.Option("--new-bundle-format", help="accepted for cosign: assay always writes Sigstore bundles")
     ] = True,
+    instance: Annotated[
+        Optional[str], typer.Option("--instance", help="sign with the services this instance's TUF repository names")
+    ] = None,
+    tuf_root: Annotated[
+        Optional[Path],
+        typer.Option("--tuf-root", help="the instance's TUF root.json, when not `assay tuf client init`ed"),
+    ] = None,
 ) -> None:
     """Sign a blob and write a Sigstore bundle: with a key (logged when --server is given) or keyless (--identity-token).
 
@@ -119,6 +126,12 @@ def sign_blob(
     """
     from assay.service import blob, detached
 
+    if instance is not None:
+        if server is not None or rekor_url or fulcio_url:
+            raise InputError("usage", "give --instance or --server/--rekor-url/--fulcio-url, not both")
+        from assay.tuf.client import instance_server
+
+        server = instance_server(instance, tuf_root)
     server = one_server(server, rekor_url, fulcio_url)
     if tlog_upload.lower() not in ("true", "false"):
         raise InputError("usage", f"--tlog-upload={tlog_upload}: expected true or false")
@@ -196,6 +209,13 @@ def verify_blob(
     new_bundle_format: Annotated[
         bool, typer.Option("--new-bundle-format", help="accepted for cosign: bundles are read in any format")
     ] = True,
+    instance: Annotated[
+        Optional[str], typer.Option("--instance", help="trust from this Sigstore instance's TUF repository URL")
+    ] = None,
+    tuf_root: Annotated[
+        Optional[Path],
+        typer.Option("--tuf-root", help="the instance's TUF root.json, when not `assay tuf client init`ed"),
+    ] = None,
 ) -> None:
     """Verify a blob against a Sigstore bundle, cosign's legacy bundle, or a detached --signature."""
     from assay.service import blob
@@ -209,6 +229,15 @@ def verify_blob(
         )  # fmt: skip
 
     def run() -> Any:
+        nonlocal trusted_root
+        if instance is not None:
+            if trusted_root is not None:
+                raise InputError("usage", "give --instance or --trusted-root, not both")
+            from assay.tuf.client import instance_trust
+
+            trusted_root = str(instance_trust(instance, tuf_root)["trusted_root.json"])
+        elif tuf_root is not None:
+            raise InputError("usage", "--tuf-root goes with --instance")
         policy = identity_policy(
             certificate_identity,
             certificate_identity_regexp,

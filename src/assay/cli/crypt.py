@@ -10,7 +10,24 @@ from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import ImageArg, InsecureOpt, RegPassOpt, RegUserOpt, registry_auth
 
-RecipientOpt = Annotated[Optional[list[str]], typer.Option("--recipient", "-r", help="age1… recipient (repeatable)")]
+RecipientOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--recipient", "-r", help="age1… or broker:URL/PROJECT/KEY recipient (repeatable)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+EvidenceOpt = Annotated[
+    Optional[str],
+    typer.Option("--identity-token", help="the platform's OIDC workload token for the broker (or @FILE, -)"),
+]
+AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
+ApiTokenOpt = Annotated[Optional[str], typer.Option("--token", help="assay API token (default: ASSAY_TOKEN)")]
+
+
+def _evidence(identity_token: str | None, audience: str) -> str:
+    from assay.cli.options import read_token
+    from assay.service import broker
+
+    return broker.evidence_token(read_token(identity_token), audience)
 
 
 @app.command("encrypt-blob")
@@ -38,11 +55,23 @@ def decrypt_blob(
     identity: Annotated[
         Optional[list[str]], typer.Option("--identity", "-i", help="age identity file (repeatable)")
     ] = None,
+    broker: Annotated[
+        Optional[str], typer.Option("--broker", help="unwrap through this broker key (broker:URL/PROJECT/KEY)")
+    ] = None,
+    identity_token: EvidenceOpt = None,
+    audience: AudienceOpt = "assay-broker",
+    token: ApiTokenOpt = None,
 ) -> None:
     """Decrypt an age v1 file; the output appears only once every chunk authenticated."""
     from assay.service import crypt_files
 
-    idents = crypt_files.load_identities(identity or [])
+    unwrapper = None
+    if broker is not None:
+        from assay.clients.broker import BrokerClient
+        from assay.service.broker import BrokerUnwrapper
+
+        unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), _evidence(identity_token, audience))
+    idents = crypt_files.load_identities(identity or [], unwrapper)
     size = crypt_files.decrypt_file(file, out, idents)
     if out != "-":
         output.warn(f"decrypted {size} bytes to {out}")
@@ -66,23 +95,29 @@ def encrypt_image(
     src: ImageArg,
     dst: DstArg,
     recipient: Annotated[
-        Optional[list[str]], typer.Option("--recipient", "-r", help="jwe:PUBLIC-KEY.pem (repeatable)")
+        Optional[list[str]],
+        typer.Option("--recipient", "-r", help="jwe:PUBLIC-KEY.pem or broker:URL/PROJECT/KEY (repeatable)"),
     ] = None,
     layers: Annotated[
         Optional[list[int]], typer.Option("--layers", help="layer index to encrypt (repeatable; -1 = last)")
+    ] = None,
+    platform: Annotated[
+        Optional[list[str]], typer.Option("--platform", help="of an index, encrypt only OS/ARCH[/VARIANT] (repeatable)")
     ] = None,
     key: KeyFileOpt = None,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Encrypt image layers as ocicrypt does (AES-256-CTR + HMAC-SHA256, JWE recipients); with --key, layers
     already encrypted are re-wrapped for exactly the given recipients without re-encrypting them."""
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    result = crypt_images.encrypt_image(src, dst, recipient or [], keys=key or [], layers=layers, auth=auth)
+    result = crypt_images.encrypt_image(
+        src, dst, recipient or [], keys=key or [], layers=layers, platforms=platform or [], auth=auth
+    )
     _render(result, json_out)
 
 
@@ -91,13 +126,20 @@ def decrypt_image(
     src: ImageArg,
     dst: DstArg,
     key: KeyFileOpt = None,
+    broker: Annotated[
+        Optional[list[str]], typer.Option("--broker", help="unwrap through this broker server or key (repeatable)")
+    ] = None,
+    identity_token: EvidenceOpt = None,
+    audience: AudienceOpt = "assay-broker",
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Decrypt ocicrypt-encrypted layers; a layer reaches the destination only after its HMAC checked out."""
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    _render(crypt_images.decrypt_image(src, dst, key or [], auth=auth), json_out)
+    evidence = _evidence(identity_token, audience) if broker else None
+    result = crypt_images.decrypt_image(src, dst, key or [], auth=auth, brokers=broker or [], evidence=evidence)
+    _render(result, json_out)

@@ -38,7 +38,10 @@ GROUPS = (
     "repository",
     "profile",
     "crypt",
+    "broker",
     "checklist",
+    "tuf",
+    "registry",
 )
 # Top-level command (or sub-app) name -> its group; tests/unit/cli/test_lazy_groups.py keeps it complete.
 COMMANDS = {
@@ -60,6 +63,9 @@ COMMANDS = {
     **dict.fromkeys(("entity", "profile", "history", "alert"), "profile"),
     **dict.fromkeys(("encrypt-blob", "decrypt-blob", "encrypt", "decrypt"), "crypt"),
     "checklist": "checklist",
+    "tuf": "tuf",
+    "registry": "registry",
+    "broker": "broker",
 }
 
 

@@ -21,9 +21,13 @@ from assay.cli.options import (
 )
 from assay.errors import InputError
 
+server_app = typer.Typer(help="Run the assay server (`assay server [OPTIONS]`); `rotate-key` for its Sigstore keys.")
+app.add_typer(server_app, name="server")
 
-@app.command()
+
+@server_app.callback(invoke_without_command=True)
 def server(
+    ctx: typer.Context,
     dev: Annotated[bool, typer.Option("--dev", help="development mode (loud warning)")] = False,
     data_dir: Annotated[str, typer.Option("--data-dir", help="keys and the SQLite database")] = ".assay",
     database: Annotated[
@@ -85,9 +89,46 @@ def server(
             help="with --dev: the `iss` the GitHub-shaped dev issuer claims (e.g. GitHub's, to rehearse a workflow)",
         ),
     ] = None,
+    tuf_online_key: Annotated[
+        Optional[list[str]],
+        typer.Option("--tuf-online-key", help="TUF snapshot/timestamp signer (key file or URI), repeatable"),
+    ] = None,
+    tuf_trust_project: Annotated[
+        Optional[str], typer.Option("--tuf-trust-project", help="project whose TUF repository carries Sigstore trust")
+    ] = None,
+    tuf_tick: Annotated[
+        float, typer.Option("--tuf-tick", help="seconds between TUF re-signing rounds (0: off)")
+    ] = 60.0,
+    tuf_timestamp_expiry: Annotated[
+        float, typer.Option("--tuf-timestamp-expiry", help="seconds a TUF timestamp is valid")
+    ] = 86400.0,
+    tuf_snapshot_expiry: Annotated[
+        float, typer.Option("--tuf-snapshot-expiry", help="seconds a TUF snapshot is valid")
+    ] = 7 * 86400.0,
+    log_name: Annotated[
+        str,
+        typer.Option(
+            "--log-name", help="the log's checkpoint name (like Rekor's, the host of its URL for sigstore-js)"
+        ),
+    ] = "assay",
+    registry_service: Annotated[
+        Optional[list[str]],
+        typer.Option("--registry-service", help="a registry `service` name to issue tokens for (repeatable)"),
+    ] = None,
+    registry_token_alg: Annotated[
+        str, typer.Option("--registry-token-alg", help="registry token signature: ES256 or RS256")
+    ] = "ES256",
+    registry_token_lifetime: Annotated[
+        int, typer.Option("--registry-token-lifetime", min=1, max=3600, help="registry token lifetime, seconds")
+    ] = 300,
+    registry_token_x5c: Annotated[
+        bool, typer.Option("--registry-token-x5c", help="also name the signing certificate in each token (x5c)")
+    ] = False,
 ) -> None:
     """Run the assay server: transparency log (Rekor v1), CA (Fulcio v2) with CT, and RFC 3161 TSA."""
 
+    if ctx.invoked_subcommand is not None:
+        return
     from assay.server.config import Settings
     from assay.server.main import serve
 
@@ -118,8 +159,31 @@ def server(
             alert_attempts=alert_attempts,
             alert_backoff=alert_backoff,
             dev_github_issuer=dev_github_issuer,
+            tuf_online_keys=list(tuf_online_key or []),
+            tuf_trust_project=tuf_trust_project,
+            tuf_tick=tuf_tick,
+            tuf_timestamp_expiry=tuf_timestamp_expiry,
+            tuf_snapshot_expiry=tuf_snapshot_expiry,
+            log_name=log_name,
+            registry_services=list(registry_service or []),
+            registry_token_alg=registry_token_alg,
+            registry_token_lifetime=registry_token_lifetime,
+            registry_token_x5c=registry_token_x5c,
         )
     )
+
+
+@server_app.command("rotate-key")
+def rotate_key(
+    kind: Annotated[str, typer.Argument(help="log, ca, tsa or ctlog")],
+    data_dir: Annotated[str, typer.Option("--data-dir", help="the (stopped) server's data directory")] = ".assay",
+) -> None:
+    """Retire the server's log/CA/TSA/CT key: its trusted-root window ends now, new material is made at the next
+    start, which republishes trusted_root.json over TUF; bundles made before the rotation keep verifying."""
+    from assay.server import trust_history
+
+    entry = trust_history.rotate(Path(data_dir), kind)
+    output.say(f"retired the {kind} key (valid {entry['start']} .. {entry['end']}); restart the server to publish")
 
 
 dev_app = typer.Typer(help="Development helpers (need a server started with --dev).", no_args_is_help=True)

@@ -16,7 +16,12 @@ from assay.errors import InputError, VerificationError
 def _refused(resp: httpx.Response, what: str) -> Exception:
     """403 (the policy or evidence refused) → VerificationError (exit 1); other 4xx → InputError (exit 2)."""
     err = reject(resp, what)
-    if resp.status_code == 403 and err.reason not in ("forbidden", "permission-denied", "unauthenticated"):
+    if resp.status_code == 403 and err.reason not in (
+        "forbidden",
+        "permission-denied",
+        "insufficient-role",
+        "not-server-admin",
+    ):
         return VerificationError(err.reason, err.message)
     return err
 
@@ -40,6 +45,17 @@ class BrokerClient:
             raise InputError("bad-recipient", f"{spec!r}: broker recipients are broker:https://SERVER/PROJECT/KEY")
         url = server_url(base)
         return cls(url, project, name, bearer_for(url, token))
+
+    @classmethod
+    def at(cls, server: str, project: str, name: str, token: str | None = None) -> BrokerClient:
+        """The key ``name`` of ``project`` on ``server``."""
+        url = server_url(server)
+        return cls(url, project, name, bearer_for(url, token))
+
+    @property
+    def spec(self) -> str:
+        """This key as a recipient string (``broker:URL/PROJECT/KEY``)."""
+        return f"broker:{self.url}/{self.project}/{self.name}"
 
     def _u(self, path: str = "") -> str:
         return f"{self.url}/api/v1/projects/{quote(self.project)}/keys/{quote(self.name)}{path}"
@@ -65,6 +81,20 @@ class BrokerClient:
     def unwrap(self, body: dict[str, Any]) -> dict[str, Any]:
         resp = request("POST", self._u("/unwrap"), json=body, headers=self._headers(), retries=0)
         return self._json(resp, (200,), "unwrap")  # type: ignore[no-any-return]
+
+    def project_keys(self) -> list[dict[str, Any]]:
+        resp = request("GET", f"{self.url}/api/v1/projects/{quote(self.project)}/keys", headers=self._headers())
+        return self._json(resp, (200,), "broker keys")["keys"]  # type: ignore[no-any-return]
+
+    def policy(self) -> dict[str, Any]:
+        return self._json(request("GET", self._u("/policy"), headers=self._headers()), (200,), "decryption policy")  # type: ignore[no-any-return]
+
+    def rewrap(self, header: bytes) -> dict[str, Any]:
+        import base64
+
+        body = {"header": base64.b64encode(header).decode()}
+        resp = request("POST", self._u("/rewrap"), json=body, headers=self._headers(), retries=0)
+        return self._json(resp, (200,), "rewrap")  # type: ignore[no-any-return]
 
     def releases(self) -> list[dict[str, Any]]:
         return self._json(request("GET", self._u("/releases"), headers=self._headers()), (200,), "releases")["releases"]  # type: ignore[no-any-return]

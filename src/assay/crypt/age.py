@@ -14,7 +14,7 @@ import hmac
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -163,6 +163,16 @@ def _mac_key(file_key: bytes) -> bytes:
     return _hkdf(file_key, b"", b"header")
 
 
+def header_mac_ok(file_key: bytes, macked: bytes, mac: bytes) -> bool:
+    """Whether ``mac`` is the header MAC of ``macked`` under ``file_key``."""
+    return hmac.compare_digest(hmac.new(_mac_key(file_key), macked, hashlib.sha256).digest(), mac)
+
+
+def header_bytes(macked: bytes, mac: bytes) -> bytes:
+    """The header as written, from what :func:`read_header` returned."""
+    return macked + b" " + _b64(mac).encode() + b"\n"
+
+
 def encode_header(stanzas: Iterable[Stanza], file_key: bytes) -> bytes:
     """The header bytes, MAC included, ending with the newline after the MAC."""
     head = INTRO + b"\n" + b"".join(s.encode() for s in stanzas) + b"---"
@@ -256,7 +266,13 @@ def _read_full(src: BinaryIO, n: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def decrypt(src: BinaryIO, sink: BinaryIO, identities: Sequence[Identity]) -> int:
+class Unwrapper(Protocol):
+    """Anything that opens a file key from recipient stanzas (an identity, or a key broker's client)."""
+
+    def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None: ...
+
+
+def decrypt(src: BinaryIO, sink: BinaryIO, identities: Sequence[Unwrapper]) -> int:
     """Decrypt ``src`` into ``sink``; raises (``header-mac-mismatch``, ``truncated-file``, ``ciphertext-corrupt``,
     ``no-matching-identity``, …) before returning if any byte fails to authenticate. Returns the plaintext size."""
     stanzas, macked, mac = read_header(src)
@@ -269,7 +285,7 @@ def decrypt(src: BinaryIO, sink: BinaryIO, identities: Sequence[Identity]) -> in
         raise VerificationError("no-matching-identity", "no identity opens any recipient stanza of this file")
     if len(file_key) != 16:
         raise InputError("malformed-stanza", "the wrapped file key is not 16 bytes")
-    if not hmac.compare_digest(hmac.new(_mac_key(file_key), macked, hashlib.sha256).digest(), mac):
+    if not header_mac_ok(file_key, macked, mac):
         raise VerificationError("header-mac-mismatch", "the age header MAC does not match (tampered header)")
     nonce = _read_full(src, 16)
     if len(nonce) != 16:

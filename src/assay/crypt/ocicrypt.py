@@ -28,6 +28,7 @@ SUFFIX = "+encrypted"
 KEYS_JWE = "org.opencontainers.image.enc.keys.jwe"
 KEYS_PREFIX = "org.opencontainers.image.enc.keys."
 PUBOPTS = "org.opencontainers.image.enc.pubopts"
+KEYS_PROVIDER = "org.opencontainers.image.enc.keys.provider."
 
 
 def _b64(data: bytes) -> str:
@@ -128,13 +129,24 @@ class LayerDecryptor:
         return digest, self.size
 
 
-def layer_annotations(key: LayerKey, mac: bytes, recipients: Sequence[jwe.PublicKey]) -> dict[str, str]:
-    """The descriptor annotations for a layer encrypted with ``key`` to ``recipients``."""
+def layer_annotations(
+    key: LayerKey, mac: bytes, recipients: Sequence[jwe.PublicKey], providers: dict[str, list[bytes]] | None = None
+) -> dict[str, str]:
+    """The descriptor annotations for a layer encrypted with ``key`` to JWE ``recipients`` and to key providers
+    (``providers``: provider name -> the wrapped keys its key-provider protocol returned)."""
     pub = {"cipher": CIPHER, "hmac": _b64(mac), "cipheroptions": {}}
-    return {
-        KEYS_JWE: _b64(jwe.encrypt(key.to_json(), recipients)),
-        PUBOPTS: _b64(json.dumps(pub, separators=(",", ":")).encode()),
-    }
+    out = {PUBOPTS: _b64(json.dumps(pub, separators=(",", ":")).encode())}
+    if recipients:
+        out[KEYS_JWE] = _b64(jwe.encrypt(key.to_json(), recipients))
+    for name, wrapped in (providers or {}).items():
+        out[KEYS_PROVIDER + name] = ",".join(_b64(w) for w in wrapped)
+    return out
+
+
+def provider_keys(descriptor: dict[str, Any], name: str) -> list[bytes]:
+    """The wrapped keys a layer carries for key provider ``name`` (each as its protocol returned it)."""
+    value = (descriptor.get("annotations") or {}).get(KEYS_PROVIDER + name)
+    return [_unb64(part, f"keys.provider.{name}") for part in str(value).split(",")] if value else []
 
 
 def public_hmac(descriptor: dict[str, Any]) -> bytes:

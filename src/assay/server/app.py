@@ -26,7 +26,7 @@ from assay.crypto import keys
 from assay.errors import AssayError, EnvironmentFailure
 from assay.log.note import LogIdentity
 from assay.log.service import LogService
-from assay.server import access_setup, routes_ca, routes_log
+from assay.server import access_setup, routes_ca, routes_log, trust_history
 from assay.server.config import MAX_BODY_BYTES, Settings, key_in_data_dir, signer_for, tree_id
 from assay.server.limits import BodyLimit
 from assay.server.work import WorkerPool
@@ -188,7 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
             }
         ]
         doc["timestampAuthorities"] = [_cert_authority(tsa.chain, settings.url.rstrip("/") + "/api/v1/timestamp")]
-        return doc
+        return trust_history.merge(settings.data_dir, doc)  # keys retired by `assay server rotate-key` (issue 25)
 
     def signing_config() -> dict[str, Any]:
         start = {"start": log_start.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -222,19 +222,28 @@ def create_app(settings: Settings) -> FastAPI:
     _mount_evidence(app, engine, full_trusted_root)  # issue 17: evidence store, log search, artifact repository
     _install_errors(app)
     anchoring = access_setup.attach(app, settings, engine, log)
+    _mount_registry(app, settings)  # issue 27: the registry token service
     scheduler = _mount_profiles(app, settings, engine, full_trusted_root)  # issue 24: profiles and evaluation
+    from assay.server import routes_broker
+
+    app.include_router(routes_broker.router)  # issue 26: the key broker
     from assay.server import routes_ui
 
     routes_ui.mount(app, http_reason)  # issue 24: the web dashboard at /ui
+    from assay.server import routes_tuf
+
+    resigner = routes_tuf.mount(app, settings, engine)  # issue 25: TUF repositories at /tuf/{project}/
 
     @app.on_event("startup")
     def _warm() -> None:
         pool.warm()
         scheduler.start()
+        resigner.start()
 
     @app.on_event("shutdown")
     def _close() -> None:
         scheduler.stop()
+        resigner.stop()
         anchoring.stop()
         pool.close()
         log.close()
@@ -250,6 +259,13 @@ def _mount_evidence(app: FastAPI, engine: Any, trusted_root: Any) -> None:
     app.include_router(routes_evidence.router)
     routes_repository.mount(app)
     app.include_router(routes_repository.router)
+
+
+def _mount_registry(app: FastAPI, settings: Settings) -> None:
+    from assay.server import routes_registry
+
+    routes_registry.mount(app, settings)
+    app.include_router(routes_registry.router)
 
 
 def _mount_profiles(app: FastAPI, settings: Settings, engine: Any, trusted_root: Any) -> Any:

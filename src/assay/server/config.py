@@ -43,6 +43,15 @@ class Settings:
     alert_attempts: int = 5  # deliveries of an alert before it is dead-lettered
     alert_backoff: float = 2.0  # seconds before the first retry (doubling after each failure)
     dev_github_issuer: str | None = None  # --dev only: the GitHub-shaped issuer's `iss` (CI rehearsals)
+    tuf_online_keys: list[str] = field(default_factory=list)  # TUF snapshot/timestamp signers (+ the data dir's key)
+    tuf_trust_project: str | None = None  # the project whose TUF repository carries the server's Sigstore trust
+    tuf_tick: float = 60.0  # seconds between looks for snapshots/timestamps to re-sign (0: off)
+    tuf_snapshot_expiry: float = 7 * 86400.0  # seconds a snapshot is valid (re-signed at half)
+    tuf_timestamp_expiry: float = 86400.0  # seconds a timestamp is valid (re-signed at half)
+    registry_services: list[str] = field(default_factory=list)  # registry token service: accepted `service`s
+    registry_token_alg: str = "ES256"  # or RS256
+    registry_token_lifetime: int = 300  # seconds
+    registry_token_x5c: bool = False  # also put the signing certificate in each token's x5c header
 
     @property
     def dev_github_issuer_url(self) -> str:

@@ -1,8 +1,10 @@
-"""The key broker: create KEKs, write decryption policies, unwrap (policy-gated, logged), list releases."""
+"""The key broker: create KEKs, write signed decryption policies, unwrap (policy-gated, logged), re-wrap, list
+releases. Mounted by :func:`mount`; every route is guarded by a ``broker.*`` row of the permission table."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import Any
 
@@ -10,8 +12,9 @@ import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from assay.broker import service
+from assay.broker import service, signed
 from assay.errors import AssayError, InputError
+from assay.formats import safejson
 from assay.server.auth import Principal, require
 from assay.server.names import check_name, check_project
 
@@ -29,7 +32,24 @@ def _names(project: str, name: str) -> None:
 
 
 def _refused(exc: AssayError) -> JSONResponse:
-    return JSONResponse({"code": 403, "reason": exc.reason, "message": exc.message}, status_code=403)
+    body = {"code": 403, "reason": exc.reason, "message": exc.message}
+    if isinstance(exc, service.Refused) and exc.rules:
+        body["failedRules"] = list(exc.rules)
+    return JSONResponse(body, status_code=403)
+
+
+async def _call(fn: Any, *args: Any) -> Any:
+    """``fn`` in a worker thread; a missing key is 404 ``broker-key-not-found``."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except LookupError as exc:
+        return JSONResponse({"code": 404, "reason": "broker-key-not-found", "message": str(exc)}, status_code=404)
+
+
+@router.get("/api/v1/projects/{project}/keys", tags=["broker"], summary="The project's key-encryption keys")
+async def list_keys(request: Request, project: str, principal: Principal = Depends(require("broker.read"))) -> Any:
+    check_project(project)
+    return {"keys": await asyncio.to_thread(service.list_keys, _engine(request), project)}
 
 
 @router.post("/api/v1/projects/{project}/keys/{name}", tags=["broker"], summary="Create a key-encryption key version")
@@ -44,10 +64,12 @@ async def create_key(
 
 @router.get("/api/v1/projects/{project}/keys/{name}", tags=["broker"], summary="A key's recipient (public part)")
 async def get_key(
-    request: Request, project: str, name: str, principal: Principal = Depends(require("project.read"))
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.read"))
 ) -> Any:
     _names(project, name)
-    versions = await asyncio.to_thread(service.keys, _engine(request), project, name)
+    versions = await _call(service.keys, _engine(request), project, name)
+    if isinstance(versions, JSONResponse):
+        return versions
     return {**versions[0].to_json(), "versions": [k.version for k in versions]}
 
 
@@ -55,17 +77,33 @@ async def get_key(
     "/api/v1/projects/{project}/keys/{name}/policy", tags=["broker"], summary="Write a new decryption-policy version"
 )
 async def put_policy(
-    request: Request, project: str, name: str, principal: Principal = Depends(require("policy.write"))
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.policy"))
 ) -> Any:
     _names(project, name)
     body = await request.body()
     append = request.app.state.audit_append
-    return await asyncio.to_thread(service.put_policy, _engine(request), project, name, body, principal.actor, append)
+    trust = await asyncio.to_thread(request.app.state.evidence.trust, project)
+    access = request.app.state.access
+
+    def role_of(issuer: str, subject: str) -> str | None:
+        from assay.access.projects import ancestry, granted_role
+
+        if (issuer, subject) in access.server_admins:
+            return "admin"
+        with access.engine.connect() as conn:
+            ids = [i for i, _ in ancestry(conn, project)]
+            return granted_role(conn, ids, issuer, subject) if ids else None
+
+    def put() -> Any:
+        doc = signed.verify(body, project, name, trust, role_of)
+        return service.put_policy(_engine(request), project, name, doc, body, principal.actor, append)
+
+    return await _call(put)
 
 
 @router.get("/api/v1/projects/{project}/keys/{name}/policy", tags=["broker"], summary="The current decryption policy")
 async def get_policy(
-    request: Request, project: str, name: str, principal: Principal = Depends(require("policy.read"))
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.read"))
 ) -> Any:
     _names(project, name)
     current = await asyncio.to_thread(service.current_policy, _engine(request), project, name)
@@ -95,6 +133,15 @@ async def _verify_token(request: Request, token: str) -> dict[str, Any]:
     return claims
 
 
+async def _verify_attestation(request: Request, project: str, raw: object) -> dict[str, Any]:
+    """Platform evidence signed by an attester the project trusts (keys, identities, trusted root)."""
+    import json
+
+    data = json.dumps(raw).encode() if isinstance(raw, dict) else str(raw).encode()
+    trust = await asyncio.to_thread(request.app.state.evidence.trust, project)
+    return await asyncio.to_thread(signed.verify_attestation, data, trust)
+
+
 @router.post(
     "/api/v1/projects/{project}/keys/{name}/unwrap",
     tags=["broker"],
@@ -104,22 +151,22 @@ async def unwrap(
     request: Request, project: str, name: str, principal: Principal = Depends(require("broker.unwrap"))
 ) -> Any:
     _names(project, name)
+    body = safejson.load_object(await request.body(), what="unwrap request")
+    evidence: dict[str, Any] = body["evidence"] if isinstance(body.get("evidence"), dict) else {}
+    claims, platform, evidence_error = None, None, None
     try:
-        body = await request.json()
-    except ValueError:
-        raise InputError("bad-unwrap-request", "the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InputError("bad-unwrap-request", "the body is not a JSON object")
-    claims, evidence_error = None, None
-    try:
-        claims = await _verify_token(request, str((body.get("evidence") or {}).get("token", "")))
+        if evidence.get("attestation") is not None:
+            platform = await _verify_attestation(request, project, evidence["attestation"])
+        if evidence.get("token") or platform is None:
+            claims = await _verify_token(request, str(evidence.get("token") or ""))
     except AssayError as exc:
         evidence_error = exc
     append = request.app.state.audit_append
     try:
-        return await asyncio.to_thread(
-            service.unwrap, _engine(request), project, name, body, claims, evidence_error, principal.actor, append
-        )
+        return await _call(
+            service.unwrap, _engine(request), project, name, body, claims, evidence_error, principal.actor, append,
+            platform,
+        )  # fmt: skip
     except service.Refused as exc:
         return _refused(exc)
     except InputError as exc:
@@ -128,9 +175,28 @@ async def unwrap(
         raise
 
 
-@router.get("/api/v1/projects/{project}/keys/{name}/releases", tags=["broker"], summary="A key's release record")
-async def releases(
-    request: Request, project: str, name: str, principal: Principal = Depends(require("project.read"))
+@router.post(
+    "/api/v1/projects/{project}/keys/{name}/rewrap",
+    tags=["broker"],
+    summary="Re-wrap an age header for the key's newest version (the file key stays on the server; logged)",
+)
+async def rewrap(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.admin"))
 ) -> Any:
     _names(project, name)
-    return {"releases": await asyncio.to_thread(service.releases, _engine(request), project, name)}
+    body = safejson.load_object(await request.body(), what="rewrap request")
+    try:
+        header = base64.b64decode(str(body["header"]), validate=True)
+    except (ValueError, KeyError, TypeError):
+        raise InputError("bad-rewrap-request", 'the body is {"header": base64 of an age header}') from None
+    append = request.app.state.audit_append
+    return await _call(service.rewrap, _engine(request), project, name, header, principal.actor, append)
+
+
+@router.get("/api/v1/projects/{project}/keys/{name}/releases", tags=["broker"], summary="A key's release record")
+async def releases(
+    request: Request, project: str, name: str, principal: Principal = Depends(require("broker.read"))
+) -> Any:
+    _names(project, name)
+    found = await _call(service.releases, _engine(request), project, name)
+    return found if isinstance(found, JSONResponse) else {"releases": found}

@@ -58,24 +58,20 @@ def check_repo(root: str) -> list[dict[str, Any]]:
 
 
 def check_registry(ref: str) -> dict[str, Any]:
-    """Registry access row: unknown until an ``assay.registry`` check is importable."""
-    try:
-        import importlib
+    """Registry access row: the summary row of ``assay registry check`` (what an anonymous caller can do);
+    ``unknown`` when the reference names no repository or the registry cannot be reached."""
+    from assay.errors import AssayError
+    from assay.registry.check import run
 
-        importlib.import_module("assay.registry")
-    except ImportError:
+    try:
+        return run(ref)[-1]
+    except AssayError as exc:
         return {
             "item": "registry-access-restricted",
             "status": "unknown",
-            "evidence": [f"no registry check available for {ref}"],
-            "fix": "run `assay registry check` once available",
+            "evidence": [f"{ref}: {exc.message}"],
+            "fix": "run `assay registry check REGISTRY/REPOSITORY` against a reachable registry",
         }
-    return {
-        "item": "registry-access-restricted",
-        "status": "unknown",
-        "evidence": ["assay.registry present; check not wired yet"],
-        "fix": "",
-    }
 
 
 def to_sarif(rows: list[dict[str, Any]]) -> dict[str, Any]:

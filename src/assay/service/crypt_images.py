@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from assay.crypt import jwe, ocicrypt
-from assay.errors import InputError
+from assay.errors import AssayError, InputError
 from assay.oci.store import INDEX_TYPES, RegistryAuth
 from assay.oci.target import Target, open_target
 from assay.service.io import read_file
@@ -73,6 +73,11 @@ class _Job:
     recipients: Sequence[jwe.PublicKey] = ()
     keys: Sequence[jwe.PrivateKey] = ()
     layers: set[int] | None = None
+    brokers: Sequence[str] = ()  # broker:URL/PROJECT/KEY recipients (wrapped through the assay key provider)
+    evidence: str | None = None  # the platform's token, to unwrap through a broker
+    pinned: Sequence[str] = ()  # the brokers that token may be shown to
+    platforms: set[str] | None = None  # os/arch[/variant] of an index's manifests to encrypt (None: all)
+    rewrap: Callable[[bytes], bytes] | None = None  # re-wraps one assay key-provider annotation (broker rewrap)
     report: dict[str, int] = field(
         default_factory=lambda: {"encrypted": 0, "decrypted": 0, "rewrapped": 0, "copied": 0}
     )
@@ -95,12 +100,12 @@ class _Job:
         if ocicrypt.is_encrypted(desc):
             if not self.keys:
                 raise InputError("layer-already-encrypted", "to re-wrap encrypted layers give --key PRIVATE-KEY")
-            key = ocicrypt.unwrap(desc, self.keys)
+            key = self.unwrap(desc)
             mac = ocicrypt.public_hmac(desc)
             self.copy_blob(str(desc["digest"]))
             self.report["rewrapped"] += 1
             ann = {k: v for k, v in (desc.get("annotations") or {}).items() if not k.startswith(ocicrypt.KEYS_PREFIX)}
-            return {**desc, "annotations": {**ann, **ocicrypt.layer_annotations(key, mac, self.recipients)}}
+            return {**desc, "annotations": {**ann, **self.annotations(key, mac)}}
         if not str(desc.get("mediaType", "")).startswith(LAYER_TYPES):
             raise InputError("unsupported-layer-type", f"cannot encrypt a layer of type {desc.get('mediaType')!r}")
         # the source is spooled first: a registry read that drops is retried by rewinding its sink
@@ -111,7 +116,7 @@ class _Job:
             key, mac, digest, size = enc.finish()
             self._push(spool, digest, size)
         self.report["encrypted"] += 1
-        ann = {**(desc.get("annotations") or {}), **ocicrypt.layer_annotations(key, mac, self.recipients)}
+        ann = {**(desc.get("annotations") or {}), **self.annotations(key, mac)}
         base = {k: v for k, v in desc.items() if k not in ("mediaType", "digest", "size", "annotations")}
         return {
             "mediaType": f"{desc['mediaType']}{ocicrypt.SUFFIX}",
@@ -121,8 +126,56 @@ class _Job:
             "annotations": ann,
         }
 
+    def annotations(self, key: ocicrypt.LayerKey, mac: bytes) -> dict[str, str]:
+        from assay.service import broker
+
+        wrapped = [broker.wrap_opts(b, key.to_json()) for b in self.brokers]
+        return ocicrypt.layer_annotations(key, mac, self.recipients, {broker.PROVIDER: wrapped} if wrapped else None)
+
+    def unwrap(self, desc: dict[str, Any]) -> ocicrypt.LayerKey:
+        """The layer key: from a JWE recipient with ``keys``, else through the broker with ``evidence``."""
+        from assay.service import broker
+
+        if self.evidence is None:
+            return ocicrypt.unwrap(desc, self.keys)
+        if self.keys:
+            try:
+                return ocicrypt.unwrap(desc, self.keys)
+            except AssayError as exc:
+                if exc.reason not in ("no-matching-key", "no-jwe-recipients"):
+                    raise
+        wrapped = ocicrypt.provider_keys(desc, broker.PROVIDER)
+        if not wrapped:
+            raise InputError("no-broker-recipient", "the layer's key is not wrapped for an assay broker")
+        last: AssayError | None = None
+        for w in wrapped:
+            try:
+                return ocicrypt.LayerKey.from_json(broker.unwrap_opts(w, self.evidence, self.pinned))
+            except AssayError as exc:
+                if exc.reason != "broker-not-pinned":
+                    raise
+                last = exc
+        assert last is not None
+        raise last
+
+    def rewrap_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
+        """The layer's broker-wrapped keys re-wrapped (the blob is copied as it is, not re-encrypted)."""
+        import base64
+
+        from assay.service import broker
+
+        assert self.rewrap is not None
+        wrapped = ocicrypt.provider_keys(desc, broker.PROVIDER)
+        if not wrapped:
+            raise InputError("no-broker-recipient", "an encrypted layer's key is not wrapped for an assay broker")
+        fresh = ",".join(base64.b64encode(self.rewrap(w)).decode() for w in wrapped)
+        self.copy_blob(str(desc["digest"]))
+        self.report["rewrapped"] += 1
+        ann = {**(desc.get("annotations") or {}), ocicrypt.KEYS_PROVIDER + broker.PROVIDER: fresh}
+        return {**desc, "annotations": ann}
+
     def decrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
-        key = ocicrypt.unwrap(desc, self.keys)
+        key = self.unwrap(desc)
         mac = ocicrypt.public_hmac(desc)
         with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as spool:
             self.source.store.fetch_blob(self.source.repository, str(desc["digest"]), raw)
@@ -133,13 +186,14 @@ class _Job:
         self.report["decrypted"] += 1
         return ocicrypt.plain_descriptor(desc, digest, size)
 
-    def manifest(self, reference: str, decrypt: bool) -> tuple[bytes, str]:
+    def manifest(self, reference: str, decrypt: bool, touch: bool = True) -> tuple[bytes, str]:
         data, media_type, _ = self.source.store.get_manifest(self.source.repository, reference)
         doc = json.loads(data)
         if media_type in INDEX_TYPES:
             children = []
             for child in doc.get("manifests", []):
-                cdata, cmt = self.manifest(str(child["digest"]), decrypt)
+                chosen = touch and (self.platforms is None or _platform(child) in self.platforms)
+                cdata, cmt = self.manifest(str(child["digest"]), decrypt, chosen)
                 cdigest = _digest(cdata)
                 self.dest.store.put_manifest(self.dest.repository, cdigest, cdata, cmt)
                 children.append({**child, "digest": cdigest, "size": len(cdata)})
@@ -148,8 +202,14 @@ class _Job:
             self.copy_blob(str(doc["config"]["digest"]))
             layers = []
             for i, layer in enumerate(doc.get("layers", [])):
-                chosen = self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers
-                if decrypt and ocicrypt.is_encrypted(layer):
+                chosen = touch and (self.layers is None or i in self.layers or i - len(doc["layers"]) in self.layers)
+                if self.rewrap is not None and ocicrypt.is_encrypted(layer):
+                    layers.append(self.rewrap_layer(layer))
+                elif self.rewrap is not None:
+                    self.copy_blob(str(layer["digest"]))
+                    self.report["copied"] += 1
+                    layers.append(layer)
+                elif decrypt and touch and ocicrypt.is_encrypted(layer):
                     layers.append(self.decrypt_layer(layer))
                 elif not decrypt and chosen:
                     layers.append(self.encrypt_layer(layer))
@@ -159,6 +219,12 @@ class _Job:
                     layers.append(layer)
             doc["layers"] = layers
         return json.dumps(doc, separators=(",", ":")).encode(), media_type
+
+
+def _platform(descriptor: dict[str, Any]) -> str:
+    p = descriptor.get("platform") or {}
+    parts = [str(p.get("os", "")), str(p.get("architecture", ""))] + ([str(p["variant"])] if p.get("variant") else [])
+    return "/".join(parts)
 
 
 def _digest(data: bytes) -> str:
@@ -187,22 +253,44 @@ def encrypt_image(
     *,
     keys: Sequence[str] = (),
     layers: Sequence[int] | None = None,
+    platforms: Sequence[str] = (),
     auth: RegistryAuth | None = None,
 ) -> dict[str, Any]:
-    """Encrypt the chosen layers (default all) to ``recipients``; already-encrypted layers are re-wrapped for
-    exactly ``recipients`` with ``keys`` (their blobs are reused, not re-encrypted)."""
+    """Encrypt the chosen layers (default all; of an index's ``platforms`` only, when given) to ``recipients``;
+    already-encrypted layers are re-wrapped for exactly ``recipients`` with ``keys`` (their blobs are reused,
+    not re-encrypted)."""
     if not recipients:
-        raise InputError("no-recipients", "give at least one --recipient jwe:PUBLIC-KEY.pem")
+        raise InputError("no-recipients", "give at least one --recipient jwe:PUBLIC-KEY.pem or broker:URL/PROJECT/KEY")
+    brokers = [r for r in recipients if r.startswith("broker:")]
     args = {
-        "recipients": [load_public(r) for r in recipients],
+        "recipients": [load_public(r) for r in recipients if not r.startswith("broker:")],
+        "brokers": brokers,
         "keys": [load_private(k) for k in keys],
         "layers": set(layers) if layers else None,
+        "platforms": set(platforms) if platforms else None,
     }
     return _run(src, dst, args, False, auth)
 
 
-def decrypt_image(src: str, dst: str, keys: Sequence[str], *, auth: RegistryAuth | None = None) -> dict[str, Any]:
-    """Decrypt every encrypted layer with one of ``keys``; the plaintext layers reach ``dst`` only verified."""
-    if not keys:
-        raise InputError("no-key", "give --key PRIVATE-KEY.pem")
-    return _run(src, dst, {"keys": [load_private(k) for k in keys]}, True, auth)
+def rewrap_image(
+    src: str, dst: str, rewrap: Callable[[bytes], bytes], *, auth: RegistryAuth | None = None
+) -> dict[str, Any]:
+    """Every encrypted layer's assay key-provider annotation passed through ``rewrap``; blobs are reused."""
+    return _run(src, dst, {"rewrap": rewrap}, False, auth)
+
+
+def decrypt_image(
+    src: str,
+    dst: str,
+    keys: Sequence[str],
+    *,
+    auth: RegistryAuth | None = None,
+    brokers: Sequence[str] = (),
+    evidence: str | None = None,
+) -> dict[str, Any]:
+    """Decrypt every encrypted layer with one of ``keys`` or through one of ``brokers`` (showing ``evidence``);
+    the plaintext layers reach ``dst`` only verified."""
+    if not keys and not brokers:
+        raise InputError("no-key", "give --key PRIVATE-KEY.pem or --broker URL")
+    args = {"keys": [load_private(k) for k in keys], "pinned": list(brokers), "evidence": evidence if brokers else None}
+    return _run(src, dst, args, True, auth)

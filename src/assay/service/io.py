@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from assay.errors import EnvironmentFailure, InputError
 
@@ -26,11 +29,16 @@ def read_file(path: str, what: str) -> bytes:
         raise EnvironmentFailure("permission-denied", f"{path}: permission denied") from None
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write a file via a temporary sibling and rename, so a crash never leaves half a file."""
+BUFFER = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_sink(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A sink that becomes ``path`` (with ``mode``) only when the block completes, via a temporary sibling and a
+    rename; on any error nothing is left behind. ``-`` is standard output."""
     if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
         return
     target = Path(path)
     if target.is_dir():
@@ -43,13 +51,38 @@ def write_atomic(path: str, data: bytes) -> None:
     except PermissionError:
         raise EnvironmentFailure("permission-denied", f"{directory}: permission denied") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb", buffering=BUFFER) as fh:
+            yield fh
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def open_source(path: str) -> Iterator[BinaryIO]:
+    """A file (or ``-``, standard input) opened for streaming reads, with clear errors."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise InputError("is-a-directory", f"{path}: is a directory")
+    try:
+        fh = open(p, "rb", buffering=BUFFER)
+    except FileNotFoundError:
+        raise InputError("file-not-found", f"{path}: no such file") from None
+    except PermissionError:
+        raise EnvironmentFailure("permission-denied", f"{path}: permission denied") from None
+    with fh:
+        yield fh
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write a file via a temporary sibling and rename, so a crash never leaves half a file."""
+    with atomic_sink(path) as sink:
+        sink.write(data)
 
 
 def map_message(path: str) -> bytes | mmap.mmap:

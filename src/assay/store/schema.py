@@ -369,6 +369,8 @@ broker_policies = Table(
     Column("document", Text, nullable=False),  # the decryption policy JSON as written
     Column("digest", String(71), nullable=False),  # sha256:… of the document
     Column("written_by", Text, nullable=False),  # the policy_writer identity
+    Column("signer", Text, nullable=False),  # who signed the document (key:ID or the keyless identity)
+    Column("envelope", Text, nullable=False),  # the signed Sigstore bundle (DSSE) as uploaded
     Column("log_index", BigInteger, nullable=False),  # transparency-log entry recording the version
     Column("created", BigInteger, nullable=False),
 )
@@ -394,3 +396,55 @@ broker_releases = Table(
     Column("created", BigInteger, nullable=False),
 )
 Index("ix_broker_releases_key", broker_releases.c.project, broker_releases.c.key_name, broker_releases.c.id)
+
+# ---- TUF repositories, one per project (issue 25, migration 0009_tuf) ----------------------
+
+tuf_metadata = Table(
+    "tuf_metadata",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),  # the signed metadata exactly as served
+    Column("expires", BigInteger, nullable=False),  # seconds since the epoch
+    Column("created", BigInteger, nullable=False),  # ms
+)
+
+tuf_pending = Table(
+    "tuf_pending",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # a checked version still short of its threshold
+    Column("created", BigInteger, nullable=False),
+)
+
+tuf_delegations = Table(
+    "tuf_delegations",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("role", String(160), primary_key=True),
+    Column("delegator", String(160), nullable=False),  # the role whose current version delegates ``role``
+)
+
+tuf_blobs = Table(
+    "tuf_blobs",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("length", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+# ---- registry token service: per-project push rule (migration 0010_registry) -------------------------------
+
+registry_push_policies = Table(
+    "registry_push_policies",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("document", Text, nullable=False),  # {"push": "any"|"ci-only", "rules": [...]} as parsed
+    Column("updated", BigInteger, nullable=False),
+    Column("updated_by", Text, nullable=False),
+)

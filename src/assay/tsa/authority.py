@@ -112,7 +112,8 @@ class TimestampAuthority:
             raise InputError("timestamp-request-malformed", f"unsupported or inconsistent message imprint ({alg})")
         if not hasattr(self, "_sid"):
             self._static_parts()
-        now = dt.datetime.now(dt.UTC)
+        # whole seconds (accuracy is 1 s): sigstore-js reads a genTime with no fraction or exactly three digits only
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         info: dict[str, object] = {
             "version": "v1",
             "policy": POLICY_OID,

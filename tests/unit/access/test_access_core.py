@@ -8,7 +8,7 @@ import pytest
 
 from assay.access.audit import GENESIS, row_hash, walk
 from assay.access.credentials import parse_duration
-from assay.access.permissions import PERMISSIONS, ROLES, allows, check_role, is_write, min_role
+from assay.access.permissions import PERMISSIONS, ROLES, allows, check_role, is_write, min_role, public_read
 from assay.access.projects import check_name
 from assay.access.ratelimit import Buckets, parse_rate
 from assay.errors import InputError
@@ -19,11 +19,24 @@ def test_roles_are_ordered_and_every_action_has_a_known_minimum() -> None:
     assert not allows("publisher", "policy.write") and not allows(None, "project.read")
     assert allows(None, "session.read")  # any authenticated caller
     assert not allows("admin", "project.create")  # server administrators only
+    # the key broker: members read keys, publishers ask for unwraps, policy writers write decryption policies
+    assert allows("viewer", "broker.read") and not allows("viewer", "broker.unwrap") and not allows(None, "broker.read")
+    assert allows("publisher", "broker.unwrap") and not allows("publisher", "broker.policy")
+    assert allows("policy_writer", "broker.policy") and not allows("policy_writer", "broker.admin")
+    assert is_write("broker.unwrap") and is_write("broker.policy") and is_write("broker.admin")
+    assert not is_write("broker.read")
     for action, (role, _) in PERMISSIONS.items():
         assert role in (*ROLES, "authenticated", "server_admin"), action
+    # TUF: anyone reads a public repository; developers sign, policy writers delegate, admins own the root
+    assert public_read("tuf.read") and allows("viewer", "tuf.read") and not allows(None, "tuf.read")
+    assert allows("publisher", "tuf.sign") and not allows("viewer", "tuf.sign")
+    assert allows("policy_writer", "tuf.delegate") and not allows("publisher", "tuf.delegate")
+    assert allows("admin", "tuf.root") and not allows("policy_writer", "tuf.root")
+    assert min_role("tuf.republish") == "server_admin" and all(is_write(a) for a in ("tuf.sign", "tuf.root"))
     with pytest.raises(KeyError):
         min_role("no.such.action")
     assert is_write("session.create") and is_write("member.write") and not is_write("audit.read")
+    assert is_write("registry.token"), "registry token requests are open and audited like logins"
     with pytest.raises(InputError) as exc:
         check_role("owner")
     assert exc.value.reason == "unknown-role"

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from assay.broker import service
+from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
 from assay.errors import AssayError
 
@@ -51,7 +52,8 @@ def test_unwrap_grant_refuse_replay(engine, tmp_path: Path) -> None:
     with pytest.raises(AssayError) as exc:
         service.unwrap(engine, "p", "k", req(), CLAIMS, None, "me", append)
     assert exc.value.reason == "no-decryption-policy"
-    service.put_policy(engine, "p", "k", json.dumps(POLICY).encode(), "writer", append)
+    signed = SignedPolicy(json.dumps(POLICY).encode(), "key:abc")
+    service.put_policy(engine, "p", "k", signed, b"{}", "writer", append)
     r = req()
     out = service.unwrap(engine, "p", "k", r, CLAIMS, None, "me", append)
     assert jwe.decrypt(out["jwe"].encode(), [eph]) == file_key
@@ -60,9 +62,48 @@ def test_unwrap_grant_refuse_replay(engine, tmp_path: Path) -> None:
     assert exc.value.reason == "replayed-request"
     with pytest.raises(AssayError) as exc:
         service.unwrap(engine, "p", "k", req(), {**CLAIMS, "aud": "x"}, None, "me", append)
-    assert exc.value.reason == "policy-refused" and "rule ci: audience" in exc.value.message
+    assert exc.value.reason == "policy-audience" and "rule ci: audience" in exc.value.message
     rels = service.releases(engine, "p", "k")
     assert [x["decision"] for x in rels] == ["refused", "granted", "refused"]
     assert all(json.loads(logged[x["logIndex"]]) == x["statement"] for x in rels)
     with pytest.raises(LookupError):
         service.keys(engine, "p", "nope")
+
+
+def test_rewrap_moves_the_stanza_to_the_newest_version_keeping_the_payload(engine, tmp_path: Path) -> None:
+    import io
+
+    logged: list[bytes] = []
+
+    def append(statement: bytes) -> tuple[int, str]:
+        logged.append(statement)
+        return len(logged) - 1, ""
+
+    v1 = service.create_key(engine, tmp_path / "keys", "p", "k", "admin")
+    other = age.Identity.generate()
+    src, sink = io.BytesIO(b"secret payload" * 1000), io.BytesIO()
+    age.encrypt(src, sink, [age.Recipient.parse(v1.recipient), other.recipient()])
+    data = sink.getvalue()
+    end = data.index(b"\n", data.index(b"\n---") + 1) + 1
+    v2 = service.create_key(engine, tmp_path / "keys", "p", "k", "admin")
+    import base64
+
+    out = service.rewrap(engine, "p", "k", data[:end], "admin", append)
+    assert (out["fromVersion"], out["toVersion"]) == (1, 2)
+    rewrapped = base64.b64decode(out["header"]) + data[end:]
+    ident2 = age.parse_identities(Path(v2.private_ref.removeprefix("file:")).read_text())
+    ident1 = age.parse_identities(Path(v1.private_ref.removeprefix("file:")).read_text())
+    for ids in (ident2, [other]):
+        plain = io.BytesIO()
+        age.decrypt(io.BytesIO(rewrapped), plain, ids)
+        assert plain.getvalue() == b"secret payload" * 1000
+    with pytest.raises(AssayError) as exc:
+        age.decrypt(io.BytesIO(rewrapped), io.BytesIO(), ident1)
+    assert exc.value.reason == "no-matching-identity"
+    tampered = data[:end].replace(b"age-encryption.org/v1\n", b"age-encryption.org/v1\n-> grease x\n\n", 1)
+    with pytest.raises(AssayError) as exc:
+        service.rewrap(engine, "p", "k", tampered, "admin", append)
+    assert exc.value.reason == "header-mac-mismatch"
+    with pytest.raises(AssayError) as exc:
+        service.rewrap(engine, "p", "k", b"not an age header", "admin", append)
+    assert exc.value.reason == "bad-rewrap-request"

@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("document", sa.Text, nullable=False),
         sa.Column("digest", sa.String(71), nullable=False),
         sa.Column("written_by", sa.Text, nullable=False),
+        sa.Column("signer", sa.Text, nullable=False),
+        sa.Column("envelope", sa.Text, nullable=False),
         sa.Column("log_index", sa.BigInteger, nullable=False),
         sa.Column("created", sa.BigInteger, nullable=False),
     )
