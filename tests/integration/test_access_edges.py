@@ -275,7 +275,10 @@ def test_project_and_token_commands(tmp_path: Path) -> None:
         unknown = run_assay("project", "grant", *args, "--role", "owner", env=env)
         assert unknown.code == 2 and "error[unknown-role]" in unknown.err
         listed = run_assay("project", "list", env=env)
-        assert [line.split("\t")[:2] for line in listed.out.splitlines()] == [["acme", "-"], ["web", "acme"]]
+        # a --dev server also holds the public `sigstore` project whose TUF repository carries its trust
+        assert [line.split("\t")[:2] for line in listed.out.splitlines()] == [
+            ["acme", "-"], ["sigstore", "-"], ["web", "acme"],
+        ]  # fmt: skip
         made = run_assay(
             "token", "create", "--project", "web", "--role", "publisher", "--name", "ci", "--expires", "30d", env=env
         )

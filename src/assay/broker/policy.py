@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from assay.errors import InputError
+from assay.formats import safejson
 from assay.policy.cel import CelError, Condition
 
 FIELDS = {"name", "issuer", "subject", "subjectRegexp", "audience", "claims", "condition", "notBefore", "notAfter",
@@ -166,9 +166,9 @@ def parse(data: bytes) -> DecryptionPolicy:
     if len(data) > MAX_DOCUMENT:
         raise _bad(f"the policy is larger than {MAX_DOCUMENT} bytes")
     try:
-        doc = json.loads(data)
-    except ValueError:
-        raise _bad("the policy is not JSON") from None
+        doc = safejson.loads(data, what="the policy")
+    except InputError as exc:
+        raise _bad(exc.message) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list) or not doc["rules"]:
         raise _bad("the policy needs a non-empty rules list")
     unknown = set(doc) - {"rules", "apiVersion", "description"}

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from assay.access.errors import AccessError
 from assay.errors import InputError
+from assay.formats import safejson
 from assay.registry import pushpolicy, signing
 from assay.registry.service import Caller, Refused, TokenService, split_authorization
 from assay.server.auth import Principal, require
@@ -149,9 +150,9 @@ async def put_push_policy(
     request: Request, project: str, principal: Principal = Depends(require("project.admin"))
 ) -> Any:
     try:
-        doc = json.loads(await request.body())
-    except ValueError:
-        raise InputError("bad-push-policy", "the body is not JSON") from None
+        doc = safejson.loads(await request.body(), what="the push policy")
+    except InputError as exc:  # too deep, too large, not JSON: one reason for the caller
+        raise InputError("bad-push-policy", exc.message) from None
     policy = pushpolicy.parse(doc)
     await asyncio.to_thread(_service(request).set_push_policy, project, policy, principal.actor)
     request.app.state.access.invalidate()
