@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from assay.access import errors
 from assay.access.audit import AuditLog
+from assay.access.auditgroup import GroupAppender
 from assay.access.credentials import Credentials, Principal, Standing, anonymous
 from assay.access.permissions import RANK, min_role, public_read
 from assay.access.projects import Projects
@@ -40,11 +41,13 @@ class Access:
     projects: Projects = field(init=False)
     credentials: Credentials = field(init=False)
     audit: AuditLog = field(init=False)
+    audit_group: GroupAppender = field(init=False)  # the audited writes' rows, group-committed
 
     def __post_init__(self) -> None:
         self.projects = Projects(self.engine)
         self.credentials = Credentials(self.engine, self.server_admins)
         self.audit = AuditLog(self.engine)
+        self.audit_group = GroupAppender(self.audit)
         self.writes_by_identity = Buckets(*self.write_rate) if self.write_rate else None
         self.writes_by_address = Buckets(*self.write_rate) if self.write_rate else None
         self.logins = Buckets(*self.login_rate)

@@ -30,7 +30,6 @@ from assay.access.projects import MAX_DEPTH, NAME
 from assay.ca.oidc import TokenVerifier
 from assay.errors import AssayError
 from assay.registry import grant, pushpolicy
-from assay.registry.auditgroup import GroupAppender
 from assay.registry.scope import Scope, parse_scopes
 from assay.registry.token import TokenKey, claims, read_refresh, refresh_claims, sign
 from assay.store.schema import projects, registry_push_policies
@@ -103,7 +102,7 @@ class TokenService:
         self.access, self.key, self.issuer, self.services = access, key, issuer, services
         self.verifier, self.lifetime = verifier, lifetime
         self.engine: Engine = access.engine
-        self.appender = GroupAppender(access.audit)
+        self.appender = access.audit_group
         self._policies: dict[str, tuple[pushpolicy.PushPolicy, float]] = {}
 
     # ---- who ------------------------------------------------------------------------

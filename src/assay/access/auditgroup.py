@@ -1,7 +1,7 @@
-"""Group commit for the registry's audit rows: concurrent token requests share one transaction.
+"""Group commit for audit rows: concurrent requests share one transaction.
 
-Every token is audited before it is answered, and a commit (an fsync) costs milliseconds; so callers hand
-their rows to one writer thread that appends everything waiting in one transaction and then releases each
+Every audited write (and every registry token) is recorded before its caller moves on, and a commit (an
+fsync) costs milliseconds; so callers hand their rows to one writer thread that appends everything waiting in one transaction and then releases each
 caller. A caller waits for at most the commit in progress and its own; the chain order is the hand-over order.
 """
 
@@ -35,7 +35,7 @@ class GroupAppender:
         if self._thread is None:
             with self._start:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="registry-audit", daemon=True)
+                    self._thread = threading.Thread(target=self._run, name="audit-group", daemon=True)
                     self._thread.start()
         done.result()
 

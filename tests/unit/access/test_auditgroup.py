@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from assay.access.audit import AuditLog, Event, walk
-from assay.registry.auditgroup import GroupAppender
+from assay.access.auditgroup import GroupAppender
 from assay.store.db import database_url, migrate, open_engine
 
 
