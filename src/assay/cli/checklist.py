@@ -47,7 +47,7 @@ def checklist(
 ) -> None:
     """One row per checklist item with pass/fail/unknown, evidence and fix."""
     from assay.errors import InputError
-    from assay.service.checklist import check_registry, check_repo, to_sarif
+    from assay.service.checklist import check_registry, check_repo
     from assay.service.checklist_artifacts import Who, check_image, check_manifests, check_release
 
     if fmt not in ("table", "json", "sarif"):
@@ -68,11 +68,4 @@ def checklist(
         rows.append(check_manifests(manifests))
     if registry:
         rows.append(check_registry(registry))
-    if fmt == "sarif":
-        output.emit_json(to_sarif(rows))
-    elif fmt == "json":
-        output.emit_json({"rows": rows})
-    else:
-        for r in rows:
-            output.say(f"{r['status']:8} {r['item']:26} {'; '.join(r['evidence'])[:200]}")
-    raise typer.Exit(1 if any(r["status"] == "fail" for r in rows) else 0)
+    output.emit_rows(rows, fmt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from assay.errors import AssayError
 
@@ -46,3 +46,20 @@ def report_error(exc: AssayError) -> None:
         if exc.step:
             warn(f"  step: {exc.step}")
         traceback.print_exception(exc, file=sys.stderr)
+
+
+def emit_rows(rows: list[dict[str, Any]], fmt: str) -> NoReturn:
+    """Print checklist rows (``assay checklist``, ``assay registry check``) as a table, JSON or SARIF; exit 1 when
+    a row fails."""
+    import typer
+
+    from assay.service.checklist import to_sarif
+
+    if fmt == "sarif":
+        emit_json(to_sarif(rows))
+    elif fmt == "json":
+        emit_json({"rows": rows})
+    else:
+        for r in rows:
+            say(f"{r['status']:8} {r['item']:28} {'; '.join(r['evidence'])[:200]}")
+    raise typer.Exit(1 if any(r["status"] == "fail" for r in rows) else 0)

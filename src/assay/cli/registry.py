@@ -96,16 +96,7 @@ def check(
     """What an anonymous caller can do there: catalog, pull, push (an upload it cancels); exit 1 on a fail."""
     from assay.errors import InputError
     from assay.registry.check import run
-    from assay.service.checklist import to_sarif
 
     if fmt not in ("table", "json", "sarif"):
         raise InputError("usage", f"-o {fmt}: use table, json or sarif")
-    rows = run(ref, insecure=insecure, allow_anonymous_pull=allow_anonymous_pull)
-    if fmt == "sarif":
-        output.emit_json(to_sarif(rows))
-    elif fmt == "json":
-        output.emit_json({"rows": rows})
-    else:
-        for r in rows:
-            output.say(f"{r['status']:8} {r['item']:28} {'; '.join(r['evidence'])[:200]}")
-    raise typer.Exit(1 if any(r["status"] == "fail" for r in rows) else 0)
+    output.emit_rows(run(ref, insecure=insecure, allow_anonymous_pull=allow_anonymous_pull), fmt)
