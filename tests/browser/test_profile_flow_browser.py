@@ -35,9 +35,14 @@ def _shot(d: Any, name: str) -> None:
 
 def _until_text(d: Any, text: str, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     while time.monotonic() < deadline:
-        if text in d.find_element(_by("TAG_NAME"), "main").text:
-            return
+        try:
+            if text in d.find_element(_by("TAG_NAME"), "main").text:
+                return
+        except (StaleElementReferenceException, NoSuchElementException):
+            pass  # the page was still navigating (a form's 303): read it again
         time.sleep(0.5)
         d.refresh()
     raise AssertionError(f"never saw {text!r}: {d.find_element(_by('TAG_NAME'), 'main').text[:800]}")
