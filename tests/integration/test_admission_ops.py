@@ -204,6 +204,13 @@ def test_namespaces_by_name_and_label_and_allow_unmatched(world: World, tmp_path
         hook.stop()
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as an editor or a ConfigMap update does: whole, by rename."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def test_bad_policy_keeps_server_unready_and_reload_keeps_the_last_good_set(world: World, tmp_path: Path):
     key = str(world.root / "k.pub")
     good = policy_yaml("release", [f"{world.registry.host}/**"], key)
@@ -215,10 +222,10 @@ def test_bad_policy_keeps_server_unready_and_reload_keeps_the_last_good_set(worl
             pod = review(workload("Pod", "p", "prod", {"c": world.images["signed"][0]}))
             refused = c.post("/mutate", json=pod).json()["response"]
             assert refused["allowed"] is False and refused["status"]["reason"] == "policies-not-loaded"
-            (hook.policy / "p.yaml").write_text(good)
+            _replace(hook.policy / "p.yaml", good)
             _wait(lambda: c.get("/readyz").status_code == 200)
             assert c.post("/mutate", json=pod).json()["response"]["allowed"] is True
-            (hook.policy / "p.yaml").write_text("not: [valid")
+            _replace(hook.policy / "p.yaml", "not: [valid")  # whole, so the watcher never reads it half-written
             _wait(lambda: "lastReloadError" in c.get("/readyz").json())
             r = c.get("/readyz")
             assert r.status_code == 200 and r.json()["lastReloadError"]["reason"] == "policy-malformed"
