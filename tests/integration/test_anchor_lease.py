@@ -60,7 +60,8 @@ def test_one_process_anchors_and_the_other_takes_over_after_the_ttl(tmp_path: Pa
         (holder,) = holders
         window = [x for x in _anchors(apis[holder]) if int(t0) + 1 <= x["created"] <= int(t1)]
         # one anchoring process: at most one anchor per interval (two would anchor about twice as often)
-        assert 1 <= len(window) <= (int(t1) - int(t0) - 1) / INTERVAL + 1, window
+        # (+1: a tick delayed on a loaded machine catches up at the edge; two anchorers would give about 2x)
+        assert 1 <= len(window) <= (int(t1) - int(t0) - 1) / INTERVAL + 2, window
 
         # Kill the holder (no shutdown hook, no release): the other waits out the TTL, then anchors.
         dead, alive = (a, b) if holder == a.proc.pid else (b, a)  # type: ignore[union-attr]
