@@ -198,8 +198,11 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
                 return time.perf_counter() - start, lat
 
             drive(key_path + "/unwrap", "POST", bodies[:100])  # warm-up
+            cpu0 = _cpu_seconds(child.pid)
             wall, lat = drive(key_path + "/unwrap", "POST", bodies[100:])
+            cpu1 = _cpu_seconds(child.pid)
             bwall, blat = drive(key_path, "GET", list(range(unwraps)))
+            cpu2 = _cpu_seconds(child.pid)
             released = len(c.get(key_path + "/releases", headers=headers).json()["releases"])
         finally:
             child.terminate()
@@ -209,8 +212,17 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
         f"broker unwrap ({database.split(':')[0] if database else 'sqlite'}, {clients} clients): {rate:,.0f} unwraps/s"
         f" p50 {_pct(lat, 0.5):.1f} ms p99 {_pct(lat, 0.99):.1f} ms (target >= 300/s, p99 <= 50 ms) |"
         f" baseline GET key {base:,.0f} req/s p99 {_pct(blat, 0.99):.1f} ms | unwrap/GET {rate / base:.2f}x |"
-        f" {released} releases logged"
+        f" {released} releases logged | server CPU per unwrap {(cpu1 - cpu0) / len(lat) * 1000:.2f} ms,"
+        f" per GET {(cpu2 - cpu1) / len(blat) * 1000:.2f} ms"
     ]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    if os.environ.get("BENCH_CPU_SPLIT"):
+        print("utime", int(fields[11]), "stime", int(fields[12]))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The broker's stored state and its unwrap decision: keys, policy versions, nonces, release records.
 
-Synchronous (the routes call it in a worker thread). The transparency-log append is handed in, so the
-release record is written only after the log accepted the statement.
+Synchronous (the routes call it in a worker thread). The transparency-log append is handed in; an unwrap's
+nonce and release record are written in the log append's own transaction (one commit per group of unwraps).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import functools
 import hashlib
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import rfc8785
 from cryptography.hazmat.primitives import serialization
@@ -30,10 +29,22 @@ from assay.broker import policy as policies
 from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
 from assay.errors import AssayError, InputError, VerificationError
-from assay.evidence.batch import GroupWriter
 from assay.store.schema import broker_keys, broker_nonces, broker_policies, broker_releases
 
-Append = Callable[[bytes], tuple[int, str]]
+Claim = Callable[[Connection], None]
+Record = Callable[[Connection, int], None]
+
+
+class Append(Protocol):
+    """Appends a statement to the transparency log; returns (index, leaf hash). ``claim`` and ``record`` run in
+    the append's own transaction: ``claim`` before indexes are assigned (when it raises, nothing is appended and
+    the error is raised here), ``record`` with the entry's index."""
+
+    def __call__(
+        self, statement: bytes, claim: Claim | None = None, record: Record | None = None
+    ) -> tuple[int, str]: ...
+
+
 STATEMENT_TYPE = "https://assay.dev/broker-release/v1"
 REQUEST_SKEW = 300  # seconds a request's timestamp may differ from the server's clock
 NONCE_SWEEP = 30.0  # seconds between deletions of expired nonces (a per-process timer)
@@ -152,36 +163,22 @@ def current_policy(engine: Engine, project: str, name: str, conn: Connection | N
     return (int(row.version), row.document.encode()) if row else None
 
 
-_writers: dict[int, GroupWriter] = {}
-_writers_lock = threading.Lock()
-
-
-def _writer(engine: Engine) -> GroupWriter:
-    """The process's group-commit writer for ``engine``: concurrent unwraps share one transaction (one fsync)."""
-    with _writers_lock:
-        w = _writers.get(id(engine))
-        if w is None or w.engine is not engine:
-            w = _writers[id(engine)] = GroupWriter(engine)
-        return w
-
-
-def _claim_nonce(engine: Engine, project: str, name: str, nonce: str, now: float) -> None:
+def _nonce_claim(project: str, name: str, nonce: object, now: float) -> Callable[[Connection], None]:
+    """The replay guard, run in the log append's own transaction: the nonce's row (unique per key), and every
+    ``NONCE_SWEEP`` seconds the removal of expired ones."""
     if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
         raise InputError("bad-nonce", "the request needs a nonce of 16 to 128 characters")
     sweep = now - _swept["at"] > NONCE_SWEEP
     if sweep:
         _swept["at"] = now
+    row = {"project": project, "key_name": name, "nonce": nonce, "expires": int(now) + 2 * REQUEST_SKEW}
 
-    def job(conn: Connection) -> None:
+    def claim(conn: Connection) -> None:
         if sweep:
             conn.execute(delete(broker_nonces).where(broker_nonces.c.expires < int(now)))
-        row = {"project": project, "key_name": name, "nonce": nonce, "expires": int(now) + 2 * REQUEST_SKEW}
         conn.execute(insert(broker_nonces).values(**row))
 
-    try:
-        _writer(engine).run(job)
-    except IntegrityError:
-        raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
+    return claim
 
 
 def _stanza(doc: object) -> age.Stanza:
@@ -272,7 +269,7 @@ def unwrap(
     stamp = request.get("timestamp")
     if not isinstance(stamp, int | float) or abs(now - stamp) > REQUEST_SKEW:
         raise InputError("stale-request", f"the request's timestamp is more than {REQUEST_SKEW}s from the server's")
-    _claim_nonce(engine, project, name, str(request.get("nonce")), now)
+    claim = _nonce_claim(project, name, request.get("nonce"), now)
     evidence: dict[str, Any] = request["evidence"] if isinstance(request.get("evidence"), dict) else {}
     token = str(evidence.get("token") or "")
     seen = token + (rfc8785.dumps(evidence["attestation"]).decode() if evidence.get("attestation") else "")
@@ -315,10 +312,16 @@ def unwrap(
         record["reason"] = refusal.reason
         record["message"] = refusal.message
     statement = rfc8785.dumps(record)
-    index, _ = append(statement)
     row = {"project": project, "key_name": name, "decision": record["decision"], "statement": statement.decode(),
-           "log_index": index, "created": _now_ms()}  # fmt: skip
-    _writer(engine).run(lambda conn: conn.execute(insert(broker_releases).values(**row)))
+           "created": _now_ms()}  # fmt: skip
+
+    def keep(conn: Connection, index: int) -> None:
+        conn.execute(insert(broker_releases).values(**row, log_index=index))
+
+    try:  # one transaction, one commit: the nonce, the log entry and the release row
+        index, _ = append(statement, claim=claim, record=keep)
+    except IntegrityError:
+        raise InputError("replayed-request", "this unwrap request (nonce) was already used") from None
     if refusal:
         refusal.message += f" (logged at index {index})"
         raise refusal

@@ -25,6 +25,7 @@ from assay.log import tree
 from assay.log.entries import CanonicalEntry, canonicalize
 from assay.log.note import LogIdentity
 from assay.store.schema import log_checkpoints, log_entries, log_nodes, log_search
+from assay.store.txn import sqlite_write_lock
 
 BATCH_MAX = 1024
 ADVISORY_LOCK = 7234002
@@ -65,6 +66,22 @@ class TreeHead:
 
 
 @dataclass(frozen=True)
+class SideWrites:
+    """Rows a caller commits in the same transaction as its entry (no commit of their own).
+
+    ``claim`` runs first, in a savepoint: when it raises, that entry is left out of the batch and its caller gets the
+    error (a replayed nonce, say), the rest of the batch goes on. ``record`` runs after indexes are assigned, with the
+    entry's index; when it raises, the whole batch fails and no entry in it is acknowledged.
+    """
+
+    claim: Callable[[Connection], None] | None = None
+    record: Callable[[Connection, int], None] | None = None
+
+
+Item = tuple[CanonicalEntry, "Future[Sequenced]", SideWrites | None]
+
+
+@dataclass(frozen=True)
 class Sequenced:
     """What the sequencer hands back: the stored entry and the head it is in; the receipt is built by the caller.
 
@@ -84,7 +101,9 @@ class LogService:
     def __init__(self, engine: Engine, identity: LogIdentity) -> None:
         self.engine = engine
         self.identity = identity
-        self._queue: queue.Queue[tuple[CanonicalEntry | bytes, Future[Sequenced]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[CanonicalEntry | bytes, Future[Sequenced], SideWrites | None] | None] = (
+            queue.Queue()
+        )
         self._conn: Connection | None = None  # the sequencer's own connection, kept across batches
         self._size = -1
         self._compact: list[tuple[int, int, bytes]] = []
@@ -101,18 +120,18 @@ class LogService:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def submit(self, entry: CanonicalEntry, timeout: float = 30.0) -> Receipt:
-        """Append (or find) an entry; returns once it is durably stored."""
-        return self.receipt(self.enqueue(entry).result(timeout=timeout))
+    def submit(self, entry: CanonicalEntry, timeout: float = 30.0, side: SideWrites | None = None) -> Receipt:
+        """Append (or find) an entry, with ``side`` rows in the same transaction; returns once it is durably stored."""
+        return self.receipt(self.enqueue(entry, side).result(timeout=timeout))
 
-    def enqueue(self, entry: CanonicalEntry | bytes) -> Future[Sequenced]:
+    def enqueue(self, entry: CanonicalEntry | bytes, side: SideWrites | None = None) -> Future[Sequenced]:
         """Queue an append; the future resolves once the entry is durably stored (then call :meth:`receipt`).
 
         ``entry`` may be a small proposal still to verify: the sequencer verifies it with the rest of its batch
         (one thread, no hand-off per request); a proposal that fails resolves the future with its ``InputError``.
         """
         fut: Future[Sequenced] = Future()
-        self._queue.put((entry, fut))
+        self._queue.put((entry, fut, side))
         return fut
 
     def receipt(self, done: Sequenced) -> Receipt:
@@ -161,22 +180,20 @@ class LogService:
             except BaseException as exc:  # answer every waiter; the sequencer keeps running
                 self._size = -1  # reload the right edge from storage next time
                 self._drop_connection()
-                for _, fut in verified:
+                for _, fut, _ in verified:
                     if not fut.done():
                         fut.set_exception(exc)
 
     @staticmethod
-    def _verified(
-        batch: list[tuple[CanonicalEntry | bytes, Future[Sequenced]]],
-    ) -> list[tuple[CanonicalEntry, Future[Sequenced]]]:
+    def _verified(batch: list[tuple[CanonicalEntry | bytes, Future[Sequenced], SideWrites | None]]) -> list[Item]:
         """Verify the proposals queued raw; each refused one is answered with its error and left out."""
-        out: list[tuple[CanonicalEntry, Future[Sequenced]]] = []
-        for item, fut in batch:
+        out: list[Item] = []
+        for item, fut, side in batch:
             if isinstance(item, CanonicalEntry):
-                out.append((item, fut))
+                out.append((item, fut, side))
                 continue
             try:
-                out.append((canonicalize(item), fut))
+                out.append((canonicalize(item), fut, side))
             except InputError as exc:
                 fut.set_exception(exc)
         return out
@@ -208,72 +225,116 @@ class LogService:
             conn.begin()
             self._lock(conn)
 
-    def _sequence(self, batch: list[tuple[CanonicalEntry, Future[Sequenced]]]) -> None:
-        """One transaction for the whole batch: indexes, entries, nodes, search keys and a signed checkpoint."""
+    def _sequence(self, batch: list[Item]) -> None:
+        """One transaction for the whole batch: callers' claims, indexes, entries, nodes, search keys, callers'
+        records and a signed checkpoint."""
         conn = self._connection()
-        self._begin(conn)
-        try:
-            size = self._stored_size(conn)
-            if size != self._size:
-                self._load_compact(conn, size)
-            hashes = list({e.leaf_hash for e, _ in batch})
-            existing = {
-                row.leaf_hash: _row(row)
-                for row in conn.execute(select(log_entries).where(log_entries.c.leaf_hash.in_(hashes)))
-            }
-            fresh: list[CanonicalEntry] = []
-            seen: set[bytes] = set()
-            for e, _ in batch:
-                if e.leaf_hash not in existing and e.leaf_hash not in seen:
-                    seen.add(e.leaf_hash)
-                    fresh.append(e)
-            now = int(time.time())
-            stored = [
-                StoredEntry(size + i, e.leaf_hash, e.kind, now, e.body, e.artifact_hash) for i, e in enumerate(fresh)
-            ]
-            compact_before = list(self._compact)
-            new_nodes, compact_after = tree.append(self._compact, [s.leaf_hash for s in stored], size)
-            new_size = size + len(stored)
-            memory = {(lvl, idx): h for lvl, idx, h in compact_before + new_nodes}
-            if stored:
-                conn.execute(
-                    insert(log_entries),
-                    [
-                        {
-                            "idx": s.index,
-                            "leaf_hash": s.leaf_hash,
-                            "kind": s.kind,
-                            "artifact_hash": s.artifact_hash,
-                            "integrated_time": s.integrated_time,
-                            "body": s.body,
-                        }
-                        for s in stored
-                    ],
-                )
-                conn.execute(insert(log_nodes), [{"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in new_nodes])
-                search = self._search_rows(fresh, stored)
-                if search:
-                    conn.execute(insert(log_search), search)
-                root = tree.fold([h for _, _, h in compact_after])
-                note = self.identity.checkpoint(new_size, root)
-                conn.execute(insert(log_checkpoints).values(size=new_size, root_hash=root, note=note, created=now))
-                conn.commit()
-                self._compact, self._size = compact_after, new_size
-                head = TreeHead(new_size, root, note)
-            else:
-                head = self._head(conn)
+        with sqlite_write_lock(self.engine):
+            self._begin(conn)
+            try:
+                batch = self._claimed(conn, batch)
+                size = self._stored_size(conn)
+                if size != self._size:
+                    self._load_compact(conn, size)
+                hashes = list({e.leaf_hash for e, _, _ in batch})
+                existing = {
+                    row.leaf_hash: _row(row)
+                    for row in conn.execute(select(log_entries).where(log_entries.c.leaf_hash.in_(hashes)))
+                } if hashes else {}  # fmt: skip
+                fresh: list[CanonicalEntry] = []
+                seen: set[bytes] = set()
+                for e, _, _ in batch:
+                    if e.leaf_hash not in existing and e.leaf_hash not in seen:
+                        seen.add(e.leaf_hash)
+                        fresh.append(e)
+                now = int(time.time())
+                stored = [
+                    StoredEntry(size + i, e.leaf_hash, e.kind, now, e.body, e.artifact_hash)
+                    for i, e in enumerate(fresh)
+                ]
+                by_hash = {**existing, **{s.leaf_hash: s for s in stored}}
+                compact_before = list(self._compact)
+                new_nodes, compact_after = tree.append(self._compact, [s.leaf_hash for s in stored], size)
+                new_size = size + len(stored)
+                memory = {(lvl, idx): h for lvl, idx, h in compact_before + new_nodes}
+                if stored:
+                    self._store(conn, fresh, stored, new_nodes)
+                recorded = self._recorded(conn, batch, by_hash)
+                if stored:
+                    root = tree.fold([h for _, _, h in compact_after])
+                    note = self.identity.checkpoint(new_size, root)
+                    conn.execute(insert(log_checkpoints).values(size=new_size, root_hash=root, note=note, created=now))
+                    head = TreeHead(new_size, root, note)
+                else:
+                    head = self._head(conn)
+                if stored or recorded:
+                    conn.commit()
+                else:
+                    conn.rollback()
+                if stored:
+                    self._compact, self._size = compact_after, new_size
+            except BaseException:
                 conn.rollback()
-        except BaseException:
-            conn.rollback()
-            raise
-        by_hash = {s.leaf_hash: s for s in stored}
+                raise
         created: set[bytes] = set()  # identical proposals in one batch: the first is created, the rest exist
-        for e, fut in batch:
+        for e, fut, _ in batch:
             old = existing.get(e.leaf_hash)
             fresh_here = old is None and e.leaf_hash not in created
             created.add(e.leaf_hash)
-            done = Sequenced(old or by_hash[e.leaf_hash], fresh_here, head, None if old is not None else memory)
-            fut.set_result(done)
+            fut.set_result(Sequenced(by_hash[e.leaf_hash], fresh_here, head, None if old is not None else memory))
+
+    @staticmethod
+    def _claimed(conn: Connection, batch: list[Item]) -> list[Item]:
+        """The batch without the entries whose claim failed (each in its own savepoint; their callers get the error)."""
+        out: list[Item] = []
+        for item in batch:
+            side = item[2]
+            if side is not None and side.claim is not None:
+                sp = conn.begin_nested()
+                try:
+                    side.claim(conn)
+                except Exception as exc:
+                    sp.rollback()
+                    item[1].set_exception(exc)
+                    continue
+                sp.commit()
+            out.append(item)
+        return out
+
+    @staticmethod
+    def _recorded(conn: Connection, batch: list[Item], by_hash: dict[bytes, StoredEntry]) -> bool:
+        """Run the callers' records with their entries' indexes; True when there was any claim or record."""
+        wrote = False
+        for e, _, side in batch:
+            if side is None:
+                continue
+            wrote = wrote or side.claim is not None
+            if side.record is not None:
+                side.record(conn, by_hash[e.leaf_hash].index)
+                wrote = True
+        return wrote
+
+    def _store(
+        self, conn: Connection, fresh: list[CanonicalEntry], stored: list[StoredEntry], nodes: list[Any]
+    ) -> None:
+        conn.execute(
+            insert(log_entries),
+            [
+                {
+                    "idx": s.index,
+                    "leaf_hash": s.leaf_hash,
+                    "kind": s.kind,
+                    "artifact_hash": s.artifact_hash,
+                    "integrated_time": s.integrated_time,
+                    "body": s.body,
+                }
+                for s in stored
+            ],
+        )
+        conn.execute(insert(log_nodes), [{"level": lvl, "idx": idx, "hash": h} for lvl, idx, h in nodes])
+        search = self._search_rows(fresh, stored)
+        if search:
+            conn.execute(insert(log_search), search)
 
     def _search_rows(self, fresh: list[CanonicalEntry], stored: list[StoredEntry]) -> list[dict[str, Any]]:
         """The search-index rows of a batch; an entry without keys gets ``idx:N`` so indexing never stalls."""
@@ -300,7 +361,7 @@ class LogService:
         self._size = size
 
     def _ensure_head(self) -> None:
-        with self.engine.connect() as conn:
+        with sqlite_write_lock(self.engine), self.engine.connect() as conn:
             self._begin(conn)
             if (
                 self._stored_size(conn) == 0

@@ -8,17 +8,18 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from assay.access.anchor import anchor_now
 from assay.access.gate import Access
 from assay.access.ratelimit import parse_rate
 from assay.crypto import keys
 from assay.log.entries import canonicalize, hashedrekord_proposal
-from assay.log.service import LogService
+from assay.log.service import LogService, SideWrites
 from assay.server import auth, routes_access, routes_devlogin
 from assay.server.config import Settings, key_in_data_dir
 from assay.store import lease
@@ -88,10 +89,15 @@ def attach(app: FastAPI, settings: Settings, engine: Engine, log: LogService) ->
     signer = key_in_data_dir(settings.data_dir, "audit")
     pem = keys.public_pem(signer.public_key)
 
-    def append(statement: bytes) -> tuple[int, str]:
+    def append(
+        statement: bytes,
+        claim: Callable[[Connection], None] | None = None,
+        record: Callable[[Connection, int], None] | None = None,
+    ) -> tuple[int, str]:
         digest = hashlib.sha256(statement).digest()
         entry = canonicalize(hashedrekord_proposal(signer.sign_message(statement), digest, pem))
-        receipt = log.submit(entry)
+        side = SideWrites(claim, record) if claim is not None or record is not None else None
+        receipt = log.submit(entry, side=side)
         return receipt.entry.index, receipt.entry.leaf_hash.hex()
 
     app.state.audit_append = append
