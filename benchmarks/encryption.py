@@ -220,8 +220,6 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    if os.environ.get("BENCH_CPU_SPLIT"):
-        print("utime", int(fields[11]), "stime", int(fields[12]))
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
