@@ -32,8 +32,14 @@ def engine(tmp_path: Path):
 def test_unwrap_grant_refuse_replay(engine, tmp_path: Path) -> None:
     logged: list[bytes] = []
 
-    def append(statement: bytes) -> tuple[int, str]:
-        logged.append(statement)
+    def append(statement: bytes, claim=None, record=None) -> tuple[int, str]:
+        # As the log service does: claim, entry and record in one transaction; a failing claim appends nothing.
+        with engine.begin() as conn:
+            if claim is not None:
+                claim(conn)
+            logged.append(statement)
+            if record is not None:
+                record(conn, len(logged) - 1)
         return len(logged) - 1, ""
 
     key = service.create_key(engine, tmp_path / "keys", "p", "k", "admin")
@@ -64,6 +70,7 @@ def test_unwrap_grant_refuse_replay(engine, tmp_path: Path) -> None:
         service.unwrap(engine, "p", "k", req(), {**CLAIMS, "aud": "x"}, None, "me", append)
     assert exc.value.reason == "policy-audience" and "rule ci: audience" in exc.value.message
     rels = service.releases(engine, "p", "k")
+    assert len(logged) == 4  # the policy, the refusal, the grant, the audience refusal: the replay logged nothing
     assert [x["decision"] for x in rels] == ["refused", "granted", "refused"]
     assert all(json.loads(logged[x["logIndex"]]) == x["statement"] for x in rels)
     with pytest.raises(LookupError):

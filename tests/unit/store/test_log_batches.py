@@ -17,13 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from assay.crypto.signer import KeyFileSigner
 from assay.errors import InputError
 from assay.log.entries import hashedrekord_proposal
 from assay.log.note import LogIdentity
-from assay.log.service import LogService, Sequenced
+from assay.log.service import LogService, Sequenced, SideWrites
 from assay.store.schema import log_entries, log_search
 from assay.verify import merkle
 from tests.integration.conftest import migrated_engine
@@ -156,5 +157,69 @@ def test_a_failed_batch_acknowledges_none_of_its_entries(engine: Engine) -> None
         assert after.entry.index == 2 and after.created  # no gap, no partial tree; the sequencer kept running
         r = svc.receipt(after)
         assert merkle.root_from_inclusion_proof(2, r.tree_size, merkle.leaf_hash(r.entry.body), r.proof) == r.root_hash
+    finally:
+        svc.close()
+
+
+def _side_table(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE side_claims (k VARCHAR(40) PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE side_records (k VARCHAR(40) PRIMARY KEY, idx INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO side_claims (k) VALUES ('taken')")
+
+
+def _side(k: str, fail_record: bool = False) -> SideWrites:
+    def claim(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO side_claims (k) VALUES (:k)"), {"k": k})
+
+    def record(conn: Connection, index: int) -> None:
+        if fail_record:
+            raise RuntimeError("record failed")
+        conn.execute(text("INSERT INTO side_records (k, idx) VALUES (:k, :i)"), {"k": k, "i": index})
+
+    return SideWrites(claim, record)
+
+
+def _rows(engine: Engine, sql: str) -> set[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(text(sql))}
+
+
+def test_a_failing_claim_drops_its_entry_alone_and_the_rest_commit_with_their_rows(engine: Engine) -> None:
+    _side_table(engine)
+    svc = service(engine)
+    try:
+        release = hold(svc)
+        names = ["a", "taken", "b", "a"]  # "taken" is already claimed; the second "a" collides inside the batch
+        futures = [svc.enqueue(proposal(b"side %d" % i), _side(k)) for i, k in enumerate(names)]
+        release.set()
+        first, second = futures[0].result(10), futures[2].result(10)
+        for dropped in (futures[1], futures[3]):
+            with pytest.raises(IntegrityError):
+                dropped.result(10)
+        assert first.head.size == second.head.size, "the survivors went out in one batch"
+        assert _rows(engine, "SELECT k FROM side_claims") == {("taken",), ("a",), ("b",)}
+        assert _rows(engine, "SELECT k, idx FROM side_records") == {("a", first.entry.index), ("b", second.entry.index)}
+        assert count(engine, log_entries) == 3  # the blocker and the two survivors; the dropped left no entry
+    finally:
+        svc.close()
+
+
+def test_a_failing_record_fails_the_whole_batch_and_leaves_no_rows(engine: Engine) -> None:
+    _side_table(engine)
+    svc = service(engine)
+    try:
+        svc.enqueue(proposal(b"first")).result(10)
+        release = hold(svc)
+        futures = [svc.enqueue(proposal(b"rec %d" % i), _side(f"r{i}", fail_record=i == 1)) for i in range(3)]
+        release.set()
+        for f in futures:
+            with pytest.raises(RuntimeError, match="record failed"):
+                f.result(10)
+        assert _rows(engine, "SELECT k FROM side_claims") == {("taken",)}
+        assert _rows(engine, "SELECT k FROM side_records") == set()
+        assert count(engine, log_entries) == 2  # "first" and the blocker
+        after = svc.enqueue(proposal(b"after"), _side("later")).result(10)
+        assert after.entry.index == 2 and _rows(engine, "SELECT k, idx FROM side_records") == {("later", 2)}
     finally:
         svc.close()
