@@ -212,15 +212,21 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
         f"broker unwrap ({database.split(':')[0] if database else 'sqlite'}, {clients} clients): {rate:,.0f} unwraps/s"
         f" p50 {_pct(lat, 0.5):.1f} ms p99 {_pct(lat, 0.99):.1f} ms (target >= 300/s, p99 <= 50 ms) |"
         f" baseline GET key {base:,.0f} req/s p99 {_pct(blat, 0.99):.1f} ms | unwrap/GET {rate / base:.2f}x |"
-        f" {released} releases logged | server CPU per unwrap {(cpu1 - cpu0) / len(lat) * 1000:.2f} ms,"
-        f" per GET {(cpu2 - cpu1) / len(blat) * 1000:.2f} ms"
+        f" {released} releases logged | server CPU per unwrap {_per(cpu0, cpu1, len(lat))},"
+        f" per GET {_per(cpu1, cpu2, len(blat))}"
     ]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), in seconds."""
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far (Linux /proc), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _per(before: tuple[float, float], after: tuple[float, float], n: int) -> str:
+    user, system = ((a - b) / n * 1000 for a, b in zip(after, before, strict=True))
+    return f"{user + system:.2f} ms ({user:.2f} user, {system:.2f} system)"
 
 
 def main() -> None:

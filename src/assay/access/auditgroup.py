@@ -28,16 +28,22 @@ class GroupAppender:
 
     def append(self, events: list[Event]) -> None:
         """Append ``events`` (in order) and return once they are committed; raises what the write raised."""
-        if not events:
-            return
+        self.submit(events).result()
+
+    def submit(self, events: list[Event]) -> Future[None]:
+        """Hand ``events`` (in order) to the writer; the future completes once they are committed (an event loop
+        awaits it with ``asyncio.wrap_future`` instead of parking a worker thread on it)."""
         done: Future[None] = Future()
+        if not events:
+            done.set_result(None)
+            return done
         self._queue.put((events, done))
         if self._thread is None:
             with self._start:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="audit-group", daemon=True)
                     self._thread.start()
-        done.result()
+        return done
 
     def _run(self) -> None:
         while True:

@@ -67,6 +67,14 @@ VISIBILITIES = ("members", "public")
 # /v2/token) is open as the registry token spec wants; each asked scope is then decided by the rows above.
 PUBLIC_WRITES = {"session.create", "registry.token"}
 
+# The writes that change who may do what: sessions, tokens, projects (their tree, visibility and settings) and
+# grants. Only these clear the per-process cache of principals and roles; any other write (a log append, an
+# unwrap, an upload) leaves it warm. ``registry.token`` only mints short-lived credentials, listed for safety.
+ACCESS_WRITES = frozenset({
+    "session.create", "session.delete", "project.create", "project.create_child", "project.delete", "project.admin",
+    "member.write", "identity.remove", "token.create", "token.revoke", "registry.token",
+})  # fmt: skip
+
 
 def min_role(action: str) -> str:
     """The least role allowed to perform ``action`` (unknown actions are a programming error)."""
@@ -74,6 +82,11 @@ def min_role(action: str) -> str:
         return PERMISSIONS[action][0]
     except KeyError:
         raise KeyError(f"action {action!r} is not in the permission table") from None
+
+
+def changes_access(action: str) -> bool:
+    """Whether a successful ``action`` may change a principal, a role or a project's visibility."""
+    return action in ACCESS_WRITES
 
 
 def is_write(action: str) -> bool:

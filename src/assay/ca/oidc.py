@@ -11,6 +11,7 @@ token names an unknown key id, at most once per issuer per interval).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -34,6 +35,7 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_JWKS_KEYS = 64
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_TOKEN_AGE = 24 * 3600
+MAX_VERIFIED = 10_000  # verified tokens remembered per process (see TokenVerifier.remembered)
 
 
 class TokenError(InputError):
@@ -116,6 +118,16 @@ class Resolved:
     jwk: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature verified: its claims and the JWK (the very dict of the JWKS) it verified with."""
+
+    claims: dict[str, Any]
+    iss: str
+    kid: str
+    jwk: dict[str, Any]
+
+
 @dataclass
 class TokenVerifier:
     """Verifies ID tokens against the configured issuers.
@@ -133,6 +145,7 @@ class TokenVerifier:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     fetches: int = 0  # outbound fetches made (for tests and metrics)
+    _verified: dict[bytes, _Verified] = field(default_factory=dict)
 
     def _usable(self, cached: _Cached | None, kid: str, now: float) -> bool:
         if cached is None:
@@ -222,6 +235,31 @@ class TokenVerifier:
                 "oidc-algorithm-mismatch", f"the token is signed with {alg} but the issuer's key {kid!r} is for {named}"
             )
         return Resolved(issuer, raw_iss, alg, kid, jwk)
+
+    def remembered(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token whose signature verified before, while the key it verified with is still the
+        issuer's current key for its ``kid`` (a JWKS refresh replaces the key objects, so it forgets them all).
+        The caller still checks every time-dependent claim (``exp``, ``nbf``, ``iat``) on each use."""
+        hit = self._verified.get(hashlib.sha256(token.encode()).digest())
+        if hit is None:
+            return None
+        cached = self._cache.get(hit.iss)
+        if (
+            cached is None
+            or cached.keys.get(hit.kid) is not hit.jwk
+            or not self._usable(cached, hit.kid, time.monotonic())
+        ):
+            return None
+        return hit.claims
+
+    def remember(self, token: str, found: Resolved, claims: dict[str, Any]) -> None:
+        """Keep a verified token's claims for :meth:`remembered` (bounded: the cache is emptied when full)."""
+        with self._lock:
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[hashlib.sha256(token.encode()).digest()] = _Verified(
+                claims, found.iss.rstrip("/"), found.kid, found.jwk
+            )
 
     def check(self, token: str, found: Resolved) -> dict[str, Any]:
         """Verify the token's signature and claims with the resolved key (CPU work: call it off the event loop)."""

@@ -11,13 +11,13 @@ every write (with its outcome) and every refusal.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import compile_path
@@ -26,7 +26,7 @@ from assay.access.audit import Event
 from assay.access.credentials import Principal
 from assay.access.errors import AccessError
 from assay.access.gate import Access, RateLimited
-from assay.access.permissions import is_write, min_role
+from assay.access.permissions import changes_access, is_write, min_role
 from assay.access.projects import check_name
 
 __all__ = ["AuditMiddleware", "Principal", "install", "require"]
@@ -205,8 +205,8 @@ class AuditMiddleware:
         elif status < 400 and not is_write(record["action"]):
             return
         result = "ok"
-        if status < 400:
-            self.access.invalidate()  # a write succeeded: cached roles and credentials may be stale
+        if status < 400 and changes_access(record["action"]):
+            self.access.invalidate()  # sessions, tokens, projects or grants changed: cached checks may be stale
         if status >= 400:
             reason = str(state.get("refusal_reason") or "")
             try:
@@ -228,7 +228,7 @@ class AuditMiddleware:
             address=client[0] if client else "",
         )
         # group-committed with the other requests' rows: one transaction (one fsync) per group, not per request
-        await anyio.to_thread.run_sync(self.access.audit_group.append, [event])
+        await asyncio.wrap_future(self.access.audit_group.submit([event]))
 
 
 def route_actions_of(route: Any) -> list[str]:

@@ -117,18 +117,24 @@ async def _verify_token(request: Request, token: str) -> dict[str, Any]:
     tokens = request.app.state.tokens
     if not token:
         raise InputError("evidence-missing", "the request carries no evidence.token")
-    found = await tokens.resolve(token)
-    key = tokens._key(found.iss, found.kid, found.alg, found.jwk)  # the CA's verifier, minus its own audience
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token, key=key, algorithms=[found.alg], issuer=found.iss, leeway=TOKEN_SKEW,
-            options={"verify_aud": False, "require": ["iss", "exp", "iat", "sub"]},
-        )  # fmt: skip
-    except jwt.ExpiredSignatureError:
-        raise InputError("evidence-expired", "the workload token has expired") from None
-    except jwt.PyJWTError as exc:
-        raise InputError("evidence-invalid", f"the workload token does not verify: {exc}") from None
-    if claims["iat"] > time.time() + TOKEN_SKEW:
+    claims: dict[str, Any] | None = tokens.remembered(token)  # verified before with the issuer's current key
+    if claims is None:
+        found = await tokens.resolve(token)
+        key = tokens._key(found.iss, found.kid, found.alg, found.jwk)  # the CA's verifier, minus its own audience
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=[found.alg], issuer=found.iss, leeway=TOKEN_SKEW,
+                options={"verify_aud": False, "require": ["iss", "exp", "iat", "sub"]},
+            )  # fmt: skip
+        except jwt.ExpiredSignatureError:
+            raise InputError("evidence-expired", "the workload token has expired") from None
+        except jwt.PyJWTError as exc:
+            raise InputError("evidence-invalid", f"the workload token does not verify: {exc}") from None
+        tokens.remember(token, found, claims)
+    now = time.time()
+    if claims["exp"] <= now - TOKEN_SKEW:  # on every use: a remembered token expires as a fresh one does
+        raise InputError("evidence-expired", "the workload token has expired")
+    if claims["iat"] > now + TOKEN_SKEW:
         raise InputError("evidence-invalid", "the workload token is issued in the future")
     return claims
 

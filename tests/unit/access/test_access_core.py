@@ -8,7 +8,18 @@ import pytest
 
 from assay.access.audit import GENESIS, row_hash, walk
 from assay.access.credentials import parse_duration
-from assay.access.permissions import PERMISSIONS, ROLES, allows, check_role, is_write, min_role, public_read
+from assay.access.permissions import (
+    ACCESS_WRITES,
+    PERMISSIONS,
+    PUBLIC_WRITES,
+    ROLES,
+    allows,
+    changes_access,
+    check_role,
+    is_write,
+    min_role,
+    public_read,
+)
 from assay.access.projects import check_name
 from assay.access.ratelimit import Buckets, parse_rate
 from assay.errors import InputError
@@ -117,3 +128,22 @@ def test_durations_and_names() -> None:
         with pytest.raises(InputError) as exc:
             check_name(bad)
         assert exc.value.reason == "bad-project-name"
+
+
+# Writes reviewed as touching no session, token, project or grant: they leave the cached checks warm.
+NOT_ACCESS = {
+    "artifact.delete", "artifact.publish", "audit.anchor", "broker.admin", "broker.policy", "broker.unwrap",
+    "evidence.write", "log.append", "policy.write", "profile.write", "tuf.delegate", "tuf.republish", "tuf.root",
+    "tuf.sign",
+}  # fmt: skip
+
+
+def test_every_write_is_classified_as_changing_access_or_not() -> None:
+    writes = {a for a in PERMISSIONS if is_write(a)} | PUBLIC_WRITES
+    assert ACCESS_WRITES <= writes, "an access write that is not a write"
+    unclassified = writes - ACCESS_WRITES - NOT_ACCESS
+    assert not unclassified, f"new write actions: decide whether they change access state: {sorted(unclassified)}"
+    for action in ("token.revoke", "member.write", "session.delete", "project.admin", "identity.remove"):
+        assert changes_access(action)
+    for action in NOT_ACCESS | {"project.read", "broker.read"}:
+        assert not changes_access(action)
