@@ -23,7 +23,7 @@ AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the am
 ApiTokenOpt = Annotated[Optional[str], typer.Option("--token", help="assay API token (default: ASSAY_TOKEN)")]
 
 
-def broker_evidence(identity_token: str | None, audience: str) -> str:
+def _evidence(identity_token: str | None, audience: str) -> str:
     from assay.cli.options import read_token
     from assay.service import broker
 
@@ -70,7 +70,7 @@ def decrypt_blob(
         from assay.clients.broker import BrokerClient
         from assay.service.broker import BrokerUnwrapper
 
-        unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), broker_evidence(identity_token, audience))
+        unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), _evidence(identity_token, audience))
     idents = crypt_files.load_identities(identity or [], unwrapper)
     size = crypt_files.decrypt_file(file, out, idents)
     if out != "-":
@@ -140,6 +140,6 @@ def decrypt_image(
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    evidence = broker_evidence(identity_token, audience) if broker else None
+    evidence = _evidence(identity_token, audience) if broker else None
     result = crypt_images.decrypt_image(src, dst, key or [], auth=auth, brokers=broker or [], evidence=evidence)
     _render(result, json_out)

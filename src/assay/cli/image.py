@@ -8,7 +8,6 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app
-from assay.cli.crypt import AudienceOpt, EvidenceOpt
 from assay.cli.options import (
     REQUIRED_TYPE,
     ExtensionOpt,
@@ -96,6 +95,11 @@ DecryptionKeyOpt = Annotated[
     Optional[list[str]],
     typer.Option("--decryption-key", help="with --decrypted-digest: RSA/EC private key PEM (repeatable)"),
 ]
+EvidenceOpt = Annotated[  # as ``assay decrypt`` takes them (not imported from cli.crypt: that registers its group)
+    Optional[str],
+    typer.Option("--identity-token", help="with --broker: the platform's OIDC workload token (or @FILE, -)"),
+]
+AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
 DecryptBrokerOpt = Annotated[
     Optional[list[str]],
     typer.Option("--broker", help="with --decrypted-digest: unwrap through this broker server or key (repeatable)"),
@@ -111,9 +115,9 @@ def _decrypted_check(
         if keys or brokers or identity_token:
             raise InputError("usage", "--decryption-key, --broker and --identity-token need --decrypted-digest")
         return None
-    from assay.cli.crypt import broker_evidence
+    from assay.service import broker
 
-    evidence = broker_evidence(identity_token, audience) if brokers else None
+    evidence = broker.evidence_token(read_token(identity_token), audience) if brokers else None
     return crypt_images.decrypted_check(expected, keys or [], brokers=brokers or [], evidence=evidence)
 
 
