@@ -87,6 +87,40 @@ def _verifier(
     return ImageVerifier(key, policy, trusted_root, server)
 
 
+DecryptedDigestOpt = Annotated[
+    Optional[str],
+    typer.Option("--decrypted-digest", help="of an encrypted image: the digest its decrypted manifest must have"),
+]
+DecryptionKeyOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--decryption-key", help="with --decrypted-digest: RSA/EC private key PEM (repeatable)"),
+]
+EvidenceOpt = Annotated[  # as ``assay decrypt`` takes them (not imported from cli.crypt: that registers its group)
+    Optional[str],
+    typer.Option("--identity-token", help="with --broker: the platform's OIDC workload token (or @FILE, -)"),
+]
+AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
+DecryptBrokerOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--broker", help="with --decrypted-digest: unwrap through this broker server or key (repeatable)"),
+]
+
+
+def _decrypted_check(
+    expected: str | None, keys: list[str] | None, brokers: list[str] | None, identity_token: str | None, audience: str
+) -> Any:
+    from assay.service import crypt_images
+
+    if expected is None:
+        if keys or brokers or identity_token:
+            raise InputError("usage", "--decryption-key, --broker and --identity-token need --decrypted-digest")
+        return None
+    from assay.service import broker
+
+    evidence = broker.evidence_token(read_token(identity_token), audience) if brokers else None
+    return crypt_images.decrypted_check(expected, keys or [], brokers=brokers or [], evidence=evidence)
+
+
 @app.command("verify")
 def verify_image(
     image: ImageArg,
@@ -101,9 +135,15 @@ def verify_image(
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
+    decrypted_digest: DecryptedDigestOpt = None,
+    decryption_key: DecryptionKeyOpt = None,
+    broker: DecryptBrokerOpt = None,
+    identity_token: EvidenceOpt = None,
+    audience: AudienceOpt = "assay-broker",
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
-    """Verify an image's signatures (any attached bundle or cosign signature that satisfies the key or identity)."""
+    """Verify an image's signatures (any attached bundle or cosign signature that satisfies the key or identity);
+    with --decrypted-digest, also that the signed encrypted image decrypts to that manifest digest."""
     from assay.service import image as image_svc
 
     identity = (
@@ -113,12 +153,14 @@ def verify_image(
         certificate_oidc_issuer_regexp,
         certificate_extension,
     )
+    auth = registry_auth(insecure, registry_username, registry_password)
     verify_output(
         output_fmt,
         lambda: image_svc.verify_image(
             image,
             _verifier(key, identity, trusted_root, server),
-            auth=registry_auth(insecure, registry_username, registry_password),
+            auth=auth,
+            decrypted=_decrypted_check(decrypted_digest, decryption_key, broker, identity_token, audience),
         ),
         render_verified,
     )

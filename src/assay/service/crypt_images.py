@@ -2,12 +2,16 @@
 
 Layers stream from the source store through the layer cipher into a temporary spool and from there to the
 destination; a decrypted layer reaches the destination only after its HMAC and plaintext digest checked out.
-Manifests are written children first and the destination tag last, so a failure leaves no tag behind.
+Manifests are written children first and the destination tag last, so a failure leaves no tag behind. A
+manifest nothing was done to keeps its bytes (and so its digest and signatures). Without a destination ("digest
+only") the decrypt job writes nothing: each encrypted layer is decrypted streaming and checked, and only the
+decrypted manifests are computed, by the same code that builds the ones ``decrypt`` writes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +73,7 @@ def _through(src: BinaryIO, cipher: ocicrypt.LayerEncryptor | ocicrypt.LayerDecr
 @dataclass
 class _Job:
     source: Target
-    dest: Target
+    dest: Target | None  # None: digest only (decrypt computes the decrypted manifests and writes nothing)
     recipients: Sequence[jwe.PublicKey] = ()
     keys: Sequence[jwe.PrivateKey] = ()
     layers: set[int] | None = None
@@ -82,7 +86,14 @@ class _Job:
         default_factory=lambda: {"encrypted": 0, "decrypted": 0, "rewrapped": 0, "copied": 0}
     )
 
+    @property
+    def out(self) -> Target:
+        assert self.dest is not None, "only the decrypt job runs without a destination"
+        return self.dest
+
     def copy_blob(self, digest: str) -> None:
+        if self.dest is None:
+            return  # digest only: an unchanged blob is named by the manifest as it is
         s, d = self.source, self.dest
         if d.store.blob_exists(d.repository, digest):
             return
@@ -94,7 +105,7 @@ class _Job:
 
     def _push(self, spool: BinaryIO, digest: str, size: int) -> None:
         spool.seek(0)
-        self.dest.store.push_blob_chunks(self.dest.repository, digest, size, iter(lambda: spool.read(SPOOL_READ), b""))
+        self.out.store.push_blob_chunks(self.out.repository, digest, size, iter(lambda: spool.read(SPOOL_READ), b""))
 
     def encrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
         if ocicrypt.is_encrypted(desc):
@@ -137,6 +148,8 @@ class _Job:
         from assay.service import broker
 
         if self.evidence is None:
+            if not self.keys:
+                raise InputError("no-key", "the image has encrypted layers: give a private key or a broker")
             return ocicrypt.unwrap(desc, self.keys)
         if self.keys:
             try:
@@ -177,12 +190,13 @@ class _Job:
     def decrypt_layer(self, desc: dict[str, Any]) -> dict[str, Any]:
         key = self.unwrap(desc)
         mac = ocicrypt.public_hmac(desc)
-        with tempfile.TemporaryFile() as raw, tempfile.TemporaryFile() as spool:
+        with tempfile.TemporaryFile() as raw, _plain_sink(self.dest is None) as spool:
             self.source.store.fetch_blob(self.source.repository, str(desc["digest"]), raw)
             dec = ocicrypt.LayerDecryptor(spool, key, mac)
             _through(raw, dec)
             digest, size = dec.finish()  # raises before anything reaches the destination
-            self._push(spool, digest, size)
+            if self.dest is not None:
+                self._push(spool, digest, size)
         self.report["decrypted"] += 1
         return ocicrypt.plain_descriptor(desc, digest, size)
 
@@ -195,8 +209,11 @@ class _Job:
                 chosen = touch and (self.platforms is None or _platform(child) in self.platforms)
                 cdata, cmt = self.manifest(str(child["digest"]), decrypt, chosen)
                 cdigest = _digest(cdata)
-                self.dest.store.put_manifest(self.dest.repository, cdigest, cdata, cmt)
+                if self.dest is not None:
+                    self.dest.store.put_manifest(self.dest.repository, cdigest, cdata, cmt)
                 children.append({**child, "digest": cdigest, "size": len(cdata)})
+            if children == doc.get("manifests", []):
+                return data, media_type
             doc["manifests"] = children
         else:
             self.copy_blob(str(doc["config"]["digest"]))
@@ -217,8 +234,16 @@ class _Job:
                     self.copy_blob(str(layer["digest"]))
                     self.report["copied"] += 1
                     layers.append(layer)
+            if layers == doc.get("layers", []):
+                return data, media_type
             doc["layers"] = layers
         return json.dumps(doc, separators=(",", ":")).encode(), media_type
+
+
+def _plain_sink(digest_only: bool) -> BinaryIO:
+    """Where a decrypted layer goes before its HMAC checked out: a spool to push from, or (digest only) nowhere,
+    since the decryptor hashes the plaintext itself."""
+    return open(os.devnull, "wb") if digest_only else tempfile.TemporaryFile()
 
 
 def _platform(descriptor: dict[str, Any]) -> str:
@@ -294,3 +319,32 @@ def decrypt_image(
         raise InputError("no-key", "give --key PRIVATE-KEY.pem or --broker URL")
     args = {"keys": [load_private(k) for k in keys], "pinned": list(brokers), "evidence": evidence if brokers else None}
     return _run(src, dst, args, True, auth)
+
+
+@dataclass(frozen=True)
+class DecryptedCheck:
+    """An expected decrypted digest and what decrypts the image: loaded keys and/or pinned brokers + evidence."""
+
+    expected: str
+    keys: Sequence[jwe.PrivateKey] = ()
+    brokers: Sequence[str] = ()
+    evidence: str | None = None
+
+    def digest(self, source: Target, digest: str) -> tuple[str, int]:
+        """(the digest of the manifest ``decrypt_image`` writes for ``source`` at the pinned ``digest``, the number
+        of layers decrypted) — computed with nothing written: every encrypted layer is decrypted and its HMAC
+        checked, the config and plain layers are not read."""
+        job = _Job(source, None, keys=self.keys, pinned=list(self.brokers), evidence=self.evidence)
+        data, _ = job.manifest(digest, True)
+        return _digest(data), job.report["decrypted"]
+
+
+def decrypted_check(
+    expected: str, keys: Sequence[str] = (), *, brokers: Sequence[str] = (), evidence: str | None = None
+) -> DecryptedCheck:
+    """A ``DecryptedCheck`` from ``sha256:HEX`` and key files (checked now, before anything is fetched)."""
+    hexpart = expected.removeprefix("sha256:")
+    if not expected.startswith("sha256:") or len(hexpart) != 64 or hexpart.strip("0123456789abcdef"):
+        raise InputError("bad-digest", f"{expected!r}: give the decrypted digest as sha256:<64 lowercase hex>")
+    loaded = [load_private(k) for k in keys]
+    return DecryptedCheck(expected, loaded, list(brokers), evidence if brokers else None)

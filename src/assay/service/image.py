@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats import intoto
@@ -34,6 +34,9 @@ from assay.verify import pipeline
 from assay.verify.identity import IdentityPolicy
 from assay.verify.model import Artifact, Result
 from assay.verify.policy import Policy
+
+if TYPE_CHECKING:
+    from assay.service.crypt_images import DecryptedCheck
 
 
 def _raw(digest: str) -> bytes:
@@ -237,12 +240,40 @@ class ImageVerifier:
 
 
 def verify_image(
-    image: str, verifier: ImageVerifier, *, auth: RegistryAuth | None = None, predicate_type: str | None = None
+    image: str,
+    verifier: ImageVerifier,
+    *,
+    auth: RegistryAuth | None = None,
+    predicate_type: str | None = None,
+    decrypted: DecryptedCheck | None = None,
 ) -> Result:
-    """Verify that an attached signature (or attestation of ``predicate_type``) binds the image's digest."""
+    """Verify that an attached signature (or attestation of ``predicate_type``) binds the image's digest.
+
+    With ``decrypted``, the image — once its signature verified — is decrypted at the same pinned digest (nothing
+    written) and the decrypted manifest's digest must be the expected one."""
     target = open_target(image, auth)
     digest, _, _ = target.resolve()
-    return verifier.verify_stored(target.store, target.repository, digest, target.pinned(digest), predicate_type)
+    name = target.pinned(digest)
+    result = verifier.verify_stored(target.store, target.repository, digest, name, predicate_type)
+    if decrypted is not None:
+        _check_decrypted(result, target, digest, name, decrypted)
+    return result
+
+
+def _check_decrypted(result: Result, target: Target, digest: str, name: str, check: DecryptedCheck) -> None:
+    got, layers = check.digest(target, digest)
+    if got != check.expected:
+        raise VerificationError(
+            "decrypted-digest-mismatch",
+            f"{name} decrypts to {got}, not the expected {check.expected}",
+            step="decrypted-digest",
+        )
+    if layers == 0:
+        detail = f"{got}: the image has no encrypted layers, so the decrypted image is the image itself"
+    else:
+        detail = f"{got}: {layers} encrypted layer(s) decrypted, each HMAC checked, its plaintext hashed"
+    result.record("decrypted-digest", detail)
+    result.decrypted_digest = got
 
 
 def tree(image: str, *, auth: RegistryAuth | None = None) -> dict[str, Any]:

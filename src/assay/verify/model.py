@@ -63,6 +63,7 @@ class Result:
     statement: Any = None
     predicate: Any = None  # the verified statement's predicate (not in the JSON summary)
     notes: list[str] = field(default_factory=list)
+    decrypted_digest: str | None = None  # an encrypted image's checked plaintext manifest digest
 
     def record(self, step: str, detail: str = "", status: str = "pass") -> None:
         """Append a step outcome."""
@@ -86,6 +87,8 @@ class Result:
             out["statement"] = self.statement
         if self.notes:
             out["notes"] = self.notes
+        if self.decrypted_digest is not None:
+            out["decryptedDigest"] = self.decrypted_digest
         return out
 
 
