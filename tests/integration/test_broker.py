@@ -410,3 +410,72 @@ def test_a_github_actions_job_decrypts_with_its_own_token(env: Env) -> None:
         r = run_assay(*args, cwd=env.w, env=ci)
         assert r.code == 1 and "error[policy-claim]" in r.err, r.err
         env.no_plaintext()
+
+
+def test_the_cli_shows_attester_signed_platform_claims(env: Env) -> None:
+    """decrypt-blob --attester KEY --platform-claims FILE signs the claims with each request's nonce; --attester
+    cmd:... runs an attestation agent per unwrap; a refused claim, a failing agent and a replayed statement fail."""
+    from assay.crypto import keys
+
+    for who in ("attester", "stranger"):
+        if not (env.w / f"{who}.key").exists():
+            assert run_assay("keygen", "--output-prefix", who, cwd=env.w).code == 0
+    trusted = [(env.w / f).read_text() for f in ("writer.pub", "attester.pub")]
+    env.admin.ok("PUT", f"/api/v1/projects/{env.project}/trust", {"keys": trusted})
+    attester = "key:" + keys.key_id(keys.parse_public((env.w / "attester.pub").read_bytes(), "attester"))
+    name = unique("k")
+    env.key(name)
+    tee = {"name": "tee", "attester": attester, "predicateType": TEE, "condition": "platform.tee == 'sev-snp'"}
+    assert env.policy(name, [tee]).code == 0
+    enc = env.encrypt(name)
+    (env.w / "good.json").write_text(json.dumps({"predicateType": TEE, "predicate": {"tee": "sev-snp"}}))
+    (env.w / "weak.json").write_text(json.dumps({"predicateType": TEE, "predicate": {"tee": "none"}}))
+
+    def decrypt(*evidence: str) -> Any:
+        (env.w / "plain.txt").unlink(missing_ok=True)
+        return env.cli("decrypt-blob", str(enc), "--broker", env.spec(name), *evidence, "--out", "plain.txt",
+                       token=env.platform)  # fmt: skip
+
+    r = decrypt("--attester", "attester.key", "--platform-claims", "good.json")
+    assert r.code == 0, r.err
+    assert (env.w / "plain.txt").read_bytes() == SECRET
+    for evidence, reason in [
+        (("--attester", "attester.key", "--platform-claims", "weak.json"), "policy-condition"),
+        (("--attester", "stranger.key", "--platform-claims", "good.json"), "attestation-invalid"),
+    ]:
+        r = decrypt(*evidence)
+        assert r.code != 0 and f"[{reason}]" in r.err, (evidence, r.err)
+        env.no_plaintext()
+    # an attestation agent: signs what it is asked, for the nonce it is given
+    agent = env.w / "agent.py"
+    agent.write_text(
+        "import json, os, sys\n"
+        "from assay.formats import intoto\n"
+        "from assay.service.credentials import Credentials\n"
+        "nonce = sys.argv[1]\n"
+        "assert nonce == os.environ['ASSAY_BROKER_NONCE']\n"
+        "if os.environ.get('AGENT_REPLAY'):\n"
+        "    nonce = open('first-nonce').read()\n"
+        "else:\n"
+        "    open('first-nonce', 'w').write(nonce)\n"
+        "creds = Credentials.resolve('attester.key', None, None, None, ambient=False)\n"
+        f"st = intoto.Statement((intoto.Subject('node-1', {{'sha256': 'ab' * 32}}),), {TEE!r}, "
+        "{'tee': 'sev-snp', 'nonce': nonce})\n"
+        "sys.stdout.write(creds.sign_statement(st).to_bytes().decode())\n"
+    )
+    import sys
+
+    command = f"cmd:{sys.executable} {agent} {{nonce}}"
+    r = decrypt("--attester", command)
+    assert r.code == 0, r.err
+    assert (env.w / "plain.txt").read_bytes() == SECRET
+    r = run_assay("decrypt-blob", str(enc), "--broker", env.spec(name), "--attester", command, "--out", "plain.txt",
+                  cwd=env.w, env={"ASSAY_TOKEN": env.platform, "ASSAY_IDENTITY_TOKEN": "", "AGENT_REPLAY": "1"})  # fmt: skip
+    assert r.code != 0 and "[attestation-not-fresh]" in r.err, r.err  # an earlier request's statement shown again
+    r = decrypt("--attester", f"cmd:{sys.executable} -c 'import sys; sys.exit(3)'")
+    assert r.code == 3 and "[attester-failed]" in r.err, r.err
+    r = decrypt("--attester", "attester.key")
+    assert r.code == 2 and "[usage]" in r.err, r.err
+    env.no_plaintext()
+    decisions = [x["statement"]["decision"] for x in _releases(env, name)]
+    assert decisions.count("granted") == 2 and decisions.count("refused") == 3

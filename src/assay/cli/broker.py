@@ -4,13 +4,25 @@ and ocicrypt's key-provider protocol."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from assay.cli import output
 from assay.cli.app import app as root
-from assay.cli.options import InsecureOpt, PasswordFileOpt, RegPassOpt, RegUserOpt, read_token, registry_auth
+from assay.cli.options import (
+    AttesterOpt,
+    AudienceOpt,
+    EvidenceOpt,
+    InsecureOpt,
+    PasswordFileOpt,
+    PlatformClaimsOpt,
+    RegPassOpt,
+    RegUserOpt,
+    platform_evidence,
+    read_token,
+    registry_auth,
+)
 
 broker_app = typer.Typer(help="The key broker: keys, decryption policies, releases.", no_args_is_help=True)
 key_app = typer.Typer(help="Key-encryption keys held by the server (the private part never leaves).",
@@ -25,11 +37,6 @@ ProjectArg = Annotated[str, typer.Option("--project", "-p", help="project")]
 NameArg = Annotated[str, typer.Option("--name", "--key", "-n", help="key name")]
 TokenOpt = Annotated[Optional[str], typer.Option("--token", help="API token or session (default: ASSAY_TOKEN)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-EvidenceOpt = Annotated[
-    Optional[str],
-    typer.Option("--identity-token", help="the platform's OIDC workload token (or @FILE, -; default: the CI's own)"),
-]
-AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token to request")]
 
 
 def _show(doc: object, json_out: bool, line: str) -> None:
@@ -173,13 +180,15 @@ def keyprovider(
     ] = None,
     identity_token: EvidenceOpt = None,
     audience: AudienceOpt = "assay-broker",
+    attester: AttesterOpt = None,
+    platform_claims: PlatformClaimsOpt = None,
     token: TokenOpt = None,
 ) -> None:
     """ocicrypt's key-provider protocol (cmd): a keywrap/keyunwrap request on stdin, the answer on stdout."""
     from assay.service import broker
 
-    def evidence() -> str:
-        return broker.evidence_token(read_token(identity_token), audience)
+    def evidence() -> Any:
+        return platform_evidence(identity_token, audience, attester, platform_claims, None)
 
     answer = broker.keyprovider(sys.stdin.buffer.read(), broker_url or [], evidence, token)
     sys.stdout.buffer.write(answer)

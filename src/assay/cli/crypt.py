@@ -8,26 +8,25 @@ import typer
 
 from assay.cli import output
 from assay.cli.app import app
-from assay.cli.options import ImageArg, InsecureOpt, RegPassOpt, RegUserOpt, registry_auth
+from assay.cli.options import (
+    AttesterOpt,
+    AudienceOpt,
+    EvidenceOpt,
+    ImageArg,
+    InsecureOpt,
+    PlatformClaimsOpt,
+    RegPassOpt,
+    RegUserOpt,
+    platform_evidence,
+    registry_auth,
+)
 
 RecipientOpt = Annotated[
     Optional[list[str]],
     typer.Option("--recipient", "-r", help="age1… or broker:URL/PROJECT/KEY recipient (repeatable)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
-EvidenceOpt = Annotated[
-    Optional[str],
-    typer.Option("--identity-token", help="the platform's OIDC workload token for the broker (or @FILE, -)"),
-]
-AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
 ApiTokenOpt = Annotated[Optional[str], typer.Option("--token", help="assay API token (default: ASSAY_TOKEN)")]
-
-
-def _evidence(identity_token: str | None, audience: str) -> str:
-    from assay.cli.options import read_token
-    from assay.service import broker
-
-    return broker.evidence_token(read_token(identity_token), audience)
 
 
 @app.command("encrypt-blob")
@@ -60,6 +59,8 @@ def decrypt_blob(
     ] = None,
     identity_token: EvidenceOpt = None,
     audience: AudienceOpt = "assay-broker",
+    attester: AttesterOpt = None,
+    platform_claims: PlatformClaimsOpt = None,
     token: ApiTokenOpt = None,
 ) -> None:
     """Decrypt an age v1 file; the output appears only once every chunk authenticated."""
@@ -70,7 +71,8 @@ def decrypt_blob(
         from assay.clients.broker import BrokerClient
         from assay.service.broker import BrokerUnwrapper
 
-        unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), _evidence(identity_token, audience))
+        evidence = platform_evidence(identity_token, audience, attester, platform_claims, None)
+        unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), evidence)
     idents = crypt_files.load_identities(identity or [], unwrapper)
     size = crypt_files.decrypt_file(file, out, idents)
     if out != "-":
@@ -131,6 +133,8 @@ def decrypt_image(
     ] = None,
     identity_token: EvidenceOpt = None,
     audience: AudienceOpt = "assay-broker",
+    attester: AttesterOpt = None,
+    platform_claims: PlatformClaimsOpt = None,
     insecure: InsecureOpt = False,
     registry_username: RegUserOpt = None,
     registry_password: RegPassOpt = None,
@@ -140,6 +144,6 @@ def decrypt_image(
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    evidence = _evidence(identity_token, audience) if broker else None
+    evidence = platform_evidence(identity_token, audience, attester, platform_claims, None) if broker else None
     result = crypt_images.decrypt_image(src, dst, key or [], auth=auth, brokers=broker or [], evidence=evidence)
     _render(result, json_out)

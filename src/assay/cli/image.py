@@ -10,6 +10,9 @@ from assay.cli import output
 from assay.cli.app import app
 from assay.cli.options import (
     REQUIRED_TYPE,
+    AttesterOpt,
+    AudienceOpt,
+    EvidenceOpt,
     ExtensionOpt,
     IdentityOpt,
     IdentityRegexpOpt,
@@ -22,6 +25,7 @@ from assay.cli.options import (
     OutputFormat,
     OutputOpt,
     PasswordFileOpt,
+    PlatformClaimsOpt,
     PredicateOpt,
     PubKeyOpt,
     RegPassOpt,
@@ -33,6 +37,7 @@ from assay.cli.options import (
     VsaOutOpt,
     YesOpt,
     identity_policy,
+    platform_evidence,
     read_token,
     registry_auth,
     render_verified,
@@ -95,11 +100,6 @@ DecryptionKeyOpt = Annotated[
     Optional[list[str]],
     typer.Option("--decryption-key", help="with --decrypted-digest: RSA/EC private key PEM (repeatable)"),
 ]
-EvidenceOpt = Annotated[  # as ``assay decrypt`` takes them (not imported from cli.crypt: that registers its group)
-    Optional[str],
-    typer.Option("--identity-token", help="with --broker: the platform's OIDC workload token (or @FILE, -)"),
-]
-AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
 DecryptBrokerOpt = Annotated[
     Optional[list[str]],
     typer.Option("--broker", help="with --decrypted-digest: unwrap through this broker server or key (repeatable)"),
@@ -107,18 +107,22 @@ DecryptBrokerOpt = Annotated[
 
 
 def _decrypted_check(
-    expected: str | None, keys: list[str] | None, brokers: list[str] | None, identity_token: str | None, audience: str
+    expected: str | None,
+    keys: list[str] | None,
+    brokers: list[str] | None,
+    evidence: tuple[str | None, str, str | None, str | None],
 ) -> Any:
     from assay.service import crypt_images
 
+    identity_token, audience, attester, claims = evidence
     if expected is None:
-        if keys or brokers or identity_token:
-            raise InputError("usage", "--decryption-key, --broker and --identity-token need --decrypted-digest")
+        if keys or brokers or identity_token or attester or claims:
+            raise InputError(
+                "usage", "--decryption-key, --broker, --identity-token and --attester need --decrypted-digest"
+            )
         return None
-    from assay.service import broker
-
-    evidence = broker.evidence_token(read_token(identity_token), audience) if brokers else None
-    return crypt_images.decrypted_check(expected, keys or [], brokers=brokers or [], evidence=evidence)
+    shown = platform_evidence(identity_token, audience, attester, claims, None) if brokers else None
+    return crypt_images.decrypted_check(expected, keys or [], brokers=brokers or [], evidence=shown)
 
 
 @app.command("verify")
@@ -140,6 +144,8 @@ def verify_image(
     broker: DecryptBrokerOpt = None,
     identity_token: EvidenceOpt = None,
     audience: AudienceOpt = "assay-broker",
+    attester: AttesterOpt = None,
+    platform_claims: PlatformClaimsOpt = None,
     output_fmt: OutputOpt = OutputFormat.text,
 ) -> None:
     """Verify an image's signatures (any attached bundle or cosign signature that satisfies the key or identity);
@@ -160,7 +166,9 @@ def verify_image(
             image,
             _verifier(key, identity, trusted_root, server),
             auth=auth,
-            decrypted=_decrypted_check(decrypted_digest, decryption_key, broker, identity_token, audience),
+            decrypted=_decrypted_check(
+                decrypted_digest, decryption_key, broker, (identity_token, audience, attester, platform_claims)
+            ),
         ),
         render_verified,
     )

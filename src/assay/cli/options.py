@@ -201,3 +201,38 @@ def registry_auth(insecure: bool, username: str | None, password_: str | None) -
     from assay.oci.store import RegistryAuth
 
     return RegistryAuth(insecure, username, password_)
+
+
+# The evidence a platform shows a key broker (decrypt-blob, decrypt, verify --decrypted-digest, broker keyprovider).
+EvidenceOpt = Annotated[
+    Optional[str],
+    typer.Option("--identity-token", help="the platform's OIDC workload token for the broker (or @FILE, -)"),
+]
+AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token asked for the broker")]
+AttesterOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--attester",
+        help="platform evidence for the broker: a key (file or signer URI) signing --platform-claims, or "
+        "cmd:COMMAND printing a signed statement per unwrap ({nonce} / ASSAY_BROKER_NONCE)",
+    ),
+]
+PlatformClaimsOpt = Annotated[
+    Optional[str],
+    typer.Option("--platform-claims", help='JSON claims the --attester key signs (or {"predicateType", "predicate"})'),
+]
+
+
+def platform_evidence(
+    identity_token: str | None, audience: str, attester: str | None, claims: str | None, server: str | None
+) -> Any:
+    """The broker evidence the flags give: a workload token (given, else the CI system's own unless an attester
+    stands alone) and/or attester-signed claims naming each request's nonce."""
+    from assay.service import broker, platform
+
+    token = read_token(identity_token)
+    if attester is None:
+        if claims:
+            raise InputError("usage", "--platform-claims needs --attester KEY")
+        return platform.Evidence(broker.evidence_token(token, audience))
+    return platform.Evidence(token or "", platform.attester(attester, claims, server))

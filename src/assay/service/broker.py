@@ -25,6 +25,7 @@ from assay.clients.broker import BrokerClient
 from assay.crypt import age, jwe
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats import intoto
+from assay.service import platform
 
 DEFAULT_AUDIENCE = "assay-broker"
 
@@ -82,7 +83,7 @@ class BrokerUnwrapper:
     """An age unwrapper (:class:`assay.crypt.age.Unwrapper`) that asks the broker for each X25519 stanza."""
 
     client: BrokerClient
-    token: str
+    evidence: platform.Evidence | str  # a bare string is a workload token
     released: list[dict[str, Any]] | None = None
 
     def unwrap(self, stanzas: Sequence[age.Stanza]) -> bytes | None:
@@ -103,12 +104,13 @@ class BrokerUnwrapper:
     def unwrap_one(self, st: age.Stanza) -> bytes:
         eph = ec.generate_private_key(ec.SECP256R1())
         pem = eph.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        nonce = os.urandom(16).hex()
         body = {
             "stanza": {"type": st.type, "args": list(st.args), "body": base64.b64encode(st.body).decode()},
             "ephemeralKey": pem.decode(),
-            "nonce": os.urandom(16).hex(),
+            "nonce": nonce,
             "timestamp": time.time(),
-            "evidence": {"token": self.token},
+            "evidence": platform.of(self.evidence).body(nonce),
         }
         out = self.client.unwrap(body)
         if self.released is not None:
@@ -146,7 +148,9 @@ def pinned_to(client: BrokerClient, pinned: Sequence[str]) -> bool:
     return False
 
 
-def unwrap_opts(annotation: bytes, evidence: str, pinned: Sequence[str], token: str | None = None) -> bytes:
+def unwrap_opts(
+    annotation: bytes, evidence: platform.Evidence | str, pinned: Sequence[str], token: str | None = None
+) -> bytes:
     """The private options out of a :func:`wrap_opts` annotation, through its broker — which must be on one of
     the ``pinned`` servers (the platform's evidence is never sent to a server the image names on its own)."""
     import io

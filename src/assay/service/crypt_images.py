@@ -25,6 +25,7 @@ from assay.errors import AssayError, InputError
 from assay.oci.store import INDEX_TYPES, RegistryAuth
 from assay.oci.target import Target, open_target
 from assay.service.io import read_file
+from assay.service.platform import Evidence
 
 SPOOL_READ = 8 * 1024 * 1024
 LAYER_TYPES = ("application/vnd.oci.image.layer.v1.tar", "application/vnd.docker.image.rootfs.diff.tar")
@@ -78,7 +79,7 @@ class _Job:
     keys: Sequence[jwe.PrivateKey] = ()
     layers: set[int] | None = None
     brokers: Sequence[str] = ()  # broker:URL/PROJECT/KEY recipients (wrapped through the assay key provider)
-    evidence: str | None = None  # the platform's token, to unwrap through a broker
+    evidence: Evidence | str | None = None  # what the platform shows a broker (a bare string: its token)
     pinned: Sequence[str] = ()  # the brokers that token may be shown to
     platforms: set[str] | None = None  # os/arch[/variant] of an index's manifests to encrypt (None: all)
     rewrap: Callable[[bytes], bytes] | None = None  # re-wraps one assay key-provider annotation (broker rewrap)
@@ -311,7 +312,7 @@ def decrypt_image(
     *,
     auth: RegistryAuth | None = None,
     brokers: Sequence[str] = (),
-    evidence: str | None = None,
+    evidence: Evidence | str | None = None,
 ) -> dict[str, Any]:
     """Decrypt every encrypted layer with one of ``keys`` or through one of ``brokers`` (showing ``evidence``);
     the plaintext layers reach ``dst`` only verified."""
@@ -328,7 +329,7 @@ class DecryptedCheck:
     expected: str
     keys: Sequence[jwe.PrivateKey] = ()
     brokers: Sequence[str] = ()
-    evidence: str | None = None
+    evidence: Evidence | str | None = None
 
     def digest(self, source: Target, digest: str) -> tuple[str, int]:
         """(the digest of the manifest ``decrypt_image`` writes for ``source`` at the pinned ``digest``, the number
@@ -340,7 +341,7 @@ class DecryptedCheck:
 
 
 def decrypted_check(
-    expected: str, keys: Sequence[str] = (), *, brokers: Sequence[str] = (), evidence: str | None = None
+    expected: str, keys: Sequence[str] = (), *, brokers: Sequence[str] = (), evidence: Evidence | str | None = None
 ) -> DecryptedCheck:
     """A ``DecryptedCheck`` from ``sha256:HEX`` and key files (checked now, before anything is fetched)."""
     hexpart = expected.removeprefix("sha256:")
