@@ -29,6 +29,14 @@ EvidenceOpt = Annotated[
     Optional[str],
     typer.Option("--identity-token", help="the platform's OIDC workload token (or @FILE, -; default: the CI's own)"),
 ]
+KekOpt = Annotated[
+    str,
+    typer.Option(
+        "--kek",
+        help="where the server keeps the private part: file (X25519), pkcs11:token=…;object=… (P-256 on an HSM) or "
+        "awskms:[KEY-ID|ARN|alias/NAME] (P-256 KEY_AGREEMENT key)",
+    ),
+]
 AudienceOpt = Annotated[str, typer.Option("--audience", help="audience of the ambient CI token to request")]
 
 
@@ -41,12 +49,12 @@ def _show(doc: object, json_out: bool, line: str) -> None:
 
 @key_app.command("create")
 def key_create(server: ServerArg, project: ProjectArg, name: NameArg, token: TokenOpt = None,
-               json_out: JsonOpt = False) -> None:  # fmt: skip
+               json_out: JsonOpt = False, kek: KekOpt = "file") -> None:  # fmt: skip
     """Create a key (or its next version); prints its recipient."""
     from assay.clients.broker import BrokerClient
 
     c = BrokerClient.at(server, project, name, token)
-    doc = c.create()
+    doc = c.create(kek)
     _show(doc, json_out, f"{c.spec} v{doc['version']} {doc['recipient']}")
 
 
