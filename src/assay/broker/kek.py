@@ -63,7 +63,7 @@ def unwrapper(algorithm: str, recipient: str, private_ref: str) -> age.Unwrapper
     if algorithm == X25519 and private_ref.startswith("file:"):
         return _read_identity(private_ref)
     if algorithm == P256:
-        return p256.Identity(p256.Recipient.parse(recipient), _deriver(private_ref))
+        return p256.Identity(p256.Recipient.parse(recipient), _deriver(private_ref, recipient))
     raise EnvironmentFailure("kek-unavailable", f"unknown KEK algorithm {algorithm!r} / reference scheme")
 
 
@@ -93,19 +93,23 @@ _derivers: dict[str, p256.Derive] = {}  # private_ref -> its open PKCS#11 sessio
 _derivers_lock = threading.Lock()
 
 
-def _deriver(private_ref: str) -> p256.Derive:
+def _deriver(private_ref: str, recipient: str) -> p256.Derive:
+    """The derivation of the key ``private_ref`` names, opened once; it must still be the key of ``recipient``."""
     with _derivers_lock:
         found = _derivers.get(private_ref)
         if found is not None:
             return found
+        key: _Pkcs11Key | _KmsKey
         if private_ref.startswith("pkcs11:"):
-            found = _Pkcs11Key.open(Pkcs11Uri.parse(private_ref)).derive
+            key = _Pkcs11Key.open(Pkcs11Uri.parse(private_ref))
         elif private_ref.startswith("awskms:"):
-            found = _KmsKey.open(private_ref.removeprefix("awskms:")).derive
+            key = _KmsKey.open(private_ref.removeprefix("awskms:"))
         else:
             raise EnvironmentFailure("kek-unavailable", "unknown P-256 KEK reference scheme")
-        _derivers[private_ref] = found
-        return found
+        if str(p256.Recipient.from_key(key.public)) != recipient:
+            raise EnvironmentFailure("kek-key-changed", "the HSM/KMS key is no longer the one this key version names")
+        _derivers[private_ref] = key.derive
+        return key.derive
 
 
 def _drop(private_ref: str) -> None:
@@ -240,7 +244,10 @@ class _Pkcs11Key:
                     raise InputError("kek-token-not-found", f"slot {uri.slot} holds token {token.label!r}")
             else:
                 token = lib.get_token(token_label=uri.token)
-            session = token.open(user_pin=uri.pin(), rw=True)
+            try:
+                session = token.open(user_pin=uri.pin(), rw=True)
+            except pkcs11.exceptions.UserAlreadyLoggedIn:  # another session of this process logged in already
+                session = token.open(rw=True)
             private = public = None
             if uri.label is not None or uri.id is not None:
                 private = _one(session, ObjectClass.PRIVATE_KEY, find)
@@ -267,6 +274,10 @@ class _Pkcs11Key:
             return cls(uri, session, private, _point_of(public))
         except AssayError:
             raise
+        except pkcs11.exceptions.NoSuchToken:
+            raise InputError("kek-token-not-found", f"no PKCS#11 token labelled {uri.token!r}") from None
+        except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinInvalid, pkcs11.exceptions.PinLenRange):
+            raise InputError("kek-pin-incorrect", "the token refused the PIN") from None
         except Exception as exc:  # the token's and the library's errors vary; report them without a traceback
             raise EnvironmentFailure("kek-unavailable", f"PKCS#11: {type(exc).__name__}: {exc}") from None
 
