@@ -375,10 +375,11 @@ class _KmsKey:
             raise
         except Exception as exc:  # botocore's ClientError and connection errors
             raise _kms_error(exc) from None
-        if info.get("KeySpec") != "ECC_NIST_P256" or info.get("KeyUsage") != "KEY_AGREEMENT":
+        spec = info.get("KeySpec") or info.get("CustomerMasterKeySpec")
+        if spec != "ECC_NIST_P256" or info.get("KeyUsage") != "KEY_AGREEMENT":
             raise InputError(
                 "kek-key-unsuitable",
-                f"the KMS key is {info.get('KeySpec')}/{info.get('KeyUsage')}; a KEK needs ECC_NIST_P256/KEY_AGREEMENT",
+                f"the KMS key is {spec}/{info.get('KeyUsage')}; a KEK needs ECC_NIST_P256/KEY_AGREEMENT",
             )
         public = serialization.load_der_public_key(bytes(info["PublicKey"]))
         if not isinstance(public, ec.EllipticCurvePublicKey):
