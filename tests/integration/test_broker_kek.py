@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import require, run_assay
 from tests.integration.accesskit import admin_api, new_project, start
-from tests.integration.conftest import MODULE, ServerProcess, free_port
+from tests.integration.conftest import MODULE, free_port
 from tests.integration.test_broker import SECRET, Env, rule, workload
 
 PIN = "1234"
