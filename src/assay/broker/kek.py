@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -150,7 +150,7 @@ class Pkcs11Uri:
                 key, eq, value = item.partition("=")
                 if not eq:
                     raise InputError("bad-kek", f"pkcs11 URI attribute {item!r} needs a value")
-                attrs[key] = unquote(value)
+                attrs[key] = value
         known = {"token", "slot-id", "object", "id", "type", "pin-value", "pin-source", "module-path"}
         unknown = sorted(set(attrs) - known)
         if unknown:
@@ -162,11 +162,12 @@ class Pkcs11Uri:
             raise InputError("bad-kek", "pkcs11 URI needs token=LABEL or slot-id=N")
         if slot is not None and not slot.isdigit():
             raise InputError("bad-kek", "pkcs11 URI: slot-id is a number")
-        raw_id = attrs.get("id")
+        raw_id = attrs.pop("id", None)
+        attr = {k: unquote(v) for k, v in attrs.items()}
         return cls(
-            text, attrs.get("token"), int(slot) if slot is not None else None, attrs.get("object"),
-            raw_id.encode("latin-1") if raw_id is not None else None,
-            attrs.get("pin-value"), attrs.get("pin-source"), attrs.get("module-path"),
+            text, attr.get("token"), int(slot) if slot is not None else None, attr.get("object"),
+            unquote_to_bytes(raw_id) if raw_id is not None else None,
+            attr.get("pin-value"), attr.get("pin-source"), attr.get("module-path"),
         )  # fmt: skip
 
     def with_object(self, label: str) -> Pkcs11Uri:

@@ -156,3 +156,46 @@ def test_recipient_must_be_a_point() -> None:
     with pytest.raises(AssayError) as exc:
         p256.Recipient.from_key(ec.generate_private_key(ec.SECP384R1()).public_key())
     assert exc.value.reason == "bad-recipient"
+
+
+def test_pkcs11_kek_uri_parsing() -> None:
+    from assay.broker import kek
+
+    u = kek.Pkcs11Uri.parse("pkcs11:token=my%20hsm;object=k1;id=%01%ff;slot-id=3?pin-source=/run/pin&module-path=/m.so")
+    assert (u.token, u.label, u.id, u.slot, u.pin_source, u.module) == (
+        "my hsm",
+        "k1",
+        b"\x01\xff",
+        3,
+        "/run/pin",
+        "/m.so",
+    )
+    assert kek.Pkcs11Uri.parse("pkcs11:token=t").with_object("a b").label == "a b"
+    for bad in ("pkcs11:token", "pkcs11:slot-id=x", "pkcs11:id=%01", "pkcs11:token=t;serial=1"):
+        with pytest.raises(AssayError) as exc:
+            kek.Pkcs11Uri.parse(bad)
+        assert exc.value.reason == "bad-kek", bad
+
+
+def test_pin_source_and_missing_pin(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from assay.broker import kek
+
+    pin = Path(str(tmp_path)) / "pin"
+    pin.write_text("4321\n")
+    assert kek.Pkcs11Uri.parse(f"pkcs11:token=t?pin-source=file:{pin}").pin() == "4321"
+    assert kek.Pkcs11Uri.parse("pkcs11:token=t?pin-value=99").pin() == "99"
+    monkeypatch.delenv("ASSAY_HSM_PIN", raising=False)
+    for text in ("pkcs11:token=t", f"pkcs11:token=t?pin-source={pin}.missing"):
+        with pytest.raises(AssayError) as exc:
+            kek.Pkcs11Uri.parse(text).pin()
+        assert exc.value.reason == "kek-pin-missing"
+
+
+def test_unknown_kek_algorithm_is_refused() -> None:
+    from assay.broker import kek
+
+    with pytest.raises(AssayError) as exc:
+        kek.unwrapper("RSA-OAEP", "x", "file:/nonexistent")
+    assert exc.value.reason == "kek-unavailable"
