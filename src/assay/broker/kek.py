@@ -63,7 +63,11 @@ def unwrapper(algorithm: str, recipient: str, private_ref: str) -> age.Unwrapper
     if algorithm == X25519 and private_ref.startswith("file:"):
         return _read_identity(private_ref)
     if algorithm == P256:
-        return p256.Identity(p256.Recipient.parse(recipient), _deriver(private_ref, recipient))
+
+        def derive(point: ec.EllipticCurvePublicKey) -> bytes:  # the session/client opens on the first stanza for it
+            return _deriver(private_ref, recipient)(point)
+
+        return p256.Identity(p256.Recipient.parse(recipient), derive)
     raise EnvironmentFailure("kek-unavailable", f"unknown KEK algorithm {algorithm!r} / reference scheme")
 
 

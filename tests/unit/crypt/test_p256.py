@@ -199,3 +199,14 @@ def test_unknown_kek_algorithm_is_refused() -> None:
     with pytest.raises(AssayError) as exc:
         kek.unwrapper("RSA-OAEP", "x", "file:/nonexistent")
     assert exc.value.reason == "kek-unavailable"
+
+
+def test_hsm_version_is_not_opened_for_another_versions_stanza() -> None:
+    """An unreachable HSM/KMS key version does not stop older file-key versions from unwrapping."""
+    from assay.broker import kek
+
+    _, recip, _ = _pair()
+    ident = kek.unwrapper(kek.P256, str(recip), "pkcs11:token=nowhere")
+    x = age.Identity.generate().recipient().wrap(b"f" * 16)
+    other = p256.Recipient.from_key(ec.generate_private_key(ec.SECP256R1()).public_key()).wrap(b"f" * 16)
+    assert ident.unwrap([x, other]) is None  # no session was needed: X25519, and a piv-p256 tag for another key
