@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from assay.broker import kek
 from assay.broker import policy as policies
 from assay.broker.signed import SignedPolicy
 from assay.crypt import age, jwe
@@ -64,36 +63,33 @@ class Key:
     version: int
     recipient: str
     private_ref: str
+    algorithm: str = kek.X25519
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "name": self.name, "version": self.version, "recipient": self.recipient,
-                "algorithm": "X25519"}  # fmt: skip
+                "algorithm": self.algorithm}  # fmt: skip
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: str) -> Key:
-    """A new KEK version: the private part in a 0600 file under ``key_dir``, the recipient in the database."""
+def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: str, kek_spec: str = "file") -> Key:
+    """A new KEK version in the backend ``kek_spec`` names (:mod:`assay.broker.kek`: a 0600 file under
+    ``key_dir``, a PKCS#11 token, AWS KMS); the recipient and the private part's reference in the database."""
     with engine.begin() as conn:
         current = conn.execute(
             select(func.max(broker_keys.c.version)).where(broker_keys.c.project == project, broker_keys.c.name == name)
         ).scalar()
         version = int(current or 0) + 1
-        ident = age.Identity.generate()
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = key_dir / f"{project}--{name}--v{version}.age-key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(ident) + "\n")
+        made = kek.create(kek_spec, key_dir, project, name, version)
         conn.execute(
             insert(broker_keys).values(
-                project=project, name=name, version=version, algorithm="X25519", public_key=str(ident.recipient()),
-                private_ref=f"file:{path}", created=_now_ms(), created_by=actor,
+                project=project, name=name, version=version, algorithm=made.algorithm, public_key=made.recipient,
+                private_ref=made.private_ref, created=_now_ms(), created_by=actor,
             )
         )  # fmt: skip
-    return Key(project, name, version, str(ident.recipient()), f"file:{path}")
+    return Key(project, name, version, made.recipient, made.private_ref, made.algorithm)
 
 
 def keys(engine: Engine, project: str, name: str, conn: Connection | None = None) -> list[Key]:
@@ -105,7 +101,7 @@ def keys(engine: Engine, project: str, name: str, conn: Connection | None = None
         ).all()  # fmt: skip
     if not rows:
         raise LookupError(f"no broker key {project}/{name}")
-    return [Key(r.project, r.name, r.version, r.public_key, r.private_ref) for r in rows]
+    return [Key(r.project, r.name, r.version, r.public_key, r.private_ref, r.algorithm) for r in rows]
 
 
 def list_keys(engine: Engine, project: str) -> list[dict[str, Any]]:
@@ -117,7 +113,7 @@ def list_keys(engine: Engine, project: str) -> list[dict[str, Any]]:
         ).all()  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        out.setdefault(r.name, Key(r.project, r.name, r.version, r.public_key, r.private_ref).to_json())
+        out.setdefault(r.name, Key(r.project, r.name, r.version, r.public_key, r.private_ref, r.algorithm).to_json())
     return list(out.values())
 
 
@@ -201,14 +197,10 @@ def _ephemeral(pem: object) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def _identity(key: Key) -> age.Identity:
-    """The KEK's private part (read only here, to unwrap; it never leaves the server)."""
-    return _read_identity(key.private_ref)
-
-
-@functools.lru_cache(maxsize=256)
-def _read_identity(private_ref: str) -> age.Identity:
-    return age.parse_identities(Path(private_ref.removeprefix("file:")).read_text())[0]
+def _identity(key: Key) -> age.Unwrapper:
+    """What opens the KEK version's stanzas (a file identity read only here, or a P-256 key whose derivation runs
+    in the HSM or KMS); its private part never leaves the server."""
+    return kek.unwrapper(key.algorithm, key.recipient, key.private_ref)
 
 
 def rewrap(engine: Engine, project: str, name: str, header: bytes, actor: str, append: Append) -> dict[str, Any]:
@@ -230,7 +222,7 @@ def rewrap(engine: Engine, project: str, name: str, header: bytes, actor: str, a
             if not age.header_mac_ok(file_key, macked, mac):
                 raise VerificationError("header-mac-mismatch", "the age header MAC does not match (tampered header)")
             newest = versions[0]
-            fresh = age.Recipient.parse(newest.recipient).wrap(file_key)
+            fresh = kek.wrapper(newest.algorithm, newest.recipient).wrap(file_key)
             out = age.encode_header([*stanzas[:i], fresh, *stanzas[i + 1 :]], file_key)
             statement = rfc8785.dumps({
                 "_type": "https://assay.dev/broker-rewrap/v1", "project": project, "key": name,

@@ -37,6 +37,14 @@ ProjectArg = Annotated[str, typer.Option("--project", "-p", help="project")]
 NameArg = Annotated[str, typer.Option("--name", "--key", "-n", help="key name")]
 TokenOpt = Annotated[Optional[str], typer.Option("--token", help="API token or session (default: ASSAY_TOKEN)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+KekOpt = Annotated[
+    str,
+    typer.Option(
+        "--kek",
+        help="where the server keeps the private part: file (X25519), pkcs11:token=…;object=… (P-256 on an HSM) or "
+        "awskms:[KEY-ID|ARN|alias/NAME] (P-256 KEY_AGREEMENT key)",
+    ),
+]
 
 
 def _show(doc: object, json_out: bool, line: str) -> None:
@@ -48,12 +56,12 @@ def _show(doc: object, json_out: bool, line: str) -> None:
 
 @key_app.command("create")
 def key_create(server: ServerArg, project: ProjectArg, name: NameArg, token: TokenOpt = None,
-               json_out: JsonOpt = False) -> None:  # fmt: skip
+               json_out: JsonOpt = False, kek: KekOpt = "file") -> None:  # fmt: skip
     """Create a key (or its next version); prints its recipient."""
     from assay.clients.broker import BrokerClient
 
     c = BrokerClient.at(server, project, name, token)
-    doc = c.create()
+    doc = c.create(kek)
     _show(doc, json_out, f"{c.spec} v{doc['version']} {doc['recipient']}")
 
 

@@ -68,8 +68,11 @@ class BrokerClient:
             raise _refused(resp, what)
         return resp.json()
 
-    def create(self) -> dict[str, Any]:
-        return self._json(request("POST", self._u(), headers=self._headers(), retries=0), (201,), "broker key")  # type: ignore[no-any-return]
+    def create(self, kek: str | None = None) -> dict[str, Any]:
+        """A new key version; ``kek`` names where the server keeps its private part (default: a file)."""
+        body = {"kek": kek} if kek else None
+        resp = request("POST", self._u(), json=body, headers=self._headers(), retries=0)
+        return self._json(resp, (201,), "broker key")  # type: ignore[no-any-return]
 
     def key(self) -> dict[str, Any]:
         return self._json(request("GET", self._u(), headers=self._headers()), (200,), "broker key")  # type: ignore[no-any-return]

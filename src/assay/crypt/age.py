@@ -232,7 +232,13 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt(src: BinaryIO, sink: BinaryIO, recipients: Sequence[Recipient]) -> int:
+class Wrapper(Protocol):
+    """Anything that wraps a file key in a recipient stanza (X25519 here, P-256 in :mod:`assay.crypt.p256`)."""
+
+    def wrap(self, file_key: bytes) -> Stanza: ...
+
+
+def encrypt(src: BinaryIO, sink: BinaryIO, recipients: Sequence[Wrapper]) -> int:
     """Encrypt ``src`` to ``sink`` for ``recipients``; returns the plaintext size."""
     if not recipients:
         raise InputError("no-recipients", "at least one recipient is needed")

@@ -56,9 +56,17 @@ async def list_keys(request: Request, project: str, principal: Principal = Depen
 async def create_key(
     request: Request, project: str, name: str, principal: Principal = Depends(require("broker.admin"))
 ) -> JSONResponse:
+    """Body (optional): ``{"kek": "file" | "pkcs11:…" | "awskms:…"}``, where the private part is made and kept."""
     _names(project, name)
+    raw = await request.body()
+    spec = "file"
+    if raw.strip():
+        doc = safejson.load_object(raw, what="key request")
+        spec = doc.get("kek", "file")
+        if not isinstance(spec, str) or set(doc) - {"kek"}:
+            raise InputError("bad-kek", 'the body is {"kek": "file" | "pkcs11:…" | "awskms:…"}')
     key_dir = request.app.state.settings.data_dir / "broker-keys"
-    key = await asyncio.to_thread(service.create_key, _engine(request), key_dir, project, name, principal.actor)
+    key = await asyncio.to_thread(service.create_key, _engine(request), key_dir, project, name, principal.actor, spec)
     return JSONResponse(key.to_json(), status_code=201)
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from assay.clients.broker import BrokerClient
-from assay.crypt import age, jwe
+from assay.crypt import age, jwe, p256
 from assay.errors import AssayError, InputError, VerificationError
 from assay.formats import intoto
 from assay.service import platform
@@ -80,7 +80,8 @@ def set_policy(client: BrokerClient, path: str, credentials: Any) -> dict[str, A
 
 @dataclass
 class BrokerUnwrapper:
-    """An age unwrapper (:class:`assay.crypt.age.Unwrapper`) that asks the broker for each X25519 stanza."""
+    """An age unwrapper (:class:`assay.crypt.age.Unwrapper`) that asks the broker for each X25519 or piv-p256
+    stanza."""
 
     client: BrokerClient
     evidence: platform.Evidence | str  # a bare string is a workload token
@@ -89,7 +90,7 @@ class BrokerUnwrapper:
     def unwrap(self, stanzas: Sequence[age.Stanza]) -> bytes | None:
         last: AssayError | None = None
         for st in stanzas:
-            if st.type != "X25519":
+            if st.type not in ("X25519", p256.STANZA_TYPE):
                 continue
             try:
                 return self.unwrap_one(st)
@@ -118,9 +119,10 @@ class BrokerUnwrapper:
         return jwe.decrypt(str(out["jwe"]).encode(), [eph])
 
 
-def recipient(spec: str, token: str | None = None) -> age.Recipient:
-    """The age recipient of a ``broker:URL/PROJECT/KEY`` (the key's newest version, fetched from the server)."""
-    return age.Recipient.parse(str(BrokerClient.parse(spec, token).key()["recipient"]))
+def recipient(spec: str, token: str | None = None) -> age.Wrapper:
+    """The age recipient of a ``broker:URL/PROJECT/KEY`` (the key's newest version, fetched from the server):
+    X25519 (``age1…``) for a file-held key, P-256 (``age1yubikey1…``) for one in an HSM or KMS."""
+    return p256.any_recipient(str(BrokerClient.parse(spec, token).key()["recipient"]))
 
 
 PROVIDER = "assay"  # the ocicrypt key-provider name: annotation org.opencontainers.image.enc.keys.provider.assay
@@ -133,7 +135,7 @@ def wrap_opts(spec: str, opts: bytes, token: str | None = None) -> bytes:
 
     client = BrokerClient.parse(spec, token)
     sink = io.BytesIO()
-    age.encrypt(io.BytesIO(opts), sink, [age.Recipient.parse(str(client.key()["recipient"]))])
+    age.encrypt(io.BytesIO(opts), sink, [p256.any_recipient(str(client.key()["recipient"]))])
     doc = {"broker": client.spec.removeprefix("broker:"), "age": base64.b64encode(sink.getvalue()).decode()}
     return json.dumps(doc, separators=(",", ":")).encode()
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assay.crypt import age
+from assay.crypt import age, p256
 from assay.errors import InputError
 from assay.service.io import atomic_sink, open_source, read_file
 
 
-def _recipient(value: str) -> age.Recipient:
+def _recipient(value: str) -> age.Wrapper:
     if value.startswith("broker:"):
         from assay.service import broker
 
         return broker.recipient(value)
-    return age.Recipient.parse(value)
+    return p256.any_recipient(value)
 
 
-def parse_recipients(values: Sequence[str], files: Sequence[str] = ()) -> list[age.Recipient]:
-    """age recipients from ``--recipient`` strings and recipient files (one a line, ``#`` comments)."""
+def parse_recipients(values: Sequence[str], files: Sequence[str] = ()) -> list[age.Wrapper]:
+    """age recipients (X25519 ``age1…`` or P-256 ``age1yubikey1…``) from ``--recipient`` strings and recipient files (one a line, ``#`` comments)."""
     out = [_recipient(v) for v in values]
     for f in files:
         text = read_file(f, "recipients file").decode(errors="replace")
-        out += [age.Recipient.parse(ln) for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        out += [p256.any_recipient(ln) for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not out:
         raise InputError("no-recipients", "give at least one --recipient age1… or broker:URL/PROJECT/KEY")
     return out
@@ -40,7 +40,7 @@ def load_identities(paths: Sequence[str], broker: age.Unwrapper | None = None) -
     return out
 
 
-def encrypt_file(path: str, out: str, recipients: Sequence[age.Recipient]) -> int:
+def encrypt_file(path: str, out: str, recipients: Sequence[age.Wrapper]) -> int:
     """Encrypt ``path`` to ``out`` in the age format; returns the plaintext size."""
     with open_source(path) as src, atomic_sink(out) as sink:
         return age.encrypt(src, sink, recipients)
