@@ -140,6 +140,7 @@ def test_malformed_stanza_is_refused(mutate: object) -> None:
         "age1yubikey1" + PUBLISHED[12:-1] + ("q" if PUBLISHED[-1] != "q" else "p"),  # checksum broken
         str(age.Identity.generate().recipient()),  # an X25519 recipient is not a P-256 one
     ],
+    ids=["bad-checksum", "mixed-case", "checksum-broken", "x25519"],  # fixed ids: xdist workers collect alike
 )
 def test_bad_recipient_text_is_refused(text: str) -> None:
     with pytest.raises(AssayError) as exc:
