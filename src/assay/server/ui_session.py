@@ -254,7 +254,11 @@ def issuers(request: Request) -> list[tuple[str, str]]:
         out.append((settings.dev_issuer, "Development issuer (--dev)"))
     static = getattr(request.app.state, "static_issuers", frozenset())  # workload issuers (--oidc-jwks)
     for url in request.app.state.tokens.issuers:
-        if url not in static and not url.startswith(settings.url.rstrip("/") + "/dev/oidc") and all(url != u for u, _ in out):
+        if (
+            url not in static
+            and not url.startswith(settings.url.rstrip("/") + "/dev/oidc")
+            and all(url != u for u, _ in out)
+        ):
             out.append((url, "OIDC issuer"))
     return out
 
