@@ -252,7 +252,7 @@ def issuers(request: Request) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if settings.dev:
         out.append((settings.dev_issuer, "Development issuer (--dev)"))
-    static = getattr(request.app.state, "static_issuers", frozenset())  # workload issuers (--oidc-jwks)
+    static: frozenset[str] = getattr(request.app.state, "static_issuers", frozenset())  # --oidc-jwks issuers
     for url in request.app.state.tokens.issuers:
         if (
             url not in static
