@@ -13,7 +13,11 @@ or, for platform evidence signed by a trusted attester (an in-toto statement bou
     {"name": "tee", "attester": "key:<id>" | "ISSUER=SUBJECT", "predicateType": "https://…",
      "condition": "platform.tee == 'sev-snp' && platform.measurement == 'abc…'"}
 
-(a rule with both ``issuer`` and ``attester`` checks both). ``condition`` sees ``claims`` (the token's) and
+(a rule with both ``issuer`` and ``attester`` checks both). ``claims`` values are compared with the token's
+claims of those names; an object value matches nested claims as a subset, member by member, so a Kubernetes
+service-account token is pinned to a namespace and account with
+``"claims": {"kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "app"}}}`` (other members of the
+token's object are not looked at; lists and scalars must be equal, a boolean never equals a number). ``condition`` sees ``claims`` (the token's) and
 ``platform`` (the evidence's predicate). A request is granted when every check of one rule passes; refused otherwise, naming each rule's first failing
 check. Evaluation is pure: claims and the time are handed in.
 """
@@ -123,9 +127,30 @@ class Rule:
         if self.subject_re is not None and not self.subject_re.fullmatch(sub):
             return "policy-subject", f"subject {sub!r} does not match {self.subject_re.pattern!r}"
         for name, want in self.claims.items():
-            if claims.get(name) != want:
-                return "policy-claim", f"claim {name} is {claims.get(name)!r}, not {want!r}"
+            failed = _mismatch(claims.get(name), want, name)
+            if failed is not None:
+                return "policy-claim", failed
         return None
+
+
+def _mismatch(have: Any, want: Any, path: str) -> str | None:
+    """None when the claim ``have`` matches the policy's ``want`` (objects as subsets), else what differs."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return f"claim {path} is {_show(have)}, not an object"
+        for name, value in want.items():
+            failed = _mismatch(have.get(name), value, f"{path}.{name}")
+            if failed is not None:
+                return failed
+        return None
+    if have != want or isinstance(have, bool) != isinstance(want, bool):
+        return f"claim {path} is {_show(have)}, not {_show(want)}"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,13 @@ expected audience (default ``sigstore``), be within ``nbf``/``exp`` (60 s
 skew), have a sane ``iat``, and be signed with an allowed algorithm by a key
 from the issuer's JWKS (fetched via discovery, cached, refetched once when a
 token names an unknown key id, at most once per issuer per interval).
+
+Issuers without discovery (a Kubernetes cluster's service-account issuer, a SPIFFE trust domain) have a local
+key set instead (``local_jwks``; see :mod:`assay.ca.jwks_file`), re-read as soon as its :meth:`stamp` changes.
+A SPIFFE trust domain is the issuer ``spiffe://TD``: its JWT-SVIDs must have a ``sub`` that is a SPIFFE ID of
+that trust domain, an RS/ES/PS algorithm and a ``typ`` of JWT or JOSE if any; they may omit ``iss`` (SPIRE does
+unless told a ``jwt_issuer``), and the issuer is then the trust domain of ``sub`` -- accepted only when a bundle
+for it is configured (:attr:`Resolved.claimed` says whether the token named its issuer itself).
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from typing import Any
 
 import jwt
 
+from assay.ca.jwks_file import trust_domain
 from assay.errors import EnvironmentFailure, InputError
 from assay.formats import safejson
 
 ALLOWED_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+SVID_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]  # JWT-SVID 2.1
+SPIFFE = "spiffe://"
 ISSUER_TYPES = ("email", "github-workflow", "gitlab-pipeline", "uri")
 SKEW = 60
 JWKS_TTL = 600  # seconds a fetched JWKS is trusted
@@ -105,6 +115,7 @@ class _Cached:
     keys: dict[str, Any]
     fetched: float  # time.monotonic()
     error: EnvironmentFailure | None = None
+    stamp: object = None  # the local key file's version when it was read (a change makes the entry stale)
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class Resolved:
     alg: str
     kid: str
     jwk: dict[str, Any]
+    claimed: bool = True  # False: an iss-less JWT-SVID, ``iss`` is the trust domain of its ``sub``
 
 
 @dataclass(frozen=True)
@@ -147,8 +159,13 @@ class TokenVerifier:
     fetches: int = 0  # outbound fetches made (for tests and metrics)
     _verified: dict[bytes, _Verified] = field(default_factory=dict)
 
-    def _usable(self, cached: _Cached | None, kid: str, now: float) -> bool:
-        if cached is None:
+    def _stamp(self, issuer: str) -> object:
+        """The local key source's version (e.g. a file's mtime), None when it has none."""
+        stamp = getattr(self.local_jwks.get(issuer), "stamp", None)
+        return stamp() if callable(stamp) else None
+
+    def _usable(self, cached: _Cached | None, kid: str, now: float, stamp: object = None) -> bool:
+        if cached is None or cached.stamp != stamp:
             return False
         age = now - cached.fetched
         if cached.error is not None:
@@ -157,11 +174,12 @@ class TokenVerifier:
 
     async def _jwks(self, issuer: str, kid: str) -> dict[str, Any]:
         cached = self._cache.get(issuer)
-        if not self._usable(cached, kid, time.monotonic()):
+        stamp = self._stamp(issuer)
+        if not self._usable(cached, kid, time.monotonic(), stamp):
             lock = self._locks.setdefault(issuer, asyncio.Lock())
             async with lock:  # one fetch per issuer at a time; waiters reuse its result
                 cached = self._cache.get(issuer)
-                if not self._usable(cached, kid, time.monotonic()):
+                if not self._usable(cached, kid, time.monotonic(), self._stamp(issuer)):
                     cached = await self._refetch(issuer)
         assert cached is not None
         if cached.error is not None:
@@ -170,15 +188,16 @@ class TokenVerifier:
 
     async def _refetch(self, issuer: str) -> _Cached:
         self.fetches += 1
+        stamp = self._stamp(issuer)  # taken before the read: a change during it makes the next look re-read
         try:
             doc = self.local_jwks[issuer]() if issuer in self.local_jwks else await self.fetch(issuer)
             raw = doc.get("keys") if isinstance(doc, dict) else None
             if not isinstance(raw, list):
                 raise EnvironmentFailure("oidc-discovery-failed", f"the JWKS of {issuer} has no key list")
             keys = {str(k.get("kid", "")): k for k in raw[:MAX_JWKS_KEYS] if isinstance(k, dict)}
-            entry = _Cached(keys, time.monotonic())
+            entry = _Cached(keys, time.monotonic(), None, stamp)
         except EnvironmentFailure as exc:
-            entry = _Cached({}, time.monotonic(), exc)
+            entry = _Cached({}, time.monotonic(), exc, stamp)
         self._cache[issuer] = entry
         return entry
 
@@ -207,7 +226,9 @@ class TokenVerifier:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise TokenError("oidc-token-malformed", "the identity token is not a JWT") from None
-        raw_iss = unverified.get("iss", "")
+        raw_iss, claimed = unverified.get("iss"), True
+        if raw_iss is None:  # a JWT-SVID may name no issuer: its trust domain is its issuer
+            raw_iss, claimed = self._svid_issuer(unverified.get("sub")), False
         if not isinstance(raw_iss, str):
             raise TokenError("oidc-token-invalid", "the token's iss claim is not a string")
         iss = raw_iss.rstrip("/")
@@ -216,8 +237,16 @@ class TokenVerifier:
             raise TokenError(
                 "oidc-unknown-issuer", f"tokens from {iss[:200] or 'an unnamed issuer'} are not accepted here"
             )
+        svid = iss.startswith(SPIFFE)
+        if svid:
+            if trust_domain(unverified.get("sub")) != iss[len(SPIFFE) :]:
+                raise TokenError(
+                    "oidc-token-invalid", f"a JWT-SVID of {iss} needs a sub that is a SPIFFE ID in that trust domain"
+                )
+            if header.get("typ") not in (None, "JWT", "JOSE"):
+                raise TokenError("oidc-token-malformed", "a JWT-SVID's typ header must be JWT or JOSE")
         alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
+        if not isinstance(alg, str) or alg not in (SVID_ALGORITHMS if svid else ALLOWED_ALGORITHMS):
             raise TokenError("oidc-bad-algorithm", f"token algorithm {str(alg)[:20]!r} is not allowed")
         kid = header.get("kid", "")
         if not isinstance(kid, str):
@@ -234,7 +263,19 @@ class TokenVerifier:
             raise TokenError(
                 "oidc-algorithm-mismatch", f"the token is signed with {alg} but the issuer's key {kid!r} is for {named}"
             )
-        return Resolved(issuer, raw_iss, alg, kid, jwk)
+        return Resolved(issuer, raw_iss, alg, kid, jwk, claimed)
+
+    def _svid_issuer(self, sub: object) -> str:
+        """``spiffe://TD`` for an iss-less token whose ``sub`` is a SPIFFE ID of a trust domain with a bundle."""
+        td = trust_domain(sub)
+        if td is None:
+            raise TokenError(
+                "oidc-unknown-issuer", "the token names no issuer and its subject is not a SPIFFE ID (JWT-SVID)"
+            )
+        iss = SPIFFE + td
+        if iss not in self.issuers or iss not in self.local_jwks:
+            raise TokenError("oidc-unknown-issuer", f"no SPIFFE bundle is configured for the trust domain {td!r}")
+        return iss
 
     def remembered(self, token: str) -> dict[str, Any] | None:
         """The claims of a token whose signature verified before, while the key it verified with is still the
@@ -247,7 +288,7 @@ class TokenVerifier:
         if (
             cached is None
             or cached.keys.get(hit.kid) is not hit.jwk
-            or not self._usable(cached, hit.kid, time.monotonic())
+            or not self._usable(cached, hit.kid, time.monotonic(), self._stamp(hit.iss))
         ):
             return None
         return hit.claims

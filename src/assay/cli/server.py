@@ -48,6 +48,14 @@ def server(
             "--oidc-issuer", help="accepted OIDC issuer URL[=email|github-workflow|gitlab-pipeline|uri] (repeatable)"
         ),
     ] = None,
+    oidc_jwks: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--oidc-jwks",
+            help="ISSUER=PATH: the issuer's keys from a JWKS file or SPIFFE bundle (spiffe://TRUST-DOMAIN=BUNDLE), "
+            "re-read when it changes; the issuer is accepted too (repeatable)",
+        ),
+    ] = None,
     ca_key: Annotated[
         Optional[str], typer.Option("--ca-key", help="signer URI or key file for the issuing CA (e.g. hsm:...)")
     ] = None,
@@ -146,6 +154,7 @@ def server(
             log_key=log_key,
             workers=workers,
             oidc_issuers=list(oidc_issuer or []),
+            oidc_jwks=list(oidc_jwks or []),
             ca_key=ca_key,
             audience=audience,
             admins=list(admin or []),

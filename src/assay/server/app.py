@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 
 from assay import __version__
+from assay.ca import jwks_file
 from assay.ca.authority import CertificateAuthority
 from assay.ca.ct import CTLog
 from assay.ca.oidc import IssuerConfig, TokenVerifier, jwk_of
@@ -143,7 +144,12 @@ def create_app(settings: Settings) -> FastAPI:
         ca_dir, signer_for(None, settings.data_dir, "tsa-root"), signer_for(None, settings.data_dir, "tsa")
     )
     issuers = {i.url: i for i in (IssuerConfig.parse(spec, settings.audience) for spec in settings.oidc_issuers)}
+    discovered = set(issuers)  # issuers clients can log in with (the signing config's OIDC URLs)
     tokens = TokenVerifier(issuers)
+    for url, source in jwks_file.sources(settings.oidc_jwks).items():  # static keys: K8s clusters, SPIFFE bundles
+        issuers.setdefault(url, IssuerConfig(url, "uri", settings.audience))
+        tokens.local_jwks[url] = source
+    app.state.static_issuers = frozenset(set(tokens.local_jwks) - discovered)  # no login page, no signing config
     app.state.ca, app.state.ct, app.state.tsa, app.state.tokens = ca, ct, tsa, tokens
     if settings.dev:
         dev_key = key_in_data_dir(settings.data_dir, "dev-oidc")
@@ -155,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
         for url, kind in ((base, "email"), (settings.dev_github_issuer_url, "github-workflow")):
             issuers[url] = IssuerConfig(url, kind, settings.audience)
             tokens.local_jwks[url] = app.state.dev_jwks
+            discovered.add(url)
         app.include_router(routes_ca.dev_router)
 
     def _cert_authority(chain: list[x509.Certificate], uri: str) -> dict[str, Any]:
@@ -199,7 +206,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [svc(settings.url)],
-            "oidcUrls": [svc(url) for url in issuers],
+            "oidcUrls": [svc(url) for url in issuers if url in discovered],
             "rekorTlogUrls": [svc(settings.url)],
             "tsaUrls": [svc(settings.url.rstrip("/") + "/api/v1/timestamp")],
             "rekorTlogConfig": {"selector": "ANY"},

@@ -29,6 +29,7 @@ class Settings:
     log_key: str | None = None  # signer URI or key file; default: generated in the data directory
     workers: int = 1
     oidc_issuers: list[str] = field(default_factory=list)  # "URL[=type]"
+    oidc_jwks: list[str] = field(default_factory=list)  # "ISSUER=PATH": a static JWKS or SPIFFE bundle per issuer
     ca_key: str | None = None  # signer URI or key file for the issuing CA (default: generated)
     audience: str = "sigstore"
     extra: dict[str, str] = field(default_factory=dict)

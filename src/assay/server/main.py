@@ -23,6 +23,9 @@ def serve(settings: Settings) -> None:
 
         raise InputError("bad-log-write", f"--log-write {settings.log_write!r}", hint="use open or require-token")
     admins = settings.server_admins()
+    from assay.ca import jwks_file
+
+    jwks_file.sources(settings.oidc_jwks)  # a bad key file is one clear line at startup, not a failed worker
     if settings.dev:
         sys.stderr.write(
             f"*** --dev: {settings.dev_issuer} identity admin@example.com is a SERVER ADMINISTRATOR: anyone who can "

@@ -120,30 +120,62 @@ async def get_policy(
     return JSONResponse({"version": current[0], "document": current[1].decode()})
 
 
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError("evidence-invalid", f"the workload token's {name} claim is not a number")
+    return float(value)
+
+
+def _decode(tokens: Any, token: str, found: Any) -> dict[str, Any]:
+    """Signature, iss (when the token names one), exp, nbf, and the claims every workload token must have.
+
+    ``aud`` must be present and non-empty (the policy's rule says which audience it must include). ``iat`` is
+    required except from a SPIFFE trust domain: the JWT-SVID format requires only ``aud`` and ``exp``, so an SVID
+    without ``iat`` is accepted and one with it has it checked like any other token's."""
+    svid = found.iss.startswith("spiffe://")
+    need = ["exp", "sub", "aud", *(["iss"] if found.claimed else []), *([] if svid else ["iat"])]
+    key = tokens._key(found.iss, found.kid, found.alg, found.jwk)  # the CA's verifier, minus its own audience
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key=key, algorithms=[found.alg], issuer=found.iss if found.claimed else None,
+            leeway=TOKEN_SKEW, options={"verify_aud": False, "require": need},
+        )  # fmt: skip
+    except jwt.ExpiredSignatureError:
+        raise InputError("evidence-expired", "the workload token has expired") from None
+    except jwt.PyJWTError as exc:
+        raise InputError("evidence-invalid", f"the workload token does not verify: {exc}") from None
+    aud = claims["aud"]
+    auds = aud if isinstance(aud, list) else [aud]
+    if not auds or not all(isinstance(a, str) and a for a in auds):
+        raise InputError("evidence-invalid", "the workload token's aud is not one or more audience strings")
+    if not isinstance(claims["sub"], str):
+        raise InputError("evidence-invalid", "the workload token's sub claim is not a string")
+    return claims if found.claimed else {**claims, "iss": found.iss}  # an iss-less SVID: its trust domain
+
+
 async def _verify_token(request: Request, token: str) -> dict[str, Any]:
-    """The claims of a workload token from an issuer the server trusts (signature, iss, exp; aud is the policy's)."""
+    """The claims of a workload token from an issuer the server trusts (signature, iss, exp; aud is the policy's).
+
+    An iss-less JWT-SVID comes back with ``iss`` set to its trust domain (``spiffe://TD``), as policies name it."""
     tokens = request.app.state.tokens
     if not token:
         raise InputError("evidence-missing", "the request carries no evidence.token")
     claims: dict[str, Any] | None = tokens.remembered(token)  # verified before with the issuer's current key
     if claims is None:
         found = await tokens.resolve(token)
-        key = tokens._key(found.iss, found.kid, found.alg, found.jwk)  # the CA's verifier, minus its own audience
-        try:
-            claims = jwt.decode(
-                token, key=key, algorithms=[found.alg], issuer=found.iss, leeway=TOKEN_SKEW,
-                options={"verify_aud": False, "require": ["iss", "exp", "iat", "sub"]},
-            )  # fmt: skip
-        except jwt.ExpiredSignatureError:
-            raise InputError("evidence-expired", "the workload token has expired") from None
-        except jwt.PyJWTError as exc:
-            raise InputError("evidence-invalid", f"the workload token does not verify: {exc}") from None
+        claims = _decode(tokens, token, found)
         tokens.remember(token, found, claims)
-    now = time.time()
-    if claims["exp"] <= now - TOKEN_SKEW:  # on every use: a remembered token expires as a fresh one does
+    now = time.time()  # on every use: a remembered token expires as a fresh one does
+    exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), _number(claims, "nbf")
+    if exp is None or exp <= now - TOKEN_SKEW:
         raise InputError("evidence-expired", "the workload token has expired")
-    if claims["iat"] > now + TOKEN_SKEW:
+    if iat is not None and iat > now + TOKEN_SKEW:
         raise InputError("evidence-invalid", "the workload token is issued in the future")
+    if nbf is not None and nbf > now + TOKEN_SKEW:
+        raise InputError("evidence-invalid", "the workload token is not valid yet (nbf)")
     return claims
 
 

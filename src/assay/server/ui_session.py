@@ -252,8 +252,13 @@ def issuers(request: Request) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if settings.dev:
         out.append((settings.dev_issuer, "Development issuer (--dev)"))
+    static: frozenset[str] = getattr(request.app.state, "static_issuers", frozenset())  # --oidc-jwks issuers
     for url in request.app.state.tokens.issuers:
-        if not url.startswith(settings.url.rstrip("/") + "/dev/oidc") and all(url != u for u, _ in out):
+        if (
+            url not in static
+            and not url.startswith(settings.url.rstrip("/") + "/dev/oidc")
+            and all(url != u for u, _ in out)
+        ):
             out.append((url, "OIDC issuer"))
     return out
 

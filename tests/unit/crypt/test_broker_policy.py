@@ -78,3 +78,44 @@ def test_attestation_rules_check_signer_type_and_platform_claims() -> None:
     with pytest.raises(AssayError) as exc:
         policy.parse(json.dumps({"rules": [{"name": "x", "attester": ""}]}).encode())
     assert exc.value.reason == "broker-policy-invalid"
+
+
+K8S = {"iss": "https://kubernetes.default.svc.cluster.local", "sub": "system:serviceaccount:prod:app",
+       "aud": ["assay-broker"], "kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "app", "uid": "u1"},
+                                                 "pod": {"name": "app-7d9", "uid": "u2"}}}  # fmt: skip
+
+
+def _k8s_rule(**over: object) -> bytes:
+    rule = {"name": "k8s", "issuer": K8S["iss"], "subjectRegexp": "^system:serviceaccount:prod:.*$",
+            "audience": "assay-broker", **over}  # fmt: skip
+    return json.dumps({"rules": [rule]}).encode()
+
+
+def test_nested_claims_match_as_subsets() -> None:
+    p = policy.parse(_k8s_rule(claims={"kubernetes.io": {"namespace": "prod", "serviceaccount": {"name": "app"}}}))
+    assert p.decide(K8S, 1e9).granted
+    for inner, words in [
+        ({"namespace": "dev", "serviceaccount": {"name": "app", "uid": "u1"}}, "kubernetes.io.namespace is 'dev'"),
+        ({"namespace": "prod", "serviceaccount": {"name": "other"}}, "kubernetes.io.serviceaccount.name"),
+        ({"namespace": "prod", "serviceaccount": "app"}, "kubernetes.io.serviceaccount is 'app', not an object"),
+        ({"serviceaccount": {"name": "app"}}, "kubernetes.io.namespace is None"),
+    ]:
+        d = p.decide({**K8S, "kubernetes.io": inner}, 1e9)
+        assert not d.granted and d.code() == "policy-claim" and words in d.reason(), (inner, d.reason())
+    d = p.decide({k: v for k, v in K8S.items() if k != "kubernetes.io"}, 1e9)
+    assert d.code() == "policy-claim" and "not an object" in d.reason()
+
+
+def test_scalar_claims_keep_strict_equality() -> None:
+    p = policy.parse(_k8s_rule(claims={"ready": True, "tags": ["a", "b"]}))
+    assert p.decide({**K8S, "ready": True, "tags": ["a", "b"]}, 1e9).granted
+    for change in ({"ready": 1}, {"ready": "true"}, {"tags": ["a"]}, {"tags": ["a", "b", "c"]}):
+        assert p.decide({**K8S, "ready": True, "tags": ["a", "b"], **change}, 1e9).code() == "policy-claim", change
+
+
+def test_cel_reads_nested_kubernetes_claims() -> None:
+    cond = 'claims["kubernetes.io"].namespace == "prod" && claims["kubernetes.io"].serviceaccount.name == "app"'
+    p = policy.parse(_k8s_rule(condition=cond))
+    assert p.decide(K8S, 1e9).granted
+    d = p.decide({**K8S, "kubernetes.io": {**K8S["kubernetes.io"], "namespace": "dev"}}, 1e9)  # type: ignore[dict-item]
+    assert d.code() == "policy-condition"

@@ -76,3 +76,32 @@ def test_a_key_rotation_forgets_what_the_old_key_verified() -> None:
     with pytest.raises(AssayError) as exc:
         _verify(verifier, token)
     assert exc.value.reason == "evidence-invalid"
+
+
+def test_an_iss_less_svid_is_remembered_under_its_trust_domain(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from assay.ca import jwks_file
+
+    td = "spiffe://example.org"
+    key, jwk = _issuer()
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"spiffe_sequence": 1, "keys": [{**jwk, "use": "jwt-svid"}]}))
+    verifier = TokenVerifier({td: IssuerConfig(td, "uri")}, local_jwks={td: jwks_file.JwksFile(path, True)})
+    now = int(time.time())
+    body = {"sub": td + "/ns/prod/sa/app", "aud": "assay-broker", "exp": now + 600}  # no iss, no iat
+    token = jwt.encode(body, key, algorithm="ES256", headers={"kid": "k1"})
+    assert _verify(verifier, token)["iss"] == td
+    assert verifier.remembered(token) == {**body, "iss": td}
+    assert _verify(verifier, token)["iss"] == td
+    later = time.time() + 600 + routes_broker.TOKEN_SKEW + 1
+    monkeypatch.setattr(routes_broker.time, "time", lambda: later)
+    with pytest.raises(AssayError) as exc:
+        _verify(verifier, token)
+    assert exc.value.reason == "evidence-expired"
+    monkeypatch.undo()
+    for claims in ({"aud": None}, {"aud": []}, {"aud": [""]}, {"iat": now + 3600}, {"iat": "soon"}):
+        bad = jwt.encode({**body, **claims}, key, algorithm="ES256", headers={"kid": "k1"})
+        with pytest.raises(AssayError) as exc:
+            _verify(verifier, bad)
+        assert exc.value.reason == "evidence-invalid", claims
