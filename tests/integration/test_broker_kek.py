@@ -3,11 +3,13 @@
 End to end on the real server: a P-256 key generated on the token (sensitive, non-extractable, derive-only),
 a blob encrypted to it (a ``piv-p256`` stanza), decrypted through the broker under a policy, a refused unwrap
 still refused, and a file-key version re-wrapped to the HSM-held version. moto (5.x) implements neither
-``DeriveSharedSecret`` nor ``KEY_AGREEMENT`` key specs in ``GetPublicKey``, so only the KMS refusal paths run.
+``DeriveSharedSecret`` nor ``KeySpec`` in ``GetPublicKey``; ``kms_ecdh_server.py`` adds the first to moto's server
+(ECDH on the key material moto keeps), so the KMS path runs end to end too: boto3 against a loopback KMS.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -167,17 +169,17 @@ def test_wrong_pin_is_refused(hsm: dict[str, str], tmp_path: Path) -> None:
         srv.stop()
 
 
-# --- AWS KMS: the refusal paths against moto's server (moto has no DeriveSharedSecret) -----------------------
+# --- AWS KMS: moto's server with DeriveSharedSecret added (kms_ecdh_server.py) ------------------------------
 
 
 @pytest.fixture
 def moto_kms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     boto3 = pytest.importorskip("boto3")
-    server = Path(sys.executable).with_name("moto_server")
-    require(server.exists(), "moto[server] (moto_server)")
+    require(importlib.util.find_spec("moto.server") is not None, "moto[server]")
     port = free_port()
     log = (tmp_path / "moto.log").open("wb")
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    emulator = Path(__file__).with_name("kms_ecdh_server.py")  # moto's server plus DeriveSharedSecret
+    proc = subprocess.Popen([sys.executable, str(emulator), str(port)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -227,3 +229,43 @@ def test_kms_without_boto3_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     with pytest.raises(AssayError) as exc:
         kek.create("awskms:", tmp_path, "p", "k", 1)
     assert exc.value.reason == "kms-unavailable" and "assay[kms]" in (exc.value.hint or "")
+
+
+def test_kms_kek_end_to_end(moto_kms: Any, tmp_path: Path) -> None:
+    """A KEY_AGREEMENT key created in KMS through the server; a blob wrapped to it decrypts through the broker
+    (DeriveSharedSecret); a refused unwrap stays refused; once the KMS key is disabled, unwraps fail (503)."""
+    aws = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                      "AWS_DEFAULT_REGION", "AWS_MAX_ATTEMPTS")}  # fmt: skip
+    srv = start(tmp_path, None, env=aws)
+    try:
+        admin = admin_api(srv)
+        project = new_project(admin)
+        w = tmp_path / "work"
+        w.mkdir()
+        assert run_assay("keygen", "--output-prefix", "writer", cwd=w).code == 0
+        admin.ok("PUT", f"/api/v1/projects/{project}/trust", {"keys": [(w / "writer.pub").read_text()]})
+        platform = admin.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "publisher", "name": "n"})["token"]
+        env = Env(srv, project, admin, platform, w)
+        r = _create(env, "kms", "--kek", "awskms:")
+        assert r.code == 0, r.err
+        doc = json.loads(r.out)
+        assert doc["algorithm"] == "piv-p256" and doc["recipient"].startswith("age1yubikey1")
+        (made,) = moto_kms.list_keys()["Keys"]  # a fresh KMS: the one key the server created
+        arn = made["KeyArn"]
+        meta = moto_kms.describe_key(KeyId=arn)["KeyMetadata"]
+        assert (meta["KeyUsage"], meta["KeySpec"]) == ("KEY_AGREEMENT", "ECC_NIST_P256")
+        assert env.policy("kms", [rule(srv)]).code == 0
+        enc = env.encrypt("kms")
+        assert enc.read_bytes().startswith(b"age-encryption.org/v1\n-> piv-p256 ")
+        r = env.decrypt("kms", enc, workload(srv))
+        assert r.code == 0, r.err
+        assert (w / "plain.txt").read_bytes() == SECRET
+        r = env.decrypt("kms", enc, workload(srv, claims={"namespace": "dev"}))
+        assert r.code == 1 and "error[policy-claim]" in r.err, r.err
+        env.no_plaintext()
+        moto_kms.disable_key(KeyId=made["KeyId"])  # the KEK revoked at the KMS: nothing unwraps any more
+        r = env.decrypt("kms", enc, workload(srv))
+        assert r.code == 3 and "error[kek-unavailable]" in r.err, r.err
+        env.no_plaintext()
+    finally:
+        srv.stop()

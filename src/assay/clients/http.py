@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 from assay.errors import EnvironmentFailure, InputError
 
 RETRY_STATUS = {429, 502, 503, 504}
+_REASON = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _shared: httpx.Client | None = None
 _lock = threading.Lock()
 
@@ -37,9 +39,9 @@ def request(
             last = exc
         else:
             if resp.status_code not in RETRY_STATUS or attempt == retries:
-                if resp.status_code >= 500:
+                if resp.status_code >= 500:  # the server's own reason code when it gives one (kek-unavailable)
                     raise EnvironmentFailure(
-                        "server-error", f"{method} {url}: HTTP {resp.status_code}: {_message(resp)}"
+                        _reason(resp) or "server-error", f"{method} {url}: HTTP {resp.status_code}: {_message(resp)}"
                     )
                 return resp
             last = None
@@ -47,6 +49,16 @@ def request(
             time.sleep(delay)
             delay *= 2
     raise EnvironmentFailure("network-error", f"{method} {url}: {last or 'service unavailable'}")
+
+
+def _reason(resp: httpx.Response) -> str | None:
+    """The reason code of an error body ``{"reason": "..."}``, when it is one (lowercase words and dashes)."""
+    try:
+        doc = resp.json()
+    except ValueError:
+        return None
+    reason = doc.get("reason") if isinstance(doc, dict) else None
+    return reason if isinstance(reason, str) and _REASON.fullmatch(reason) else None
 
 
 def _message(resp: httpx.Response) -> str:
