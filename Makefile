@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := gnupg softhsm2 opensc docker-registry skopeo redis-server gra
 SYSTEM_PACKAGES_NORECOMMENDS := diffoscope-minimal
 
 
-.PHONY: run demo test install test-install system-deps browser-deps interop-deps lint typecheck unit smoke conformance tuf-conformance bench fuzz clean
+.PHONY: run demo test install test-install system-deps browser-deps interop-deps skopeo-keyprovider lint typecheck unit smoke conformance tuf-conformance bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-test-install: $(VENV)/.test-installed system-deps browser-deps interop-deps
+test-install: $(VENV)/.test-installed system-deps browser-deps interop-deps skopeo-keyprovider
 
 # axe-core for the dashboard's accessibility check in the browser tests (tests/browser/), from npm into a
 # test-local directory; without npm the browser tests skip (and fail under CI=true).
@@ -45,6 +45,11 @@ interop-deps:
 	    || echo "npm install @sigstore/cli failed; its interop tests will skip"; \
 	  else echo "npm missing: cannot install @sigstore/cli; its interop tests will skip"; fi; \
 	fi
+
+# Debian 12's skopeo predates ocicrypt key providers: Debian 13's skopeo and the libraries it links, unpacked into
+# .cache/ (nothing installed system-wide), for tests/interop/test_broker_keyprovider.py. Without it those skip.
+skopeo-keyprovider:
+	@bash scripts/fetch-skopeo-keyprovider.sh .cache/skopeo-keyprovider
 
 # System components the tests use. Installed with apt-get when running as root;
 # otherwise the tests that need a missing one skip (and fail under CI=true).
