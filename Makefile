@@ -81,7 +81,7 @@ typecheck: test-install
 # Tests run in parallel (pytest-xdist): most wait on servers, so more workers than the 2 cores pay off.
 PYTEST_WORKERS ?= 4
 unit: test-install
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=30
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal --durations=30
 
 # The README contract: a runtime-only venv (`pip install .`, no extras) imports everything, `make run`'s entry
 # point starts and the README quickstart passes against it (scripts/readme_smoke.py).

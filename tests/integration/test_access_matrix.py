@@ -371,11 +371,14 @@ def test_every_role_on_every_endpoint(matrix_server: ServerProcess, kit: Kit, ca
     admin = admin_api(srv)
     email = "admin@example.com" if caller == "server_admin" else unique(caller) + "@example.com"
     failures = []
+    # one session for the caller across the routes: roles are per project and each route gets a fresh project (a
+    # sample that ends a session, DELETE /auth/session, ends a fresh one of its own)
+    caller_api = Api(srv, session(srv, email))
     for route in routes:
         project = new_project(admin)
         if caller in RANK and caller != "server_admin":
             grant(admin, project, email, caller)
-        ctx = Ctx(srv, admin, Api(srv, session(srv, email)), email, project, kit)
+        ctx = Ctx(srv, admin, caller_api, email, project, kit)
         prepared = SAMPLES[(route["method"], route["path"])](ctx)
         r = _send(ctx, route["method"], route["path"], prepared)
         allowed = _allowed(table, caller, route["action"])
