@@ -54,9 +54,20 @@ for info in pkgutil.walk_packages(assay.__path__, "assay."):
         importlib.import_module(info.name)
     except Exception as exc:
         failures.append(f"import {info.name}: {type(exc).__name__}: {exc}")
+def guarded(tree):  # imports inside try/except ImportError: an optional extra, handled where it is used
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return out
 for path in sorted(root.rglob("*.py")):
     tree = ast.parse(path.read_text(), str(path))
+    optional = guarded(tree)
     for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         names = []
         if isinstance(node, ast.Import):
             names = [(a.name, None) for a in node.names]
