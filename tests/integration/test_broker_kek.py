@@ -269,3 +269,22 @@ def test_kms_kek_end_to_end(moto_kms: Any, tmp_path: Path) -> None:
         env.no_plaintext()
     finally:
         srv.stop()
+
+
+def test_one_token_key_serves_one_broker_key(kenv: Env) -> None:
+    """A project admin naming another key's token object (or the same one under a second name) is refused: that
+    key's policy would otherwise not be the only one able to release its files."""
+    env = kenv
+    uri = "pkcs11:token=assay-test;object=kek-owned"
+    r = _create(env, "owned", "--kek", uri)
+    assert r.code == 0, r.err
+    other = new_project(env.admin)
+    r = env.cli("broker", "key", "create", "--server", env.srv.url, "--project", other, "--name", "thief",
+                "--kek", uri)  # fmt: skip
+    assert r.code == 2 and "error[kek-in-use]" in r.err and f"{env.project}/owned" in r.err, r.err
+    r = _create(env, "second-name", "--kek", uri)
+    assert r.code == 2 and "error[kek-in-use]" in r.err, r.err
+    r = _create(env, "owned", "--kek", uri)  # the key's own next version may keep the token key
+    assert r.code == 0 and json.loads(r.out)["version"] == 2, r.err
+    listed = env.admin.ok("GET", f"/api/v1/projects/{other}/keys")
+    assert not (listed["keys"] if isinstance(listed, dict) else listed)  # nothing stored for the refused one

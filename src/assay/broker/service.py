@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -83,6 +83,20 @@ def create_key(engine: Engine, key_dir: Path, project: str, name: str, actor: st
         ).scalar()
         version = int(current or 0) + 1
         made = kek.create(kek_spec, key_dir, project, name, version)
+        other = conn.execute(
+            select(broker_keys.c.project, broker_keys.c.name)
+            .where(
+                broker_keys.c.public_key == made.recipient,
+                or_(broker_keys.c.project != project, broker_keys.c.name != name),
+            )
+            .limit(1)
+        ).first()
+        if other is not None:  # one HSM object or KMS key named by two broker keys: either policy would open both
+            raise InputError(
+                "kek-in-use",
+                f"that key-encryption key already serves another broker key ({other.project}/{other.name}); a KEK "
+                "belongs to one key, or that key's policy would not be the only one releasing its files",
+            )
         conn.execute(
             insert(broker_keys).values(
                 project=project, name=name, version=version, algorithm=made.algorithm, public_key=made.recipient,
