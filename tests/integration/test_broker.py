@@ -343,7 +343,9 @@ def _attestation(env: Env, nonce: str, claims: dict[str, Any], key: str = "attes
     return dict(json.loads(creds.sign_statement(statement).to_bytes()))
 
 
-def test_attester_signed_platform_evidence(env: Env) -> None:
+def _tee_key(env: Env) -> tuple[str, str]:
+    """(attester key id, key name): keys ``attester`` (trusted) and ``stranger`` (not), and a fresh key whose policy
+    asks for attester-signed evidence of an SEV-SNP platform."""
     from assay.crypto import keys
 
     for who in ("attester", "stranger"):
@@ -356,6 +358,11 @@ def test_attester_signed_platform_evidence(env: Env) -> None:
     env.key(name)
     tee = {"name": "tee", "attester": attester, "predicateType": TEE, "condition": "platform.tee == 'sev-snp'"}
     assert env.policy(name, [tee]).code == 0
+    return attester, name
+
+
+def test_attester_signed_platform_evidence(env: Env) -> None:
+    attester, name = _tee_key(env)
     api = Api(env.srv, env.platform)
     url = f"/api/v1/projects/{env.project}/keys/{name}/unwrap"
 
@@ -415,18 +422,7 @@ def test_a_github_actions_job_decrypts_with_its_own_token(env: Env) -> None:
 def test_the_cli_shows_attester_signed_platform_claims(env: Env) -> None:
     """decrypt-blob --attester KEY --platform-claims FILE signs the claims with each request's nonce; --attester
     cmd:... runs an attestation agent per unwrap; a refused claim, a failing agent and a replayed statement fail."""
-    from assay.crypto import keys
-
-    for who in ("attester", "stranger"):
-        if not (env.w / f"{who}.key").exists():
-            assert run_assay("keygen", "--output-prefix", who, cwd=env.w).code == 0
-    trusted = [(env.w / f).read_text() for f in ("writer.pub", "attester.pub")]
-    env.admin.ok("PUT", f"/api/v1/projects/{env.project}/trust", {"keys": trusted})
-    attester = "key:" + keys.key_id(keys.parse_public((env.w / "attester.pub").read_bytes(), "attester"))
-    name = unique("k")
-    env.key(name)
-    tee = {"name": "tee", "attester": attester, "predicateType": TEE, "condition": "platform.tee == 'sev-snp'"}
-    assert env.policy(name, [tee]).code == 0
+    _, name = _tee_key(env)
     enc = env.encrypt(name)
     (env.w / "good.json").write_text(json.dumps({"predicateType": TEE, "predicate": {"tee": "sev-snp"}}))
     (env.w / "weak.json").write_text(json.dumps({"predicateType": TEE, "predicate": {"tee": "none"}}))

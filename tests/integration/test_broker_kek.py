@@ -24,10 +24,22 @@ import pytest
 
 from tests.conftest import require, run_assay
 from tests.integration.accesskit import admin_api, new_project, start
-from tests.integration.conftest import MODULE, free_port
+from tests.integration.conftest import MODULE, ServerProcess, free_port
 from tests.integration.test_broker import SECRET, Env, rule, workload
 
 PIN = "1234"
+
+
+def _env(srv: ServerProcess, tmp_path: Path) -> Env:
+    """A project on ``srv`` trusting policies signed by ``writer.key``, and a publisher token for the platform."""
+    admin = admin_api(srv)
+    project = new_project(admin)
+    w = tmp_path / "work"
+    w.mkdir()
+    assert run_assay("keygen", "--output-prefix", "writer", cwd=w).code == 0
+    admin.ok("PUT", f"/api/v1/projects/{project}/trust", {"keys": [(w / "writer.pub").read_text()]})
+    platform = admin.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "publisher", "name": "n"})["token"]
+    return Env(srv, project, admin, platform, w)
 
 
 @pytest.fixture
@@ -35,14 +47,7 @@ def kenv(hsm: dict[str, str], tmp_path: Path) -> Iterator[Env]:
     """A --dev server (SQLite) configured with the SoftHSM token 'assay-test' as its PKCS#11 module."""
     srv = start(tmp_path, None, env={**hsm, "ASSAY_PKCS11_MODULE": MODULE})
     try:
-        admin = admin_api(srv)
-        project = new_project(admin)
-        w = tmp_path / "work"
-        w.mkdir()
-        assert run_assay("keygen", "--output-prefix", "writer", cwd=w).code == 0
-        admin.ok("PUT", f"/api/v1/projects/{project}/trust", {"keys": [(w / "writer.pub").read_text()]})
-        platform = admin.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "publisher", "name": "n"})["token"]
-        yield Env(srv, project, admin, platform, w)
+        yield _env(srv, tmp_path)
     finally:
         srv.stop()
 
@@ -238,14 +243,8 @@ def test_kms_kek_end_to_end(moto_kms: Any, tmp_path: Path) -> None:
                                       "AWS_DEFAULT_REGION", "AWS_MAX_ATTEMPTS")}  # fmt: skip
     srv = start(tmp_path, None, env=aws)
     try:
-        admin = admin_api(srv)
-        project = new_project(admin)
-        w = tmp_path / "work"
-        w.mkdir()
-        assert run_assay("keygen", "--output-prefix", "writer", cwd=w).code == 0
-        admin.ok("PUT", f"/api/v1/projects/{project}/trust", {"keys": [(w / "writer.pub").read_text()]})
-        platform = admin.ok("POST", f"/api/v1/projects/{project}/tokens", {"role": "publisher", "name": "n"})["token"]
-        env = Env(srv, project, admin, platform, w)
+        env = _env(srv, tmp_path)
+        w = env.w
         r = _create(env, "kms", "--kek", "awskms:")
         assert r.code == 0, r.err
         doc = json.loads(r.out)
