@@ -196,7 +196,7 @@ def keyprovider(
     from assay.service import broker
 
     def evidence() -> Any:
-        return platform_evidence(identity_token, audience, attester, platform_claims, None)
+        return platform_evidence(identity_token, audience, attester, platform_claims)
 
     answer = broker.keyprovider(sys.stdin.buffer.read(), broker_url or [], evidence, token)
     sys.stdout.buffer.write(answer)

@@ -71,7 +71,7 @@ def decrypt_blob(
         from assay.clients.broker import BrokerClient
         from assay.service.broker import BrokerUnwrapper
 
-        evidence = platform_evidence(identity_token, audience, attester, platform_claims, None)
+        evidence = platform_evidence(identity_token, audience, attester, platform_claims)
         unwrapper = BrokerUnwrapper(BrokerClient.parse(broker, token), evidence)
     idents = crypt_files.load_identities(identity or [], unwrapper)
     size = crypt_files.decrypt_file(file, out, idents)
@@ -144,6 +144,6 @@ def decrypt_image(
     from assay.service import crypt_images
 
     auth = registry_auth(insecure, registry_username, registry_password)
-    evidence = platform_evidence(identity_token, audience, attester, platform_claims, None) if broker else None
+    evidence = platform_evidence(identity_token, audience, attester, platform_claims) if broker else None
     result = crypt_images.decrypt_image(src, dst, key or [], auth=auth, brokers=broker or [], evidence=evidence)
     _render(result, json_out)

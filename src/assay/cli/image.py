@@ -121,7 +121,7 @@ def _decrypted_check(
                 "usage", "--decryption-key, --broker, --identity-token and --attester need --decrypted-digest"
             )
         return None
-    shown = platform_evidence(identity_token, audience, attester, claims, None) if brokers else None
+    shown = platform_evidence(identity_token, audience, attester, claims) if brokers else None
     return crypt_images.decrypted_check(expected, keys or [], brokers=brokers or [], evidence=shown)
 
 

@@ -223,9 +223,7 @@ PlatformClaimsOpt = Annotated[
 ]
 
 
-def platform_evidence(
-    identity_token: str | None, audience: str, attester: str | None, claims: str | None, server: str | None
-) -> Any:
+def platform_evidence(identity_token: str | None, audience: str, attester: str | None, claims: str | None) -> Any:
     """The broker evidence the flags give: a workload token (given, else the CI system's own unless an attester
     stands alone) and/or attester-signed claims naming each request's nonce."""
     from assay.service import broker, platform
@@ -235,4 +233,4 @@ def platform_evidence(
         if claims:
             raise InputError("usage", "--platform-claims needs --attester KEY")
         return platform.Evidence(broker.evidence_token(token, audience))
-    return platform.Evidence(token or "", platform.attester(attester, claims, server))
+    return platform.Evidence(token or "", platform.attester(attester, claims))

@@ -61,15 +61,16 @@ def _claims_file(path: str) -> tuple[str, dict[str, Any]]:
     return DEFAULT_TYPE, doc
 
 
-def key_attester(key: str, claims_path: str, server: str | None, password_file: str | None = None) -> Attester:
-    """An attester signing the claims of ``claims_path`` (with the nonce added) with ``key`` for each request."""
+def key_attester(key: str, claims_path: str) -> Attester:
+    """An attester signing the claims of ``claims_path`` (with the nonce added) with ``key`` for each request (an
+    offline bundle: the broker checks the signature against the project's trust; no log entry is made for it)."""
     from assay.formats import intoto
     from assay.service.credentials import Credentials
 
     ptype, claims = _claims_file(claims_path)
     if "nonce" in claims:
         raise InputError("bad-platform-claims", "the claims may not hold a nonce: each request adds its own")
-    creds = Credentials.resolve(key, None, server, password_file, ambient=False)
+    creds = Credentials.resolve(key, None, None, None, ambient=False)
     name = socket.gethostname() or "platform"
     digest = hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()
 
@@ -110,7 +111,7 @@ def command_attester(command: str) -> Attester:
     return attest
 
 
-def attester(spec: str, claims_path: str | None, server: str | None) -> Attester:
+def attester(spec: str, claims_path: str | None) -> Attester:
     """``--attester KEY`` (with ``--platform-claims FILE``) or ``--attester cmd:COMMAND``."""
     if spec.startswith("cmd:"):
         if claims_path:
@@ -118,4 +119,4 @@ def attester(spec: str, claims_path: str | None, server: str | None) -> Attester
         return command_attester(spec.removeprefix("cmd:"))
     if not claims_path:
         raise InputError("usage", "--attester KEY needs --platform-claims FILE (the claims it signs)")
-    return key_attester(spec, claims_path, server)
+    return key_attester(spec, claims_path)
