@@ -125,7 +125,7 @@ def _broker_setup(url: str, work: Path) -> tuple[str, str, Any]:
     return tok, evidence, c
 
 
-def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
+def broker_bench(unwraps: int, clients: int, database: str | None, workers: int = 1) -> list[str]:
     import base64
     import threading
 
@@ -139,6 +139,7 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
         port, work = _port(), Path(tmp)
         cmd = [ASSAY, "server", "--dev", "--data-dir", str(work / "data"), "--host", "127.0.0.1", "--port", str(port)]
         cmd += ["--database", database] if database else []
+        cmd += ["--workers", str(workers)]
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -209,7 +210,7 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
             child.wait(timeout=20)
     rate, base = len(lat) / wall, len(blat) / bwall
     return [
-        f"broker unwrap ({database.split(':')[0] if database else 'sqlite'}, {clients} clients): {rate:,.0f} unwraps/s"
+        f"broker unwrap ({database.split(':')[0] if database else 'sqlite'}, {clients} clients, {workers} workers): {rate:,.0f} unwraps/s"
         f" p50 {_pct(lat, 0.5):.1f} ms p99 {_pct(lat, 0.99):.1f} ms (target >= 300/s, p99 <= 50 ms) |"
         f" baseline GET key {base:,.0f} req/s p99 {_pct(blat, 0.99):.1f} ms | unwrap/GET {rate / base:.2f}x |"
         f" {released} releases logged | server CPU per unwrap {_per(cpu0, cpu1, len(lat))},"
@@ -218,10 +219,20 @@ def broker_bench(unwraps: int, clients: int, database: str | None) -> list[str]:
 
 
 def _cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time of a process so far (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU time so far of a process and every process below it (Linux /proc), in seconds."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    user = system = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:  # gone meanwhile
+            continue
+        user, system = user + int(fields[11]) / tick, system + int(fields[12]) / tick
+        todo += [int(k) for k in kids]
+    return user, system
 
 
 def _per(before: tuple[float, float], after: tuple[float, float], n: int) -> str:
@@ -236,9 +247,10 @@ def main() -> None:
     ap.add_argument("--unwraps", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--database", default=None, help="PostgreSQL URL for the broker part (default SQLite)")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (assay server --workers)")
     args = ap.parse_args()
     if args.broker_only:
-        print("\n".join(broker_bench(args.unwraps, args.clients, args.database)))
+        print("\n".join(broker_bench(args.unwraps, args.clients, args.database, args.workers)))
         return
     size = args.size_mib << 20
     age, keygen, skopeo, openssl = (shutil.which(t) for t in ("age", "age-keygen", "skopeo", "openssl"))

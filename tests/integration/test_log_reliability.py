@@ -150,14 +150,31 @@ def test_monitor_detects_fork_shrink_and_bad_signature(tmp_path: Path):
     assert parse_checkpoint(json.loads(saved)["checkpoint"]).size == 8
 
 
+def _children(pid: int) -> list[int]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    kids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return sorted(k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes())
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def test_workers_on_one_sqlite_agree_and_never_fork(tmp_path: Path):
     """--workers 2 on SQLite: the processes share keys, certificates and one serialised log."""
     srv = ServerProcess(tmp_path / "data", None, workers=2, extra=["--dev"]).start()
     try:
+        assert srv.proc is not None
+        workers = _children(srv.proc.pid)
+        assert len(workers) == 2, f"--workers 2 must run two server processes, found {workers}"
         roots = {httpx.get(srv.url + "/api/v1/trustedRoot").text for _ in range(8)}
         assert len(roots) == 1, "every worker must serve the same trusted root"
+        before = {w: _cpu_ticks(w) for w in workers}
         with ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(lambda i: post(srv, proposal(f"w2-{i}".encode())), range(120)))
+        busy = [w for w in workers if _cpu_ticks(w) > before[w]]
+        assert busy == workers, "both workers must have served appends"
         assert all(r.status_code == 201 for r in responses)
         assert sorted(next(iter(r.json().values()))["logIndex"] for r in responses) == list(range(120))
         info = httpx.get(srv.url + "/api/v1/log").json()

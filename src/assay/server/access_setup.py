@@ -77,13 +77,20 @@ class Anchoring:
             pass
 
 
+def per_worker(rate: tuple[float, float], workers: int) -> tuple[float, float]:
+    """One process's share of a limit: with ``--workers N`` each process keeps its own buckets, so each gets 1/N of
+    the rate and of the burst (at least one request), and all of them together never exceed the configured limit."""
+    n = max(1, workers)
+    return rate[0] / n, max(1.0, rate[1] / n)
+
+
 def attach(app: FastAPI, settings: Settings, engine: Engine, log: LogService) -> Anchoring:
     """Install access control on ``app``; returns the anchoring job."""
     access = Access(
         engine,
         settings.server_admins(),
-        parse_rate(settings.rate_limit) if settings.rate_limit else None,
-        parse_rate(settings.login_rate_limit),
+        per_worker(parse_rate(settings.rate_limit), settings.workers) if settings.rate_limit else None,
+        per_worker(parse_rate(settings.login_rate_limit), settings.workers),
     )
     auth.install(app, access)
     signer = key_in_data_dir(settings.data_dir, "audit")

@@ -256,6 +256,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.close()
         engine.dispose()
 
+    app.state.close = _close  # the parent of --workers builds the app once (keys, schema, bootstrap), then closes it
     return app
 
 

@@ -1,10 +1,23 @@
-"""Running the server with uvicorn."""
+"""Running the server with uvicorn: one process, or ``--workers N`` processes on one listening socket.
+
+With several workers the parent first builds the app once and closes it (the schema migrated, every key and
+certificate generated, the --dev bootstrap done), so the workers only load what is on disk and never race to
+create it; uvicorn's supervisor then spawns the workers, each building its own app from the same settings
+(passed in ``ASSAY_SERVER_SETTINGS``), and replaces a worker that dies.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 from assay.server.config import Settings
+
+SETTINGS_ENV = "ASSAY_SERVER_SETTINGS"
 
 
 def serve(settings: Settings) -> None:
@@ -33,7 +46,36 @@ def serve(settings: Settings) -> None:
         )
     for issuer, subject in sorted(admins):
         sys.stderr.write(f"assay server: administrator {subject} ({issuer})\n")
-    app = asgi(settings)
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, timeout_graceful_shutdown=5
-    )
+    common: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }  # fmt: skip
+    if settings.workers <= 1:
+        uvicorn.run(asgi(settings), **common)
+        return
+    from assay.server.app import create_app
+
+    create_app(settings).state.close()
+    os.environ[SETTINGS_ENV] = encode(settings)
+    uvicorn.run("assay.server.main:worker_app", factory=True, workers=settings.workers, **common)
+
+
+def encode(settings: Settings) -> str:
+    """The settings as JSON, for the worker processes."""
+    doc = dataclasses.asdict(settings)
+    doc["data_dir"] = str(settings.data_dir)
+    return json.dumps(doc)
+
+
+def decode(text: str) -> Settings:
+    """Settings from :func:`encode`."""
+    doc = json.loads(text)
+    doc["data_dir"] = Path(doc["data_dir"])
+    return Settings(**doc)
+
+
+def worker_app() -> Any:
+    """One worker's ASGI app (uvicorn calls this in each spawned process)."""
+    from assay.server.app import asgi
+
+    return asgi(decode(os.environ[SETTINGS_ENV]))
